@@ -1,0 +1,1 @@
+"""The kit every Lean CRM service is built from."""
