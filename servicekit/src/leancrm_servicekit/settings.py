@@ -1,0 +1,62 @@
+"""Service settings, read from environment variables (prefix ``LEANCRM_``).
+
+Every variable is documented in the README's "Configuration" section.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every Lean CRM service reads at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="LEANCRM_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers, e.g. 'kafka-1:9092,kafka-2:9092'. Required to run a service.",
+    )
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN (asyncpg form). Required to run a service."
+    )
+    db_schema: str | None = Field(
+        default=None,
+        description="PostgreSQL schema holding the service's tables; defaults to the service name.",
+    )
+    partitions: int = Field(default=6, ge=1, description="Partitions of topics created at start-up.")
+    replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_host: str = Field(default="127.0.0.1", description="Bind address of health/metrics HTTP.")
+    http_port: int = Field(
+        default=0, ge=0, le=65535, description="HTTP port (0 = the service's default port)."
+    )
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group; defaults to 'leancrm-<service>'."
+    )
+    session_timeout_ms: int = Field(default=6000, ge=6000)
+    heartbeat_interval_ms: int = Field(default=2000, ge=100)
+    batch_max_records: int = Field(
+        default=500, ge=1, le=10_000, description="Commands handled in one transaction."
+    )
+    relay_enabled: bool = Field(
+        default=True, description="Run the outbox relay in this process (false: another does)."
+    )
+    relay_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    relay_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Outbox polling fallback when no NOTIFY arrives."
+    )
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+
+
+def require(value: str | None, name: str) -> str:
+    """A required setting, or a clear error naming the variable."""
+    if not value:
+        raise SystemExit(
+            f"{name} is not set. Set it to point at your infrastructure, or start the "
+            "system with `scripts/run`, which starts an embedded PostgreSQL and broker."
+        )
+    return value
