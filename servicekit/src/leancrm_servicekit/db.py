@@ -1,0 +1,80 @@
+"""PostgreSQL connections and versioned SQL migrations.
+
+Each service keeps its tables in its own schema; the pool's ``search_path`` points
+there, so SQL names tables without a schema. Migrations are ``.sql`` files applied
+in name order, each once, recorded in ``schema_migrations``, under an advisory lock
+so that several replicas starting together apply them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import asyncpg
+
+KIT_MIGRATIONS = Path(__file__).with_name("migrations")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_identifier(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain lowercase SQL identifier: {name!r}")
+    return name
+
+
+async def connect(dsn: str, schema: str) -> asyncpg.Connection:
+    return await asyncpg.connect(dsn, server_settings={"search_path": check_identifier(schema)})
+
+
+async def create_pool(dsn: str, schema: str, size: int = 5) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        server_settings={"search_path": check_identifier(schema)},
+    )
+    assert pool is not None
+    return pool
+
+
+def _lock_key(schema: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
+
+
+def migration_files(dirs: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for d in dirs:
+        files.extend(sorted(d.glob("*.sql")))
+    return files
+
+
+async def migrate(dsn: str, schema: str, dirs: Iterable[Path]) -> list[str]:
+    """Create ``schema`` if needed and apply the migrations not yet applied."""
+    check_identifier(schema)
+    conn = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
+        try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            await conn.execute(f"SET search_path TO {schema}")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            for path in migration_files(dirs):
+                if path.name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+                applied.append(path.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(schema))
+    finally:
+        await conn.close()
+    return applied
