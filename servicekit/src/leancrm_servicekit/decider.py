@@ -41,6 +41,7 @@ class Command:
     command_type: str
     occurred_at: datetime
     data: BaseModel
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ All SQL of the store lives in this module; the tables are created by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,7 +52,7 @@ class ProcessedCommand:
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     topic: str
-    key: str | None
+    key: bytes | None
     value: bytes
     headers: tuple[tuple[str, str], ...]
 
@@ -99,7 +99,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::ti
 _INSERT_OUTBOX = """
 INSERT INTO outbox (topic, kafka_key, value, headers)
 SELECT m.topic, m.kafka_key, m.value, m.headers
-FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]) WITH ORDINALITY
+FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[]) WITH ORDINALITY
      AS m(topic, kafka_key, value, headers, n)
 ORDER BY m.n
 """
@@ -169,8 +169,11 @@ class EventStore:
         events: Sequence[StoredEvent],
         commands: Sequence[ProcessedCommand],
         outbox: Sequence[OutboxMessage],
+        read_model: Callable[[asyncpg.Connection, Sequence[StoredEvent]], Awaitable[None]]
+        | None = None,
     ) -> None:
-        """Append events, record commands and queue outgoing messages, atomically.
+        """Append events, record commands and queue outgoing messages, atomically;
+        ``read_model`` updates the service's own read state in the same transaction.
 
         Raises ``ConcurrencyConflict`` when a stream version or command id is taken.
         """
@@ -205,6 +208,8 @@ class EventStore:
                         [json.dumps(c.error) if c.error is not None else None for c in commands],
                         [c.processed_at for c in commands],
                     )
+                if read_model is not None and events:
+                    await read_model(conn, events)
                 if outbox:
                     await self._insert_outbox(conn, outbox)
                     await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
@@ -235,7 +240,7 @@ class EventStore:
                 id=r["id"],
                 message=OutboxMessage(
                     topic=r["topic"],
-                    key=r["kafka_key"],
+                    key=bytes(r["kafka_key"]) if r["kafka_key"] is not None else None,
                     value=bytes(r["value"]),
                     headers=tuple((h[0], h[1]) for h in json.loads(r["headers"])),
                 ),

@@ -137,7 +137,7 @@ class OutboxRelay:
                 await producer.send(
                     m.topic,
                     value=m.value,
-                    key=m.key.encode() if m.key is not None else None,
+                    key=m.key,
                     headers=encode_headers(m.headers),
                 )
             )

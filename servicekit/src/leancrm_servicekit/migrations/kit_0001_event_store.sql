@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS processed_commands (
 CREATE TABLE IF NOT EXISTS outbox (
     id         BIGSERIAL PRIMARY KEY,
     topic      TEXT NOT NULL,
-    kafka_key  TEXT,
+    kafka_key  BYTEA,
     value      BYTEA NOT NULL,
     headers    JSONB NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
