@@ -109,7 +109,7 @@ class CommandService:
             self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self.broker = self._build_broker()
         await self.broker.start()
-        port = s.http_port or spec.default_http_port
+        port = spec.default_http_port if s.http_port is None else s.http_port
         self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness), s.http_host, port)
         await self.http.start()
         log.info("service_started", http_port=self.http.port, command_topic=spec.command_topic)

@@ -31,8 +31,11 @@ class ServiceSettings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1, description="Replication of created topics.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http_host: str = Field(default="127.0.0.1", description="Bind address of health/metrics HTTP.")
-    http_port: int = Field(
-        default=0, ge=0, le=65535, description="HTTP port (0 = the service's default port)."
+    http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="HTTP port; unset = the service's default port; 0 = any free port.",
     )
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; defaults to 'leancrm-<service>'."

@@ -1,0 +1,1 @@
+"""The Customer aggregate (pure: no I/O)."""
