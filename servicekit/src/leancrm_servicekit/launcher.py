@@ -1,0 +1,207 @@
+"""`scripts/run`: start the whole system on one machine and show it working.
+
+Starts the embedded PostgreSQL and broker (or uses LEANCRM_KAFKA_BOOTSTRAP /
+LEANCRM_DATABASE_URL), every installed service as its own process (logs in
+.leancrm/logs/<service>.log), waits until each is ready, drives traffic, and
+shows live figures until Ctrl-C, then stops every process it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated
+
+import asyncpg
+import httpx
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from leancrm_servicekit.embedded import EmbeddedStack
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    module: str
+    port: int
+    schema: str
+
+
+SERVICES = (
+    ServiceInfo("customers", "leancrm_customers", 8101, "customers"),
+    ServiceInfo("interactions", "leancrm_interactions", 8102, "interactions"),
+    ServiceInfo("feedback", "leancrm_feedback", 8103, "feedback"),
+    ServiceInfo("waste", "leancrm_waste", 8104, "waste"),
+)
+
+
+def installed_services() -> list[ServiceInfo]:
+    return [
+        s for s in SERVICES
+        if importlib.util.find_spec(s.module) is not None
+        and importlib.util.find_spec(f"{s.module}.__main__") is not None
+    ]
+
+
+@dataclass
+class Process:
+    info: ServiceInfo
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log: IO[bytes] = field(repr=False)
+
+
+def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process:
+    log_path = logs / f"{info.name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed in stop_all
+    popen = subprocess.Popen(
+        [sys.executable, "-m", info.module],
+        env={**env, "LEANCRM_HTTP_PORT": str(info.port)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Process(info, popen, log_path, log)
+
+
+async def wait_ready(procs: list[Process], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = {p.info.name: p for p in procs}
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while pending:
+            for name, p in list(pending.items()):
+                if p.popen.poll() is not None:
+                    raise SystemExit(
+                        f"{name} exited with code {p.popen.returncode}; see {p.log_path}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    r = await client.get(f"http://127.0.0.1:{p.info.port}/ready")
+                    if r.status_code == 200:
+                        console.print(f"  [green]✓[/] {name} ready on http://127.0.0.1:{p.info.port}")
+                        del pending[name]
+            if time.monotonic() > deadline:
+                raise SystemExit(f"not ready after {timeout_s:.0f}s: {', '.join(pending)}")
+            await asyncio.sleep(0.3)
+
+
+def stop_all(procs: list[Process]) -> None:
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait(5)
+        p.log.close()
+
+
+async def store_counts(dsn: str, services: list[ServiceInfo]) -> dict[str, tuple[int, int]]:
+    """(events stored, outbox backlog) per command service."""
+    out: dict[str, tuple[int, int]] = {}
+    conn = await asyncpg.connect(dsn)
+    try:
+        for s in services:
+            exists = await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.events")
+            if exists is None:
+                continue
+            events = await conn.fetchval(f"SELECT count(*) FROM {s.schema}.events")
+            backlog = await conn.fetchval(f"SELECT count(*) FROM {s.schema}.outbox")
+            out[s.name] = (int(events), int(backlog))
+    finally:
+        await conn.close()
+    return out
+
+
+def status_table(counts: dict[str, tuple[int, int]], elapsed: float) -> Table:
+    table = Table(title=f"Lean CRM — live ({elapsed:.0f}s)")
+    table.add_column("service")
+    table.add_column("events stored", justify="right")
+    table.add_column("outbox backlog", justify="right")
+    for name, (events, backlog) in counts.items():
+        table.add_row(name, f"{events:,}", f"{backlog:,}")
+    return table
+
+
+async def demo_traffic(env: dict[str, str]) -> None:
+    """Traffic until the simulator is installed: register customers via Kafka."""
+    try:
+        from leancrm_simulator.run import drive  # type: ignore[import-not-found]
+    except ImportError:
+        from leancrm_servicekit.demo import register_customers as drive_basic
+
+        await drive_basic(env["LEANCRM_KAFKA_BOOTSTRAP"], count=200)
+        return
+    await drive(env)
+
+
+async def main_async(workdir: Path, fresh: bool, traffic: bool) -> None:
+    env = dict(os.environ)
+    stack: EmbeddedStack | None = None
+    if not (env.get("LEANCRM_KAFKA_BOOTSTRAP") and env.get("LEANCRM_DATABASE_URL")):
+        stack_dir = workdir / "stack"
+        if fresh and stack_dir.exists():
+            shutil.rmtree(stack_dir)  # the embedded broker forgets on restart: start clean
+        console.print("[bold]Starting the embedded PostgreSQL and Kafka-protocol broker[/]")
+        stack = EmbeddedStack.create(stack_dir).start()
+        env.update(stack.environment())
+        console.print(f"  PostgreSQL: {stack.postgres.dsn}\n  Broker:     {stack.broker.bootstrap}")
+    else:
+        console.print("[bold]Using the infrastructure from the environment[/]")
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    services = installed_services()
+    procs: list[Process] = []
+    try:
+        console.print("[bold]Starting services[/] (logs in " + str(logs) + ")")
+        procs = [start_service(s, env, logs) for s in services]
+        await wait_ready(procs)
+        started = time.monotonic()
+        traffic_task = asyncio.create_task(demo_traffic(env)) if traffic else None
+        with Live(console=console, refresh_per_second=2) as live:
+            while True:
+                counts = await store_counts(env["LEANCRM_DATABASE_URL"], services)
+                live.update(status_table(counts, time.monotonic() - started))
+                for p in procs:
+                    if p.popen.poll() is not None:
+                        raise SystemExit(f"{p.info.name} stopped unexpectedly; see {p.log_path}")
+                if traffic_task is not None and traffic_task.done():
+                    traffic_task.result()
+                    traffic_task = None
+                    console.print("[green]Traffic done.[/] Press Ctrl-C to stop everything.")
+                await asyncio.sleep(1.0)
+    finally:
+        console.print("[bold]Stopping services[/]")
+        stop_all(procs)
+        if stack is not None:
+            stack.stop()
+        console.print("Stopped.")
+
+
+def main(
+    workdir: Annotated[Path, typer.Option(help="Where logs and embedded data go")] = Path(".leancrm"),
+    fresh: Annotated[bool, typer.Option(help="Start the embedded stack from empty")] = True,
+    traffic: Annotated[bool, typer.Option(help="Drive simulated traffic")] = True,
+) -> None:
+    """Start Lean CRM on this machine and show it working (Ctrl-C stops it)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main_async(workdir.resolve(), fresh, traffic))
+
+
+if __name__ == "__main__":
+    typer.run(main)
