@@ -1,0 +1,93 @@
+"""The event store against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
+from leancrm_servicekit.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    OutboxMessage,
+    ProcessedCommand,
+    StoredEvent,
+)
+from leancrm_servicekit.testing import Infra
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def event(stream: str, version: int) -> StoredEvent:
+    return StoredEvent(
+        event_id=uuid.uuid4(), stream_id=stream, stream_version=version, event_type="x.happened",
+        schema_version=1, occurred_at=NOW, recorded_at=NOW, customer_id=None,
+        correlation_id=None, causation_id="c", key=stream, data={"n": version},
+    )
+
+
+@pytest.fixture
+async def store(infra: Infra, schema_name: str) -> AsyncIterator[EventStore]:
+    applied = await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS])
+    assert applied == ["kit_0001_event_store.sql"]
+    assert await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS]) == []  # once only
+    pool = await create_pool(infra.dsn, schema_name)
+    yield EventStore(pool, f"n_{schema_name}")
+    await pool.close()
+
+
+async def test_append_load_and_gapless_positions(store: EventStore) -> None:
+    await store.commit([event("a", 1), event("b", 1)], [], [])
+    await store.commit([event("a", 2)], [], [])
+    streams = await store.load_streams(["a", "b", "c"])
+    assert [e.stream_version for e in streams["a"]] == [1, 2]
+    assert streams["c"] == []
+    assert [e.global_position for e in await store.read_all(0, 10)] == [1, 2, 3]
+
+
+async def test_a_taken_stream_version_is_a_conflict_and_nothing_is_written(store: EventStore) -> None:
+    await store.commit([event("a", 1)], [], [])
+    with pytest.raises(ConcurrencyConflict):
+        await store.commit([event("b", 1), event("a", 1)], [],
+                           [OutboxMessage("t", b"k", b"v", ())])
+    assert (await store.load_streams(["b"]))["b"] == []
+    assert await store.outbox_backlog() == 0
+
+
+async def test_concurrent_writers_keep_positions_gapless(store: EventStore) -> None:
+    await asyncio.gather(*(store.commit([event(f"s{i}", 1), event(f"s{i}", 2)], [], [])
+                           for i in range(30)))
+    positions = [e.global_position for e in await store.read_all(0, 1000)]
+    assert positions == list(range(1, 61))
+
+
+async def test_processed_commands_and_outbox_order(store: EventStore) -> None:
+    e = event("a", 1)
+    await store.commit(
+        [e],
+        [ProcessedCommand("cmd-1", "do", "accepted", (e.event_id,), None, NOW)],
+        [OutboxMessage("t", b"k1", b"1", (("h", "v"),)), OutboxMessage("t", None, b"2", ())],
+    )
+    with pytest.raises(ConcurrencyConflict):  # the command id is taken
+        await store.commit([], [ProcessedCommand("cmd-1", "do", "accepted", (), None, NOW)], [])
+    done = await store.processed(["cmd-1", "cmd-2"])
+    assert list(done) == ["cmd-1"] and done["cmd-1"].event_ids == (e.event_id,)
+    async with store.pool.acquire() as conn:
+        rows = await store.read_outbox(conn, 10)
+        assert [(r.message.key, r.message.value, r.message.headers) for r in rows] == [
+            (b"k1", b"1", (("h", "v"),)), (None, b"2", ())]
+        await store.delete_outbox_through(conn, rows[0].id)
+    assert await store.outbox_backlog() == 1
+
+
+async def test_migrations_refuse_odd_schema_names(infra: Infra) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        await migrate(infra.dsn, "x; drop table y", [KIT_MIGRATIONS])
+    conn = await asyncpg.connect(infra.dsn)
+    await conn.close()
