@@ -182,19 +182,105 @@ class CommandService:
         log.info("service_stopped")
 
 
-async def _serve(spec: CommandServiceSpec) -> None:
-    settings = ServiceSettings()
-    configure_logging(spec.name, settings.log_level)
-    service = CommandService(spec, settings)
+async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
     await stop.wait()
+
+
+async def _serve(spec: CommandServiceSpec) -> None:
+    settings = ServiceSettings()
+    configure_logging(spec.name, settings.log_level)
+    service = CommandService(spec, settings)
+    await service.start()
+    await _until_signalled()
     await service.stop()
 
 
+async def _relay_only(spec: CommandServiceSpec) -> None:
+    """Only the outbox relay (when it runs apart from the command consumers)."""
+    settings = ServiceSettings()
+    configure_logging(spec.name, settings.log_level)
+    schema = settings.db_schema or spec.name
+    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
+    bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
+    await migrate(dsn, schema, [KIT_MIGRATIONS] + ([spec.migrations] if spec.migrations else []))
+    pool = await create_pool(dsn, schema, 2)
+    store = EventStore(pool, f"leancrm_outbox_{schema}")
+    relay = OutboxRelay(dsn=dsn, schema=schema, store=store, bootstrap=bootstrap,
+                        metrics=ServiceMetrics(spec.name), batch_size=settings.relay_batch_size,
+                        poll_interval_s=settings.relay_poll_interval_s)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await _until_signalled()
+    stop.set()
+    await task
+    await pool.close()
+
+
+async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -> int:
+    """Queue every stored event after ``from_position`` for publishing again, in
+    global order: refills a broker that lost its topics. Consumers deduplicate by
+    event_id, so republishing what they already have is harmless."""
+    from rich.progress import Progress
+
+    from leancrm_servicekit.commands import event_message
+
+    settings = ServiceSettings()
+    configure_logging(spec.name, settings.log_level)
+    schema = settings.db_schema or spec.name
+    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
+    pool = await create_pool(dsn, schema, 2)
+    store = EventStore(pool, f"leancrm_outbox_{schema}")
+    total = int(await pool.fetchval("SELECT count(*) FROM events WHERE global_position > $1",
+                                    from_position))
+    queued = 0
+    with Progress() as progress:
+        task = progress.add_task(f"republishing {spec.name} events", total=total)
+        position = from_position
+        while True:
+            events = await store.read_all(position, batch)
+            if not events:
+                break
+            await store.enqueue([event_message(e, spec.event_topic, spec.decider.producer)
+                                 for e in events])
+            position = events[-1].global_position
+            queued += len(events)
+            progress.update(task, advance=len(events))
+    await pool.close()
+    return queued
+
+
 def run_service(spec: CommandServiceSpec) -> None:
-    """Entry point of ``python -m leancrm_<service>``."""
-    asyncio.run(_serve(spec))
+    """Entry point of ``python -m leancrm_<service> [serve|relay|republish]``."""
+    import typer
+
+    app = typer.Typer(add_completion=False, help=f"The Lean CRM {spec.name} service.")
+
+    @app.command()
+    def serve() -> None:
+        """Consume commands, relay the outbox, serve health/readiness/metrics (default)."""
+        asyncio.run(_serve(spec))
+
+    @app.command()
+    def relay() -> None:
+        """Run only the outbox relay (set LEANCRM_RELAY_ENABLED=false on the consumers)."""
+        asyncio.run(_relay_only(spec))
+
+    @app.command()
+    def republish(
+        from_position: int = typer.Option(0, help="Republish events after this global position"),
+        batch: int = typer.Option(5000, min=1, help="Events queued per transaction"),
+    ) -> None:
+        """Refill a broker that lost its topics from the event store (the system of record).
+        The running service's relay publishes what this queues."""
+        queued = asyncio.run(_republish(spec, from_position, batch))
+        typer.echo(f"queued {queued} {spec.name} events for publishing")
+
+    import sys
+
+    if len(sys.argv) == 1:
+        sys.argv.append("serve")
+    app()

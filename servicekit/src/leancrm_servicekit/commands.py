@@ -260,12 +260,7 @@ class CommandHandler:
         )
 
     def _event_message(self, ev: StoredEvent) -> OutboxMessage:
-        return OutboxMessage(
-            topic=self.event_topic,
-            key=ev.key.encode(),
-            value=envelope_json(ev, self.decider.producer),
-            headers=((HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON), (HEADER_MESSAGE_TYPE, ev.event_type)),
-        )
+        return event_message(ev, self.event_topic, self.decider.producer)
 
     @staticmethod
     def _result_message(result: CommandResult) -> OutboxMessage:
@@ -278,6 +273,16 @@ class CommandHandler:
 
 
 UUID_TUPLE = tuple[uuid.UUID, ...]
+
+
+def event_message(ev: StoredEvent, topic: str, producer: str) -> OutboxMessage:
+    """The Kafka message of a stored event: keyed, with the contract's headers."""
+    return OutboxMessage(
+        topic=topic,
+        key=ev.key.encode(),
+        value=envelope_json(ev, producer),
+        headers=((HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON), (HEADER_MESSAGE_TYPE, ev.event_type)),
+    )
 
 
 def envelope_json(ev: StoredEvent, producer: str) -> bytes:
