@@ -1,0 +1,133 @@
+-- The waste projector's private store, one schema per build ({store}); a rebuild
+-- fills a fresh one and the public views (views.sql) are switched to it at once.
+CREATE SCHEMA IF NOT EXISTS {store};
+
+-- Effectively once: the next offset to read per partition, committed in the same
+-- transaction as the read-model changes of the records before it.
+CREATE TABLE IF NOT EXISTS {store}.consumer_offsets (
+    topic       TEXT NOT NULL,
+    partition   INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+
+-- Every event applied, by event_id: a redelivered event is skipped.
+CREATE TABLE IF NOT EXISTS {store}.seen_events (
+    event_id   UUID PRIMARY KEY,
+    event_type TEXT NOT NULL
+);
+
+-- The events of each interaction (the input of the pure waste definitions).
+CREATE TABLE IF NOT EXISTS {store}.interaction_events (
+    interaction_id UUID NOT NULL,
+    event_id       UUID NOT NULL,
+    event_type     TEXT NOT NULL,
+    occurred_at    TIMESTAMPTZ NOT NULL,
+    data           JSONB NOT NULL,
+    PRIMARY KEY (interaction_id, event_id)
+);
+
+-- Per-interaction figures (section 5) that need no other interaction.
+CREATE TABLE IF NOT EXISTS {store}.interactions (
+    interaction_id          UUID PRIMARY KEY,
+    customer_id             UUID,
+    channel                 TEXT,
+    reason                  TEXT,
+    started_at              TIMESTAMPTZ,
+    started_event_id        UUID,
+    ended_at                TIMESTAMPTZ,
+    status                  TEXT NOT NULL,
+    resolved_by             TEXT,
+    transfers               INTEGER NOT NULL,
+    cross_channel_transfers INTEGER NOT NULL,
+    identifications         INTEGER NOT NULL,
+    queue_wait_s            DOUBLE PRECISION NOT NULL,
+    hold_s                  DOUBLE PRECISION NOT NULL,
+    handle_s                DOUBLE PRECISION NOT NULL,
+    value_added_s           DOUBLE PRECISION NOT NULL,
+    lead_time_s             DOUBLE PRECISION,
+    reached_agent           BOOLEAN NOT NULL,
+    team                    TEXT
+);
+CREATE INDEX IF NOT EXISTS interactions_repeat_idx
+    ON {store}.interactions (customer_id, reason, started_at, interaction_id);
+CREATE INDEX IF NOT EXISTS interactions_open_idx
+    ON {store}.interactions (channel, started_at) WHERE ended_at IS NULL;
+
+-- Waste ledger rows one interaction determines (repeat_contact and
+-- overproduction rows are derived in the views).
+CREATE TABLE IF NOT EXISTS {store}.ledger (
+    row_key         TEXT PRIMARY KEY,
+    interaction_id  UUID NOT NULL,
+    waste_type      TEXT NOT NULL,
+    subtype         TEXT NOT NULL,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    customer_id     UUID,
+    channel         TEXT,
+    reason          TEXT,
+    team            TEXT,
+    quantity        DOUBLE PRECISION NOT NULL,
+    unit            TEXT NOT NULL,
+    source_event_id UUID
+);
+CREATE INDEX IF NOT EXISTS ledger_interaction_idx ON {store}.ledger (interaction_id);
+CREATE INDEX IF NOT EXISTS ledger_day_idx ON {store}.ledger (occurred_at);
+
+-- Capacity: busy seconds of agent segments and staffed seconds of closed sign-in
+-- periods, split by UTC hour and team.
+CREATE TABLE IF NOT EXISTS {store}.busy_hourly (
+    interaction_id UUID NOT NULL,
+    bucket_start   TIMESTAMPTZ NOT NULL,
+    team           TEXT NOT NULL,
+    busy_s         DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (interaction_id, bucket_start, team)
+);
+CREATE TABLE IF NOT EXISTS {store}.agent_events (
+    agent_id    TEXT NOT NULL,
+    event_id    UUID NOT NULL,
+    event_type  TEXT NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    team        TEXT,
+    PRIMARY KEY (agent_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS {store}.staffed_hourly (
+    agent_id     TEXT NOT NULL,
+    bucket_start TIMESTAMPTZ NOT NULL,
+    team         TEXT NOT NULL,
+    staffed_s    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (agent_id, bucket_start, team)
+);
+
+CREATE TABLE IF NOT EXISTS {store}.customers (
+    customer_id UUID PRIMARY KEY,
+    segment     TEXT,
+    name        TEXT,
+    email       TEXT,
+    forgotten   BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+CREATE TABLE IF NOT EXISTS {store}.feedback (
+    feedback_id     UUID PRIMARY KEY,
+    customer_id     UUID,
+    source          TEXT,
+    received_at     TIMESTAMPTZ,
+    interaction_id  UUID,
+    topic           TEXT,
+    rating          INTEGER,
+    sentiment_score DOUBLE PRECISION,
+    sentiment_label TEXT,
+    routed_team     TEXT
+);
+CREATE TABLE IF NOT EXISTS {store}.idea_votes (
+    feedback_id       UUID NOT NULL,
+    voter_customer_id UUID NOT NULL,
+    vote              INTEGER NOT NULL,
+    voted_at          TIMESTAMPTZ NOT NULL,
+    event_id          UUID NOT NULL,
+    PRIMARY KEY (feedback_id, voter_customer_id)
+);
+
+CREATE TABLE IF NOT EXISTS {store}.settings (
+    singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
+);

@@ -1,0 +1,165 @@
+-- The public read model (contract section 6): schema waste, read by leancrm_ops.
+-- Every view reads the active store {store}; switching stores (a rebuild)
+-- replaces them all in one transaction, so readers never see partial figures.
+CREATE SCHEMA IF NOT EXISTS waste;
+
+-- repeat_of: the customer's most recent earlier interaction with the same reason
+-- that started at most 7 days before (ties on started_at ordered by interaction_id).
+-- has_repeat: the next such interaction starts within 7 days — exactly when some
+-- later interaction's repeat_of points here. Internal columns (team,
+-- reached_agent, started_event_id) stay in the store's view.
+CREATE OR REPLACE VIEW {store}.interactions_linked AS
+WITH ordered AS (
+    SELECT i.*,
+           lag(interaction_id) OVER w AS prev_id,
+           lag(started_at) OVER w AS prev_started,
+           lead(started_at) OVER w AS next_started
+    FROM {store}.interactions i
+    WHERE started_at IS NOT NULL
+    WINDOW w AS (PARTITION BY customer_id, reason ORDER BY started_at, interaction_id)
+)
+SELECT o.*,
+       (status = 'resolved' AND transfers = 0
+        AND NOT coalesce(next_started <= started_at + interval '7 days', FALSE))
+           AS first_contact_resolution,
+       CASE WHEN prev_started >= started_at - interval '7 days' THEN prev_id END AS repeat_of
+FROM ordered o;
+
+CREATE OR REPLACE VIEW waste.interactions AS
+SELECT interaction_id, customer_id, channel, reason, started_at, ended_at, status, resolved_by,
+       transfers, cross_channel_transfers, identifications, queue_wait_s, hold_s, handle_s,
+       value_added_s, lead_time_s, first_contact_resolution, repeat_of
+FROM {store}.interactions_linked;
+
+CREATE OR REPLACE VIEW waste.capacity_hourly AS
+WITH staffed AS (
+    SELECT bucket_start, team, sum(staffed_s) AS staffed_s
+    FROM {store}.staffed_hourly GROUP BY bucket_start, team
+), busy AS (
+    SELECT bucket_start, team, sum(busy_s) AS busy_s
+    FROM {store}.busy_hourly GROUP BY bucket_start, team
+), target AS (
+    SELECT coalesce((SELECT target_occupancy FROM {store}.settings), 0.85) AS t
+)
+SELECT coalesce(s.bucket_start, b.bucket_start) AS bucket_start,
+       coalesce(s.team, b.team) AS team,
+       coalesce(s.staffed_s, 0)::double precision AS staffed_s,
+       coalesce(b.busy_s, 0)::double precision AS busy_s,
+       (coalesce(s.staffed_s, 0) - coalesce(b.busy_s, 0))::double precision AS idle_s,
+       (coalesce(b.busy_s, 0) / nullif(coalesce(s.staffed_s, 0), 0))::double precision AS occupancy,
+       greatest(0, (coalesce(s.staffed_s, 0) - coalesce(b.busy_s, 0))
+                   - (1 - target.t) * coalesce(s.staffed_s, 0))::double precision AS overproduction_s
+FROM staffed s FULL OUTER JOIN busy b ON s.bucket_start = b.bucket_start AND s.team = b.team
+CROSS JOIN target;
+
+CREATE OR REPLACE VIEW waste.waste_ledger AS
+SELECT waste_type, subtype, occurred_at, interaction_id, customer_id, channel, reason, team,
+       quantity, unit, source_event_id
+FROM {store}.ledger
+UNION ALL
+SELECT 'defects', 'repeat_contact', r.started_at, e.interaction_id, e.customer_id, e.channel,
+       e.reason, e.team, 1::double precision, 'count', r.started_event_id
+FROM {store}.interactions_linked r
+JOIN {store}.interactions e ON e.interaction_id = r.repeat_of
+UNION ALL
+SELECT 'overproduction', 'idle_capacity', bucket_start, NULL, NULL, NULL, NULL, team,
+       overproduction_s, 'seconds', NULL
+FROM waste.capacity_hourly;
+
+CREATE OR REPLACE VIEW waste.hourly_metrics AS
+SELECT date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
+       channel, reason,
+       count(*) AS contacts,
+       count(*) FILTER (WHERE status = 'resolved') AS resolved,
+       count(*) FILTER (WHERE first_contact_resolution) AS first_contact_resolutions,
+       count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
+       sum(transfers) AS transfers,
+       count(*) FILTER (WHERE status = 'abandoned') AS abandoned,
+       sum(queue_wait_s) AS queue_wait_s,
+       sum(hold_s) AS hold_s,
+       sum(handle_s) AS handle_s,
+       sum(value_added_s) AS value_added_s,
+       sum(lead_time_s) AS lead_time_s
+FROM waste.interactions
+GROUP BY 1, channel, reason;
+
+CREATE OR REPLACE VIEW waste.waste_daily AS
+SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, waste_type,
+       count(*) AS occurrences, sum(quantity) AS quantity, min(unit) AS unit
+FROM waste.waste_ledger
+GROUP BY 1, waste_type;
+
+CREATE OR REPLACE VIEW waste.value_stream_daily AS
+WITH flow AS (
+    SELECT (started_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+           count(*) AS contacts,
+           count(*) FILTER (WHERE first_contact_resolution) AS fcr,
+           count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
+           count(*) FILTER (WHERE transfers >= 1) AS transferred,
+           count(*) FILTER (WHERE status = 'abandoned') AS abandoned,
+           avg(queue_wait_s) FILTER (WHERE reached_agent) AS avg_speed_of_answer_s,
+           avg(handle_s) FILTER (WHERE reached_agent) AS avg_handle_s,
+           sum(value_added_s) FILTER (WHERE ended_at IS NOT NULL) AS va,
+           sum(lead_time_s) FILTER (WHERE ended_at IS NOT NULL) AS lt
+    FROM {store}.interactions_linked
+    GROUP BY 1, channel, reason
+), wastes AS (
+    SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+           sum(quantity) FILTER (WHERE waste_type = 'waiting') AS waiting_s,
+           count(*) FILTER (WHERE waste_type = 'over_processing') AS over_processing,
+           count(*) FILTER (WHERE waste_type = 'motion') AS motion,
+           count(*) FILTER (WHERE waste_type = 'transportation') AS transportation,
+           count(*) FILTER (WHERE waste_type = 'defects') AS defects,
+           count(*) FILTER (WHERE waste_type = 'inventory') AS inventory
+    FROM waste.waste_ledger
+    WHERE interaction_id IS NOT NULL
+    GROUP BY 1, channel, reason
+)
+SELECT coalesce(f.day, w.day) AS day,
+       coalesce(f.channel, w.channel) AS channel,
+       coalesce(f.reason, w.reason) AS reason,
+       coalesce(f.contacts, 0) AS contacts,
+       f.fcr::double precision / nullif(f.contacts, 0) AS fcr_rate,
+       f.failure_demand::double precision / nullif(f.contacts, 0) AS failure_demand_rate,
+       f.transferred::double precision / nullif(f.contacts, 0) AS transfer_rate,
+       f.abandoned::double precision / nullif(f.contacts, 0) AS abandonment_rate,
+       f.avg_speed_of_answer_s::double precision AS avg_speed_of_answer_s,
+       f.avg_handle_s::double precision AS avg_handle_s,
+       (f.va / nullif(f.lt, 0))::double precision AS flow_efficiency,
+       coalesce(w.waiting_s, 0)::double precision AS waiting_s,
+       coalesce(w.over_processing, 0) AS over_processing,
+       coalesce(w.motion, 0) AS motion,
+       coalesce(w.transportation, 0) AS transportation,
+       coalesce(w.defects, 0) AS defects,
+       coalesce(w.inventory, 0) AS inventory
+FROM flow f
+FULL OUTER JOIN wastes w ON f.day = w.day AND f.channel = w.channel AND f.reason = w.reason;
+
+CREATE OR REPLACE VIEW waste.backlog AS
+SELECT channel,
+       CASE WHEN now() - started_at < interval '1 hour' THEN '<1h'
+            WHEN now() - started_at <= interval '24 hours' THEN '1-24h'
+            ELSE '>24h' END AS age_band,
+       count(*) AS open_interactions
+FROM {store}.interactions
+WHERE status = 'open' AND started_at IS NOT NULL
+GROUP BY channel, 2;
+
+CREATE OR REPLACE VIEW waste.feedback_daily AS
+WITH votes AS (
+    SELECT feedback_id, sum(vote) AS net_votes FROM {store}.idea_votes GROUP BY feedback_id
+)
+SELECT (f.received_at AT TIME ZONE 'UTC')::date AS day, f.source, f.routed_team,
+       count(*) AS feedback_count,
+       avg(f.sentiment_score) AS avg_sentiment,
+       (count(*) FILTER (WHERE f.sentiment_label = 'negative'))::double precision
+           / nullif(count(f.sentiment_label), 0) AS negative_share,
+       count(*) FILTER (WHERE f.source = 'idea') AS ideas,
+       coalesce(sum(v.net_votes) FILTER (WHERE f.source = 'idea'), 0) AS idea_votes
+FROM {store}.feedback f
+LEFT JOIN votes v USING (feedback_id)
+WHERE f.received_at IS NOT NULL
+GROUP BY 1, f.source, f.routed_team;
+
+CREATE OR REPLACE VIEW waste.customers AS
+SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
