@@ -1,0 +1,205 @@
+"""A consumer whose offsets live in PostgreSQL, committed in the same transaction as
+the read-model changes they cover: effectively-once projections on any broker.
+
+On assignment each partition is positioned at the offset stored in PostgreSQL (or
+the beginning). Each batch is applied in one transaction that first locks the
+partitions' offset rows and drops records already applied (another instance may
+have applied them during a rebalance), then applies the rest, then stores the next
+offsets, and queues dead letters in the outbox. Kafka's own committed offsets are
+never relied on. Lag is taken from the fetch high watermark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from leancrm_servicekit.db import check_identifier
+from leancrm_servicekit.eventstore import EventStore, OutboxMessage
+from leancrm_servicekit.inbound import InboundRecord
+from leancrm_servicekit.logging import get_logger
+from leancrm_servicekit.metrics import ServiceMetrics
+
+log = get_logger(component="projection")
+
+#: Applies fresh records inside the batch's transaction; returns dead letters.
+ApplyBatch = Callable[[asyncpg.Connection, Sequence[InboundRecord]], Awaitable[list[OutboxMessage]]]
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: CheckpointedConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions_revoked", partitions=sorted(str(tp) for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.seek_to_stored(list(assigned))
+
+
+class CheckpointedConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: Sequence[str],
+        group_id: str,
+        pool: asyncpg.Pool,
+        offsets_table: str,
+        apply: ApplyBatch,
+        outbox: EventStore | None,
+        metrics: ServiceMetrics,
+        max_records: int = 2000,
+        session_timeout_ms: int = 6000,
+        heartbeat_interval_ms: int = 2000,
+    ) -> None:
+        schema, _, table = offsets_table.partition(".")
+        self.offsets_table = f"{check_identifier(schema)}.{check_identifier(table)}"
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.group_id = group_id
+        self.pool = pool
+        self.apply = apply
+        self.outbox = outbox
+        self.metrics = metrics
+        self.max_records = max_records
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.consumer: AIOKafkaConsumer | None = None
+        self.applied = 0
+        self.batches = 0
+        self.last_batch_at: float | None = None
+        self._next: dict[TopicPartition, int] = {}
+
+    async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        rows = await self.pool.fetch(
+            f"SELECT topic, partition, next_offset FROM {self.offsets_table}"
+        )
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+            self._next[tp] = offset or 0
+        log.info("partitions_assigned", positions={str(tp): self._next[tp] for tp in partitions})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
+            max_poll_records=self.max_records,
+            fetch_max_wait_ms=100,
+            metadata_max_age_ms=5000,
+        )
+        self.consumer.subscribe(self.topics, listener=_Seeker(self))
+        await self.consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                records = [
+                    InboundRecord(
+                        topic=r.topic, partition=r.partition, offset=r.offset, key=r.key,
+                        value=r.value if r.value is not None else b"",
+                        headers=tuple(r.headers or ()),
+                    )
+                    for recs in batch.values() for r in recs
+                ]
+                if records:
+                    await self._apply_until_done(records, stop)
+                self._update_lag()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.consumer.stop(), 10)
+
+    async def _apply_until_done(self, records: list[InboundRecord], stop: asyncio.Event) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._apply_once(records)
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                    asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                delay = min(0.2 * attempt, 5.0)
+                log.warning("projection_batch_retry", error=repr(exc), retry_in_s=delay)
+                if stop.is_set() and attempt > 3:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def _apply_once(self, records: list[InboundRecord]) -> None:
+        started = time.perf_counter()
+        parts = sorted({(r.topic, r.partition) for r in records})
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO {self.offsets_table} (topic, partition, next_offset) "
+                "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                [p[0] for p in parts], [p[1] for p in parts], [0] * len(parts),
+            )
+            rows = await conn.fetch(
+                f"SELECT topic, partition, next_offset FROM {self.offsets_table} "
+                "WHERE (topic, partition) IN (SELECT * FROM unnest($1::text[], $2::int[])) "
+                "ORDER BY topic, partition FOR UPDATE",
+                [p[0] for p in parts], [p[1] for p in parts],
+            )
+            stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
+            dead = await self.apply(conn, fresh) if fresh else []
+            nxt: dict[tuple[str, int], int] = {}
+            for r in records:
+                key = (r.topic, r.partition)
+                nxt[key] = max(nxt.get(key, 0), r.offset + 1, stored[key])
+            await conn.execute(
+                f"UPDATE {self.offsets_table} o SET next_offset = u.n FROM "
+                "unnest($1::text[], $2::int[], $3::bigint[]) AS u(t, p, n) "
+                "WHERE o.topic = u.t AND o.partition = u.p",
+                [k[0] for k in nxt], [k[1] for k in nxt], list(nxt.values()),
+            )
+            if dead and self.outbox is not None:
+                await self.outbox._insert_outbox(conn, dead)
+                await conn.execute("SELECT pg_notify($1, '')", self.outbox.notify_channel)
+        for (topic, partition), n in nxt.items():
+            self._next[TopicPartition(topic, partition)] = n
+        for r in records:
+            self.metrics.messages_in.labels(topic=r.topic).inc()
+        for d in dead:
+            code = dict(d.headers).get("dlq_error_code", "unknown")
+            self.metrics.dlq.labels(error_code=code).inc()
+        self.applied += len(fresh)
+        self.batches += 1
+        self.last_batch_at = time.time()
+        self.metrics.handler_latency.observe(time.perf_counter() - started)
+
+    def _update_lag(self) -> None:
+        if self.consumer is None:
+            return
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                max(0, high - self._next.get(tp, 0))
+            )
+
+    def lag(self) -> dict[str, int]:
+        """Messages behind the fetch high watermark, per partition."""
+        out: dict[str, int] = {}
+        if self.consumer is None:
+            return out
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                out[f"{tp.topic}/{tp.partition}"] = max(0, high - self._next.get(tp, 0))
+        return out
