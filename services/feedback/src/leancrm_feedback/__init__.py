@@ -1,0 +1,1 @@
+"""Lean CRM feedback service."""
