@@ -145,7 +145,7 @@ def test_vote_emits_idea_voted_keyed_like_the_idea() -> None:
     assert isinstance(e.data, m.EVENTS["feedback.idea_voted"])
     assert data_of(e) == command.data.model_dump(mode="json")
     assert e.key == CID and str(e.customer_id) == CID
-    assert isinstance(state, Feedback) and state.score == 1
+    assert isinstance(state, Feedback) and state.net_votes == 1
 
 
 def test_vote_on_an_anonymous_idea_is_keyed_by_feedback_id() -> None:
@@ -158,7 +158,7 @@ def test_a_second_vote_by_the_same_voter_replaces_the_first() -> None:
     state, events = run(state, vote(at=T0 + timedelta(minutes=2), value=-1))
     assert len(events) == 1 and data_of(events[0])["vote"] == -1
     assert isinstance(state, Feedback)
-    assert {k: v.vote for k, v in state.votes.items()} == {VOTER: -1} and state.score == -1
+    assert {k: v.vote for k, v in state.votes.items()} == {VOTER: -1} and state.net_votes == -1
 
 
 def test_recasting_the_same_vote_is_accepted_and_changes_nothing() -> None:
@@ -166,7 +166,7 @@ def test_recasting_the_same_vote_is_accepted_and_changes_nothing() -> None:
     after, events = run(state, vote(at=T0 + timedelta(minutes=2), value=1))
     assert [e.event_type for e in events] == ["feedback.idea_voted"]
     assert isinstance(after, Feedback) and isinstance(state, Feedback)
-    assert {k: v.vote for k, v in after.votes.items()} == {VOTER: 1} and after.score == 1
+    assert {k: v.vote for k, v in after.votes.items()} == {VOTER: 1} and after.net_votes == 1
 
 
 def test_votes_of_different_voters_add_up_in_any_order() -> None:
@@ -174,7 +174,7 @@ def test_votes_of_different_voters_add_up_in_any_order() -> None:
     # another voter's vote from earlier in business time still counts
     state, events = run(state, vote(at=T0 + timedelta(minutes=1), voter=OTHER_VOTER, value=1))
     assert len(events) == 1
-    assert isinstance(state, Feedback) and state.score == 2 and len(state.votes) == 2
+    assert isinstance(state, Feedback) and state.net_votes == 2 and len(state.votes) == 2
 
 
 def test_a_vote_earlier_than_the_voters_last_vote_is_out_of_order() -> None:

@@ -63,7 +63,6 @@ class Feedback:
     customer_id: UUID | None
     source: str
     received_at: datetime
-    last_at: datetime
     label: str | None = None
     team: str | None = None
     votes: Mapping[str, Vote] = field(default_factory=dict)
@@ -73,7 +72,7 @@ class Feedback:
         return self.source == "idea"
 
     @property
-    def score(self) -> int:
+    def net_votes(self) -> int:
         """The idea's net votes."""
         return sum(v.vote for v in self.votes.values())
 
@@ -102,21 +101,20 @@ class FeedbackDecider:
                 customer_id=UUID(str(customer_id)) if customer_id else None,
                 source=str(d["source"]),
                 received_at=at,
-                last_at=at,
             )
         if not isinstance(state, Feedback):
             return state
         match event.event_type:
             case "feedback.sentiment_scored":
-                return replace(state, last_at=at, label=str(d["label"]))
+                return replace(state, label=str(d["label"]))
             case "feedback.routed":
-                return replace(state, last_at=at, team=str(d["team"]))
+                return replace(state, team=str(d["team"]))
             case "feedback.idea_voted":
                 voter = str(d["voter_customer_id"])
                 votes = {**state.votes, voter: Vote(vote=int(d["vote"]), at=at)}
-                return replace(state, last_at=max(state.last_at, at), votes=votes)
+                return replace(state, votes=votes)
             case _:
-                return replace(state, last_at=max(state.last_at, at))
+                return state
 
     def decide(self, state: FeedbackState, command: Command) -> Sequence[NewEvent]:
         data = command.data

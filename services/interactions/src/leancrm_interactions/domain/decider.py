@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
 from leancrm_contracts import interactions as m
 from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
@@ -215,7 +216,7 @@ def _on(state: Interaction, event_type: str, data: BaseModel) -> NewEvent:
     return _event(event_type, data, state.customer_id)
 
 
-def _event(event_type: str, data: BaseModel, customer_id: Any) -> NewEvent:
+def _event(event_type: str, data: BaseModel, customer_id: UUID) -> NewEvent:
     return NewEvent(event_type=event_type, data=data, customer_id=customer_id, key=str(customer_id))
 
 
