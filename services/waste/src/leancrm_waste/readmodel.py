@@ -1,0 +1,69 @@
+"""Creating a store, installing the public views on it, and switching stores.
+
+The views of schema ``waste`` (contract section 6) are defined over one private
+store schema at a time. A rebuild fills a new store and then ``switch_to`` replaces
+every view in one transaction: readers see the old figures or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import asyncpg
+
+from leancrm_servicekit.db import check_identifier
+from leancrm_servicekit.logging import get_logger
+
+log = get_logger(component="readmodel")
+
+#: the table (in the service's own schema) naming the store the views read
+ACTIVE_TABLE = "active_store"
+
+
+def _sql(name: str, store: str) -> str:
+    return files("leancrm_waste").joinpath("sql", name).read_text().replace(
+        "{store}", check_identifier(store))
+
+
+async def create_store(conn: asyncpg.Connection, store: str, target_occupancy: float) -> None:
+    await conn.execute(_sql("store.sql", store))
+    await conn.execute(
+        f"INSERT INTO {store}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
+        "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
+        target_occupancy,
+    )
+
+
+async def install_views(conn: asyncpg.Connection, store: str) -> None:
+    """(Re)define every public view over ``store`` and grant them to leancrm_ops."""
+    await conn.execute(_sql("views.sql", store))
+    try:
+        async with conn.transaction():
+            await conn.execute(_sql("roles.sql", store))
+    except asyncpg.InsufficientPrivilegeError as exc:
+        log.warning("ops_role_not_managed", error=str(exc),
+                    hint="create role leancrm_ops and grant it SELECT on schema waste (deploy/)")
+
+
+async def active_store(conn: asyncpg.Connection, service_schema: str) -> str | None:
+    s = check_identifier(service_schema)
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {s}.{ACTIVE_TABLE} ("
+        " singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), store TEXT NOT NULL,"
+        " switched_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    value = await conn.fetchval(f"SELECT store FROM {s}.{ACTIVE_TABLE}")
+    return str(value) if value is not None else None
+
+
+async def switch_to(conn: asyncpg.Connection, service_schema: str, store: str) -> None:
+    """Point every view and the projector at ``store``, atomically."""
+    s = check_identifier(service_schema)
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE " + f"{s}.{ACTIVE_TABLE}" + " IN EXCLUSIVE MODE")
+        await install_views(conn, store)
+        await conn.execute(
+            f"INSERT INTO {s}.{ACTIVE_TABLE} (singleton, store) VALUES (TRUE, $1) "
+            "ON CONFLICT (singleton) DO UPDATE SET store = excluded.store, switched_at = now()",
+            store,
+        )
