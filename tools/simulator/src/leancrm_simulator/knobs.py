@@ -20,6 +20,10 @@ DEFAULT_START = date(2026, 11, 23)
 class KnobError(ValueError):
     """A knob has a value the simulator cannot work with (the message says which)."""
 
+    def __init__(self, message: str, knob: str | None = None) -> None:
+        super().__init__(message)
+        self.knob = knob
+
 
 @dataclass(frozen=True, slots=True)
 class Knobs:
@@ -58,7 +62,7 @@ class Knobs:
         """Return self, or raise KnobError naming the knob and the allowed range."""
         def need(ok: bool, name: str, what: str) -> None:
             if not ok:
-                raise KnobError(f"{name} = {getattr(self, name)!r}: must be {what}")
+                raise KnobError(f"{name} = {getattr(self, name)!r}: must be {what}", name)
 
         need(self.seed >= 0, "seed", "0 or more")
         need(1 <= self.customers <= 1_000_000, "customers", "between 1 and 1,000,000")
@@ -103,5 +107,6 @@ class Knobs:
             try:
                 options["start"] = date.fromisoformat(options["start"])
             except ValueError as exc:
-                raise KnobError(f"start = {options['start']!r}: must be a date YYYY-MM-DD") from exc
+                raise KnobError(f"start = {options['start']!r}: must be a date YYYY-MM-DD",
+                                "start") from exc
         return cls(**options).validate()

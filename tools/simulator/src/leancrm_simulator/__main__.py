@@ -1,0 +1,5 @@
+"""``python -m leancrm_simulator --help``."""
+
+from .cli import main
+
+main()
