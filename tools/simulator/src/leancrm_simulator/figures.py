@@ -46,6 +46,8 @@ class Figures:
     defects: int = 0
     inventory: int = 0
     queue_wait_s: float = 0.0
+    queue_wait_s_by_channel: defaultdict[str, float] = field(
+        default_factory=lambda: defaultdict(float))
     hold_s: float = 0.0
     handle_s: float = 0.0
     value_added_s: float = 0.0
@@ -188,6 +190,7 @@ def _measure_one(f: Figures, contact: _Contact, busy: dict[tuple[int, str], floa
         if queued_at is not None and ct in ("assign_agent", "abandon_interaction",
                                             "end_interaction"):
             f.queue_wait_s += (at - queued_at) / SECOND
+            f.queue_wait_s_by_channel[contact.channel] += (at - queued_at) / SECOND
             queued_at = None
         if hold_at is not None and ct in ("end_hold", "transfer_interaction", "end_interaction"):
             f.hold_s += (at - hold_at) / SECOND

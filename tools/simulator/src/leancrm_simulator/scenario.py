@@ -602,14 +602,14 @@ class Simulation:
     def _spontaneous_feedback(self) -> None:
         """Tweets, reviews, ideas (with votes), community posts and complaints, some anonymous."""
         k, rng = self.knobs, self.rng_feedback
-        mix = {"tweet": 0.35, "review": 0.2, "idea": 0.15, "complaint": 0.15,
-               "community_post": 0.15}
+        mix = {"tweet": 0.3, "review": 0.15, "idea": 0.2, "complaint": 0.15,
+               "community_post": 0.2}
         anonymous = {"tweet": 0.4, "review": 0.25, "community_post": 0.3, "complaint": 0.1,
                      "idea": 0.1}
         hours, weights = list(ALWAYS_PROFILE), list(ALWAYS_PROFILE.values())
         for day in range(k.days):
             weekday = (k.start.weekday() + day) % 7
-            lam = k.customers * k.feedback_rate * 0.3 * DAY_FACTOR[weekday] / sum(DAY_FACTOR)
+            lam = k.customers * k.feedback_rate * 0.5 * DAY_FACTOR[weekday] / sum(DAY_FACTOR)
             for _ in range(poisson(rng, lam)):
                 at = (self.start_ms + day * DAY + rng.choices(hours, weights)[0] * HOUR
                       + rng.randrange(HOUR))
@@ -649,7 +649,7 @@ class Simulation:
         """Other customers vote on an idea; some change their mind later (the vote replaces)."""
         feedback_id, key = idea
         voters: set[int] = set()
-        for _ in range(poisson(rng, 1.0 + 12.0 * self.knobs.feedback_rate)):
+        for _ in range(poisson(rng, 2.0 + 16.0 * self.knobs.feedback_rate)):
             span = self.horizon_ms - at - 10 * MINUTE
             if span <= MINUTE:
                 return
@@ -660,7 +660,7 @@ class Simulation:
             voters.add(voter.index)
             vote = 1 if rng.random() < 0.8 else -1
             self._vote(vote_at, feedback_id, key, voter, vote)
-            if rng.random() < 0.15:
+            if rng.random() < 0.2:
                 later = vote_at + int((self.horizon_ms - vote_at) * rng.random())
                 if later > vote_at and voter.active(later):
                     self._vote(later, feedback_id, key, voter, -vote)
