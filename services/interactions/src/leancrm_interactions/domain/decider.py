@@ -53,7 +53,6 @@ from leancrm_interactions.domain.state import Agent, Interaction, NoStream, Stat
 E = TypeVar("E", bound=BaseModel)
 
 PRODUCER = "interactions"
-AGENT_COMMANDS = frozenset({"sign_in_agent", "sign_out_agent"})
 
 
 class InteractionsDecider:
