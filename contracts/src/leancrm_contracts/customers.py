@@ -3,14 +3,20 @@
 ``change_customer_details``: a field given as ``null`` counts as not given (v1 has no
 way to clear a detail); at least one of name, email, phone, segment must be non-null.
 ``customer.details_changed`` holds ``customer_id`` plus the changed fields only: build it
-with only those set and serialise with :func:`leancrm_contracts.base.event_data_json`
-(``exclude_unset``); the fields not changed are absent, never ``null``.
+with only those set (or from the command's full dump: its serialiser drops ``null``
+details); the fields not changed are absent, never ``null``.
 """
 
-from typing import Final, Self
+from typing import Any, Final, Self
 from uuid import UUID
 
-from pydantic import BaseModel, StrictBool, model_validator
+from pydantic import (
+    BaseModel,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    model_serializer,
+    model_validator,
+)
 
 from .base import CommandData, EventData
 from .enums import Channel, Producer, Segment
@@ -84,9 +90,17 @@ class CustomerRegistered(_Registration, EventData):
 
 
 class CustomerDetailsChanged(_DetailsChange, EventData):
-    """``customer.details_changed``: customer_id and the changed fields only (see module)."""
+    """``customer.details_changed``: customer_id and the changed fields only (see module).
+
+    Built from a full ``ChangeCustomerDetails.model_dump()`` it still serialises without the
+    ``null`` (not given) details."""
 
     __exclude_unset__ = True
+
+    @model_serializer(mode="wrap")
+    def _changed_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if k not in DETAIL_FIELDS or v is not None}
 
 
 class CustomerConsentChanged(_Consent, EventData):

@@ -28,6 +28,9 @@ from .enums import ErrorCode, Producer, ResultStatus
 HEADER_CONTENT_TYPE: Final = "content-type"
 HEADER_MESSAGE_TYPE: Final = "message_type"
 CONTENT_TYPE_JSON: Final = "application/json"
+#: ``message_type`` of a command result; the contract names only event and command types,
+#: so this value is the project's choice
+MESSAGE_TYPE_COMMAND_RESULT: Final = "command_result"
 
 DLQ_REASON: Final = "dlq_reason"
 DLQ_ERROR_CODE: Final = "dlq_error_code"

@@ -1,0 +1,105 @@
+"""The generated JSON Schemas and AsyncAPI document: complete and up to date."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from leancrm_contracts import registry, schemas, topics
+from leancrm_contracts.envelope import CommandEnvelope, EventEnvelope
+
+COMMITTED = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def test_committed_schemas_are_up_to_date(tmp_path: Path) -> None:
+    schemas.generate(tmp_path)
+    fresh = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json")}
+    committed = {p.relative_to(COMMITTED).as_posix() for p in COMMITTED.rglob("*.json")}
+    stale = sorted(
+        rel
+        for rel in fresh | committed
+        if rel not in fresh
+        or rel not in committed
+        or (tmp_path / rel).read_bytes() != (COMMITTED / rel).read_bytes()
+    )
+    assert not stale, (
+        f"contracts/schemas is out of date ({', '.join(stale)}); "
+        f"regenerate from the repository root with: {schemas.REGENERATE_COMMAND}"
+    )
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    first = schemas.render()
+    assert first == schemas.render()
+    for text in first.values():
+        assert text.endswith("}\n")
+        assert text == schemas.dumps(json.loads(text))
+    schemas.generate(tmp_path)
+    (tmp_path / "events" / "gone.json").write_text("{}\n")
+    schemas.generate(tmp_path)
+    assert not (tmp_path / "events" / "gone.json").exists()
+
+
+def test_one_file_per_message() -> None:
+    files = schemas.render()
+    assert {"event-envelope.json", "command-envelope.json", "command-result.json"} <= set(files)
+    for command_type in registry.ALL_COMMANDS:
+        doc = json.loads(files[f"commands/{command_type}.json"])
+        assert doc["x-command-type"] == command_type
+        assert doc["additionalProperties"] is False
+    for event_type in registry.ALL_EVENTS:
+        doc = json.loads(files[f"events/{event_type}.json"])
+        assert doc["x-event-type"] == event_type
+    assert len(files) == 3 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def test_asyncapi_lists_every_topic_and_message() -> None:
+    doc = schemas.asyncapi()
+    assert doc["asyncapi"] == "3.0.0"
+    addresses = {c["address"]: c for c in doc["channels"].values()}
+    assert set(addresses) == set(topics.ALL_TOPICS)
+    for topic, messages in registry.COMMANDS_BY_TOPIC.items():
+        assert set(addresses[topic]["messages"]) == set(messages)
+    for topic, messages in registry.EVENTS_BY_TOPIC.items():
+        assert set(addresses[topic]["messages"]) == set(messages)
+    assert set(addresses[topics.COMMAND_RESULTS]["messages"]) == {"command_result"}
+    assert set(addresses[topics.DLQ]["messages"]) == {"dead_letter"}
+
+
+def test_asyncapi_references_resolve() -> None:
+    doc = schemas.asyncapi()
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return own + [r for v in node.values() for r in refs(v)]
+        if isinstance(node, list):
+            return [r for v in node for r in refs(v)]
+        return []
+
+    found = refs(doc)
+    assert found
+    for ref in found:
+        assert _resolve(doc, ref) is not None, ref
+    for op in doc["operations"].values():
+        assert op["action"] in {"send", "receive"}
+
+
+def test_asyncapi_examples_validate_against_the_models() -> None:
+    doc = schemas.asyncapi()
+    for name, message in doc["components"]["messages"].items():
+        for example in message.get("examples", []):
+            payload = example["payload"]
+            if "event_type" in payload:
+                envelope = EventEnvelope.model_validate(payload)
+                registry.ALL_EVENTS[envelope.event_type].model_validate(envelope.data)
+            else:
+                envelope_c = CommandEnvelope.model_validate(payload)
+                registry.ALL_COMMANDS[envelope_c.command_type].model_validate(envelope_c.data)
+            assert example["headers"]["message_type"] == name
