@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,35 @@ from leancrm_servicekit.relay import OutboxRelay
 from leancrm_servicekit.settings import ServiceSettings, require
 
 log = get_logger(component="runtime")
+
+
+async def _raw_decoder(msg: Any) -> None:
+    """The handler decodes raw records itself (inbound.py): faststream's JSON decoder
+    would raise on a non-JSON record marked application/json and skip its batch."""
+    return None
+
+
+async def _tolerant_parser(records: Any, original: Any) -> Any:
+    """faststream decodes header values as UTF-8; a record with a binary header must
+    still reach the handler (and the DLQ), so such values are replaced first."""
+    batch = records if isinstance(records, tuple) else (records,)
+    fixed = tuple(
+        dataclasses.replace(
+            r, headers=[(k, v.decode(errors="replace").encode()) for k, v in (r.headers or ())]
+        )
+        if any(_not_utf8(v) for _, v in (r.headers or ()))
+        else r
+        for r in batch
+    )
+    return await original(fixed if isinstance(records, tuple) else fixed[0])
+
+
+def _not_utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode()
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,8 @@ class CommandService:
             ack_policy=AckPolicy.MANUAL,
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
+            decoder=_raw_decoder,
+            parser=_tolerant_parser,
         )
         async def on_commands(msg: KafkaMessage) -> None:
             raw = msg.raw_message

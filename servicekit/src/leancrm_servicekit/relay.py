@@ -103,9 +103,14 @@ class OutboxRelay:
                     continue
                 try:
                     if producer is None:
-                        producer = make_producer(self.bootstrap)
-                        await asyncio.wait_for(producer.start(), 30)
-                    await self._publish(producer, rows)
+                        candidate = make_producer(self.bootstrap)
+                        try:
+                            await asyncio.wait_for(candidate.start(), 30)
+                        except BaseException:
+                            await stop_quietly(candidate)
+                            raise
+                        producer = candidate
+                    await asyncio.wait_for(self._publish(producer, rows), 90)
                 except Exception as exc:  # noqa: BLE001 - the broker may be away; retry
                     failures += 1
                     self.last_error = f"broker: {exc!r}"

@@ -23,12 +23,14 @@ def command(command_type: str, data: dict[str, Any], command_id: str | None = No
     }
 
 
-async def send(producer: AIOKafkaProducer, cmd: dict[str, Any] | bytes, key: str = "k") -> None:
+async def send(producer: AIOKafkaProducer, cmd: dict[str, Any] | bytes, key: str = "k",
+               extra_headers: list[tuple[str, bytes]] | None = None) -> None:
     value = cmd if isinstance(cmd, bytes) else json.dumps(cmd).encode()
     message_type = b"" if isinstance(cmd, bytes) else cmd["command_type"].encode()
     await producer.send_and_wait(
         COMMANDS, value, key=key.encode(),
-        headers=[("content-type", b"application/json"), ("message_type", message_type)],
+        headers=[("content-type", b"application/json"), ("message_type", message_type),
+                 *(extra_headers or [])],
     )
 
 

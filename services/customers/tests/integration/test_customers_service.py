@@ -90,7 +90,7 @@ async def test_bad_messages_go_to_the_dlq_and_the_consumer_goes_on(
     wrong_shape = json.dumps({"hello": ["not", "a", "command"]}).encode()
     good = register(str(uuid.uuid4()))
     async with TopicReader(bootstrap, DLQ, RESULTS, COMMANDS) as reader:
-        await send(producer, junk, key="bad-1")
+        await send(producer, junk, key="bad-1", extra_headers=[("trace", b"\xff\xfe")])
         await send(producer, wrong_shape, key="bad-2")
         await send(producer, good)
         await reader.wait_json(RESULTS, command_id=good["command_id"], status="accepted")
