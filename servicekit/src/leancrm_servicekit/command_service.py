@@ -19,9 +19,9 @@ from typing import Any
 import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from pydantic import BaseModel
 
+from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_servicekit.commands import CommandHandler, ReadModelHook
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.decider import Decider
@@ -186,13 +186,13 @@ class CommandService:
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:
             checks["database"] = repr(exc)
         try:
             assert self.broker is not None
             if not await self.broker.ping(timeout=2):
                 checks["broker"] = "broker does not answer"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["broker"] = repr(exc)
         if self.relay is not None and self.relay.last_error:
             checks["relay"] = self.relay.last_error

@@ -20,6 +20,8 @@ from typing import Any
 
 import asyncpg
 import structlog
+from pydantic import BaseModel
+
 from leancrm_contracts.envelope import (
     CONTENT_TYPE_JSON,
     HEADER_CONTENT_TYPE,
@@ -29,8 +31,6 @@ from leancrm_contracts.envelope import (
     EventEnvelope,
 )
 from leancrm_contracts.topics import COMMAND_RESULTS
-from pydantic import BaseModel
-
 from leancrm_servicekit.decider import (
     Command,
     Decider,

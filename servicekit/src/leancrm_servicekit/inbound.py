@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from leancrm_contracts.envelope import (
     CONTENT_TYPE_JSON,
     DLQ_AT,
@@ -27,8 +29,6 @@ from leancrm_contracts.envelope import (
     CommandEnvelope,
 )
 from leancrm_contracts.topics import DLQ
-from pydantic import BaseModel, ValidationError
-
 from leancrm_servicekit.decider import Command
 from leancrm_servicekit.eventstore import OutboxMessage
 

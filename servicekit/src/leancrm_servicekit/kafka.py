@@ -9,6 +9,7 @@ transactions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -67,5 +68,5 @@ def make_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
 async def stop_quietly(producer: AIOKafkaProducer, timeout_s: float = 5.0) -> None:
     try:
         await asyncio.wait_for(producer.stop(), timeout_s)
-    except (TimeoutError, Exception):  # noqa: BLE001 - best effort on shutdown
+    except (TimeoutError, Exception):
         pass

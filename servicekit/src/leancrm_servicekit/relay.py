@@ -111,7 +111,7 @@ class OutboxRelay:
                             raise
                         producer = candidate
                     await asyncio.wait_for(self._publish(producer, rows), 90)
-                except Exception as exc:  # noqa: BLE001 - the broker may be away; retry
+                except Exception as exc:
                     failures += 1
                     self.last_error = f"broker: {exc!r}"
                     delay = min(0.5 * 2 ** min(failures, 5), 10.0)

@@ -42,7 +42,7 @@ def _docker_available() -> bool:
 
         docker.from_env(timeout=3).ping()
         return True
-    except Exception:  # noqa: BLE001 - any failure means: no Docker engine here
+    except Exception:
         return False
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from leancrm_contracts import customers, topics
-
 from leancrm_customers import read_model
 from leancrm_customers.domain.customer import CustomersDecider
 from leancrm_servicekit.command_service import CommandServiceSpec

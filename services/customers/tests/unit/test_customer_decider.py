@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from leancrm_contracts import customers as c
 
+from leancrm_contracts import customers as c
 from leancrm_customers.domain.customer import Customer, CustomersDecider
 from leancrm_servicekit.decider import Command, DomainError, RecordedEvent
 

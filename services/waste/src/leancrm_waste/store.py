@@ -188,7 +188,8 @@ class WasteStore:
             await conn.execute(
                 f"UPDATE {self.s}.customers SET "
                 "segment = CASE WHEN $2::jsonb ? 'segment' THEN $2::jsonb->>'segment' ELSE segment END, "
-                "name = CASE WHEN NOT forgotten AND $2::jsonb ? 'name' THEN $2::jsonb->>'name' ELSE name END, "
+                "name = CASE WHEN NOT forgotten AND $2::jsonb ? 'name' THEN $2::jsonb->>'name' "
+                "ELSE name END, "
                 "email = CASE WHEN NOT forgotten AND $2::jsonb ? 'email' THEN $2::jsonb->>'email' "
                 "ELSE email END WHERE customer_id = $1",
                 customer_id, json.dumps(data),

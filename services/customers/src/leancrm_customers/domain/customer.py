@@ -2,7 +2,8 @@
 
 | command | event | rules |
 | register_customer | customer.registered | customer_id new, else conflict |
-| change_customer_details | customer.details_changed (changed fields only) | exists; at least one field; not forgotten |
+| change_customer_details | customer.details_changed (changed fields only) |
+|   exists; at least one field; not forgotten |
 | change_consent | customer.consent_changed | exists |
 | forget_customer | customer.forgotten | exists; not already forgotten |
 """
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from leancrm_contracts import customers as c
-
 from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
 
 DETAIL_FIELDS = ("name", "email", "phone", "segment")
@@ -79,7 +79,8 @@ class CustomersDecider:
                 return [self._event("customer.details_changed", event, data)]
             case c.ChangeConsent():
                 self._require(state, key)
-                return [self._event("customer.consent_changed", c.CustomerConsentChanged(**data.model_dump()), data)]
+                consent = c.CustomerConsentChanged(**data.model_dump())
+                return [self._event("customer.consent_changed", consent, data)]
             case c.ForgetCustomer():
                 self._require(state, key)
                 if state.forgotten:
