@@ -46,6 +46,7 @@ class Figures:
     defects: int = 0
     inventory: int = 0
     queue_wait_s: float = 0.0
+    #: queue waiting by the channel the contact waited on (after a transfer: the new one)
     queue_wait_s_by_channel: defaultdict[str, float] = field(
         default_factory=lambda: defaultdict(float))
     hold_s: float = 0.0
@@ -95,6 +96,9 @@ class Figures:
             ("first-contact resolution", pct(self.fcr_rate)),
             ("failure demand", pct(self.failure_demand_rate)),
             ("waiting (queue + hold)", f"{(self.queue_wait_s + self.hold_s) / 3600:,.1f} h"),
+            ("  queue waiting on phone / chat / email", " / ".join(
+                f"{self.queue_wait_s_by_channel.get(c, 0.0) / 3600:,.1f} h"
+                for c in ("phone", "chat", "email"))),
             ("over-processing (repeat identifications)", f"{self.over_processing:,}"),
             ("motion (same-channel transfers)", f"{self.motion:,}"),
             ("transportation (channel switches)", f"{self.transportation:,}"),
@@ -190,7 +194,7 @@ def _measure_one(f: Figures, contact: _Contact, busy: dict[tuple[int, str], floa
         if queued_at is not None and ct in ("assign_agent", "abandon_interaction",
                                             "end_interaction"):
             f.queue_wait_s += (at - queued_at) / SECOND
-            f.queue_wait_s_by_channel[contact.channel] += (at - queued_at) / SECOND
+            f.queue_wait_s_by_channel[channel] += (at - queued_at) / SECOND
             queued_at = None
         if hold_at is not None and ct in ("end_hold", "transfer_interaction", "end_interaction"):
             f.hold_s += (at - hold_at) / SECOND

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.testing import TopicReader, wait_until
 from leancrm_simulator.knobs import Knobs

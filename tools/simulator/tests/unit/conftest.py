@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cache
 
 import pytest
+
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.model import SimCommand
 from leancrm_simulator.scenario import generate

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+
 from leancrm_simulator.checker import check
 from leancrm_simulator.model import DAY, HOUR, MINUTE, Emitter, SimCommand
 

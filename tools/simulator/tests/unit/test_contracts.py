@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+
 from leancrm_simulator import model
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.model import SimCommand

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from leancrm_simulator.cli import app
 from leancrm_simulator.knobs import KnobError, Knobs
 from leancrm_simulator.run import DEFAULT_SPEED, ResultReader, SimulatorError, drive, encode
 from leancrm_simulator.scenario import generate
-from typer.testing import CliRunner
 
 runner = CliRunner()
 NO_BROKER = {"LEANCRM_KAFKA_BOOTSTRAP": ""}

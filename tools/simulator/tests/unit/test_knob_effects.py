@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from leancrm_simulator.figures import Figures, measure
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.model import SimCommand

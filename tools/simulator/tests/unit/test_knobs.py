@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from leancrm_simulator.knobs import DEFAULT_START, KnobError, Knobs
 from leancrm_simulator.run import options_from_env
 

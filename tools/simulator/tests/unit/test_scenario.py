@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
+
 from leancrm_simulator.checker import check
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.model import (
