@@ -210,6 +210,8 @@ async def drive(env: dict[str, str], *, speed: float | None = None,
     ``speed``: simulated seconds per wall second (0 = as fast as possible; default
     a simulated week per minute). ``wait_for_results``: count the services' results
     (default yes), giving up ``result_timeout_s`` after the last new one arrived.
+    ``on_progress`` is called a few times a second; ``commands`` sends these instead
+    of generating them again (the CLI and tests pass what they generated).
     """
     bootstrap = env.get("LEANCRM_KAFKA_BOOTSTRAP", "").strip()
     if not bootstrap:

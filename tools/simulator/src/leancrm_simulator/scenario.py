@@ -92,9 +92,10 @@ class Contact:
 
 @dataclass(slots=True)
 class Outcome:
+    """How an interaction went, as far as what follows it (repeats, feedback) cares."""
+
     status: str  # resolved | unresolved | abandoned | open
     ended_ms: int | None = None
-    resolved_by: str | None = None
     transfers: int = 0
     waited_ms: int = 0
     stage: str | None = None
@@ -148,11 +149,13 @@ class Interaction:
     def finish(self, at_ms: int, status: str, **outcome: Any) -> Outcome:
         self.send(at_ms, "end_interaction")
         if self.ended_ms is None:
-            return Outcome("open", **{k: v for k, v in outcome.items() if k != "resolved_by"})
+            return Outcome("open", **outcome)
         return Outcome(status, self.ended_ms, **outcome)
 
 
 class Simulation:
+    """One scenario, simulated once: ``run()`` returns its commands."""
+
     def __init__(self, knobs: Knobs) -> None:
         self.knobs = knobs.validate()
         self.namespace = knobs.namespace()
@@ -407,8 +410,7 @@ class Simulation:
         """The customer found the answer (resolved) or gave up (and may call instead)."""
         if success:
             conv.send(t, "resolve_interaction", resolved_by=resolved_by)
-            return conv.finish(t + self.rng_flow.randrange(1, 120) * SECOND, "resolved",
-                               resolved_by=resolved_by)
+            return conv.finish(t + self.rng_flow.randrange(1, 120) * SECOND, "resolved")
         conv.send(t, "abandon_interaction", stage="self_service")
         return conv.finish(t + SECOND, "abandoned", stage="self_service", fall_back=True)
 
@@ -481,7 +483,7 @@ class Simulation:
         if conv.ended_ms is None:
             return Outcome("open", **common)
         if plan.outcome == "resolved":
-            return Outcome("resolved", conv.ended_ms, resolved_by="agent", **common)
+            return Outcome("resolved", conv.ended_ms, **common)
         return Outcome(plan.outcome, conv.ended_ms,
                        stage="hold" if plan.outcome == "abandoned" else None, **common)
 
