@@ -141,7 +141,7 @@ def status_table(counts: dict[str, tuple[int, int]], elapsed: float) -> Table:
 async def demo_traffic(env: dict[str, str]) -> None:
     """Traffic until the simulator is installed: register customers via Kafka."""
     try:
-        from leancrm_simulator.run import drive  # type: ignore[import-not-found]
+        from leancrm_simulator.run import drive
     except ImportError:
         from leancrm_servicekit.demo import register_customers as drive_basic
 

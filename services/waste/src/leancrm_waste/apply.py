@@ -1,0 +1,95 @@
+"""Applying one consumed batch to the read model, inside the batch's transaction.
+
+Dead letters are returned (the checkpointed consumer queues them in the outbox);
+unknown event types are skipped; events already applied (by event_id) are skipped.
+Interactions and agents touched by the batch are recomputed from all their stored
+events with the pure waste definitions, so the figures do not depend on arrival
+order, batch boundaries, duplicates or which instance applied what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from leancrm_servicekit.eventstore import OutboxMessage
+from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
+from leancrm_servicekit.logging import get_logger
+from leancrm_waste import figures
+from leancrm_waste.decoding import DecodedEvent, Skipped, decode_event
+from leancrm_waste.store import RawEvent, WasteStore
+
+log = get_logger(component="apply")
+CONSUMER = "waste"
+
+
+class WasteApplier:
+    def __init__(self, store: WasteStore) -> None:
+        self.store = store
+        self.skipped = 0
+
+    async def __call__(self, conn: asyncpg.Connection, records: Sequence[InboundRecord]) -> list[OutboxMessage]:
+        dead: list[OutboxMessage] = []
+        events: list[DecodedEvent] = []
+        for r in records:
+            d = decode_event(r)
+            if isinstance(d, DeadLetter):
+                log.warning("event_dead_lettered", error_code=d.error_code, reason=d.reason,
+                            topic=r.topic, partition=r.partition, offset=r.offset)
+                dead.append(dead_letter_message(d, CONSUMER))
+            elif isinstance(d, Skipped):
+                self.skipped += 1
+            else:
+                events.append(d)
+        if not events:
+            return dead
+        new_ids = await self.store.mark_seen(
+            conn, [e.envelope.event_id for e in events], [e.envelope.event_type for e in events])
+        fresh: list[DecodedEvent] = []
+        for e in events:
+            if e.envelope.event_id in new_ids:
+                new_ids.discard(e.envelope.event_id)  # a duplicate inside the batch counts once
+                fresh.append(e)
+        interactions: list[RawEvent] = []
+        agents: list[RawEvent] = []
+        feedback: list[RawEvent] = []
+        for e in fresh:
+            env = e.envelope
+            raw = RawEvent(env.stream_id, env.event_id, env.event_type, env.occurred_at, e.data)
+            kind = env.event_type.split(".", 1)[0]
+            if kind == "interaction":
+                interactions.append(raw)
+            elif kind == "agent":
+                agents.append(raw)
+            elif kind == "feedback":
+                feedback.append(raw)
+            elif kind == "customer" and env.customer_id is not None:
+                await self.store.apply_customer_event(conn, env.event_type, env.customer_id, e.data)
+        if interactions:
+            await self.store.add_interaction_events(conn, interactions)
+            await self._recompute_interactions(conn, {UUID(e.stream_id) for e in interactions})
+        if agents:
+            await self.store.add_agent_events(conn, agents)
+            await self._recompute_agents(conn, sorted({e.stream_id for e in agents}))
+        if feedback:
+            await self.store.apply_feedback_events(conn, feedback)
+        return dead
+
+    async def _recompute_interactions(self, conn: asyncpg.Connection, ids: set[UUID]) -> None:
+        by_interaction = await self.store.interaction_events(conn, ids)
+        rows, ledger, busy = [], [], []
+        for interaction_id in sorted(by_interaction):
+            row, waste_rows, busy_rows = figures.interaction(interaction_id, by_interaction[interaction_id])
+            rows.append(row)
+            ledger.extend(waste_rows)
+            busy.extend(busy_rows)
+        await self.store.replace_interactions(conn, rows, ledger, busy)
+
+    async def _recompute_agents(self, conn: asyncpg.Connection, agent_ids: list[str]) -> None:
+        by_agent = await self.store.agent_events(conn, agent_ids)
+        staffed = []
+        for agent_id in agent_ids:
+            staffed.extend(figures.staffed(agent_id, by_agent.get(agent_id, [])))
+        await self.store.replace_staffed(conn, agent_ids, staffed)

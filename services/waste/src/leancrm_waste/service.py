@@ -1,0 +1,177 @@
+"""The waste projector service: keeps the read model live, serves it, rebuilds it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+
+import asyncpg
+from leancrm_contracts.topics import DLQ, EVENT_TOPICS
+from starlette.routing import BaseRoute
+
+from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
+from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.http import HttpServer, ops_routes
+from leancrm_servicekit.kafka import ensure_topics
+from leancrm_servicekit.logging import get_logger
+from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.projection import CheckpointedConsumer
+from leancrm_servicekit.relay import OutboxRelay
+from leancrm_servicekit.settings import require
+from leancrm_waste import readmodel
+from leancrm_waste.apply import WasteApplier
+from leancrm_waste.settings import WasteSettings
+from leancrm_waste.store import WasteStore
+
+log = get_logger(component="waste")
+NAME = "waste"
+DEFAULT_PORT = 8104
+INITIAL_STORE = "waste_store_0"
+
+
+def new_store_name() -> str:
+    return "waste_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+
+
+class WasteService:
+    def __init__(self, settings: WasteSettings | None = None) -> None:
+        self.settings = settings or WasteSettings()
+        self.schema = self.settings.db_schema or "waste_service"
+        self.metrics = ServiceMetrics(NAME)
+        self.stop_event = asyncio.Event()
+        self.pool: asyncpg.Pool | None = None
+        self.outbox: EventStore | None = None
+        self.store_name: str | None = None
+        self.consumer: CheckpointedConsumer | None = None
+        self.http: HttpServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer_stop = asyncio.Event()
+        self._consumer_task: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+
+    @property
+    def dsn(self) -> str:
+        return require(self.settings.database_url, "LEANCRM_DATABASE_URL")
+
+    @property
+    def bootstrap(self) -> str:
+        return require(self.settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
+
+    @property
+    def group_id(self) -> str:
+        return self.settings.consumer_group or "leancrm-waste"
+
+    async def prepare(self) -> str:
+        """Migrate, create the first store and the views if needed; the active store."""
+        await migrate(self.dsn, self.schema, [KIT_MIGRATIONS])
+        self.pool = await create_pool(self.dsn, self.schema, self.settings.db_pool_size)
+        self.outbox = EventStore(self.pool, f"leancrm_outbox_{self.schema}")
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
+            try:
+                store = await readmodel.active_store(conn, self.schema)
+                if store is None:
+                    store = INITIAL_STORE
+                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
+                    await readmodel.switch_to(conn, self.schema, store)
+                else:
+                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
+                    await readmodel.install_views(conn, store)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtext('leancrm_waste_prepare'))")
+        return store
+
+    async def start(self, *, http: bool = True) -> None:
+        store = await self.prepare()
+        await ensure_topics(self.bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
+                            self.settings.replication_factor)
+        assert self.outbox is not None
+        relay = OutboxRelay(dsn=self.dsn, schema=self.schema, store=self.outbox,
+                            bootstrap=self.bootstrap, metrics=self.metrics,
+                            batch_size=self.settings.relay_batch_size,
+                            poll_interval_s=self.settings.relay_poll_interval_s)
+        self.relay = relay
+        self._tasks.append(asyncio.create_task(relay.run(self.stop_event)))
+        self._start_consumer(store)
+        self._tasks.append(asyncio.create_task(self._watch_store()))
+        if http:
+            port = DEFAULT_PORT if self.settings.http_port is None else self.settings.http_port
+            self.http = HttpServer(self.routes(), self.settings.http_host, port)
+            await self.http.start()
+        log.info("waste_started", store=store)
+
+    def routes(self) -> list[BaseRoute]:
+        routes = ops_routes(NAME, self.metrics, self.readiness)
+        try:
+            from leancrm_waste.api import api_routes
+        except ImportError:
+            return routes
+        return routes + api_routes(self)
+
+    def _start_consumer(self, store: str) -> None:
+        assert self.pool is not None
+        self.store_name = store
+        self.consumer = CheckpointedConsumer(
+            bootstrap=self.bootstrap, topics=list(EVENT_TOPICS), group_id=self.group_id,
+            pool=self.pool, offsets_table=f"{store}.consumer_offsets",
+            apply=WasteApplier(WasteStore(store)), outbox=self.outbox, metrics=self.metrics,
+            max_records=self.settings.projector_batch_max_records,
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+        )
+        self._consumer_stop = asyncio.Event()
+        self._consumer_task = asyncio.create_task(self.consumer.run(self._consumer_stop))
+
+    async def _stop_consumer(self) -> None:
+        self._consumer_stop.set()
+        if self._consumer_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._consumer_task, 30)
+
+    async def _watch_store(self) -> None:
+        """Follow a rebuild's switch: move the projector to the new store's offsets."""
+        assert self.pool is not None
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.settings.store_check_interval_s)
+            if self.stop_event.is_set():
+                return
+            try:
+                async with self.pool.acquire() as conn:
+                    active = await readmodel.active_store(conn, self.schema)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("store_check_failed", error=str(exc))
+                continue
+            if active and active != self.store_name:
+                log.info("store_switched", old=self.store_name, new=active)
+                await self._stop_consumer()
+                self._start_consumer(active)
+            elif self._consumer_task is not None and self._consumer_task.done():
+                exc = self._consumer_task.exception()
+                log.error("projector_consumer_died", error=repr(exc))
+                self._start_consumer(self.store_name or INITIAL_STORE)
+
+    async def readiness(self) -> dict[str, str | None]:
+        checks: dict[str, str | None] = {"database": None, "projector": None}
+        try:
+            assert self.pool is not None
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
+        except Exception as exc:  # noqa: BLE001
+            checks["database"] = repr(exc)
+        if self._consumer_task is None or self._consumer_task.done():
+            checks["projector"] = "projector consumer is not running"
+        return checks
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await self._stop_consumer()
+        for t in self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(t, 20)
+        if self.http is not None:
+            await self.http.stop()
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.close(), 10)
