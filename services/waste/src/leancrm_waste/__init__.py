@@ -1,0 +1,1 @@
+"""The waste projector: the seven wastes and the value stream, live."""
