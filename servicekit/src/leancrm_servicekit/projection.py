@@ -193,6 +193,19 @@ class CheckpointedConsumer:
                 max(0, high - self._next.get(tp, 0))
             )
 
+    def caught_up(self) -> bool:
+        """Every assigned partition fetched at least once and nothing left behind."""
+        if self.consumer is None:
+            return False
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return False
+        for tp in assigned:
+            high = self.consumer.highwater(tp)
+            if high is None or high > self._next.get(tp, 0):
+                return False
+        return True
+
     def lag(self) -> dict[str, int]:
         """Messages behind the fetch high watermark, per partition."""
         out: dict[str, int] = {}

@@ -1,0 +1,70 @@
+"""`python -m leancrm_waste [serve|rebuild|huddle]`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from leancrm_servicekit.logging import configure_logging
+from leancrm_waste.settings import WasteSettings
+
+app = typer.Typer(add_completion=False, help="The Lean CRM waste projector.")
+
+
+@app.command()
+def serve() -> None:
+    """Keep the waste read model live and serve it (API, dashboard, health, metrics)."""
+    from leancrm_waste.service import WasteService
+
+    async def main() -> None:
+        settings = WasteSettings()
+        configure_logging("waste", settings.log_level)
+        service = WasteService(settings)
+        await service.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await service.stop()
+
+    asyncio.run(main())
+
+
+@app.command()
+def rebuild(
+    drop_old: bool = typer.Option(False, help="Drop the previous store after the switch"),
+    timeout: float = typer.Option(3600, min=1, help="Give up when not caught up after this many s"),
+) -> None:
+    """Replay the event topics from the beginning into a fresh read model and switch the
+    views to it atomically."""
+    from leancrm_waste.rebuild import rebuild as run_rebuild
+
+    settings = WasteSettings()
+    configure_logging("waste", "WARNING")
+    new, old, applied, seconds = asyncio.run(
+        run_rebuild(settings, drop_old=drop_old, timeout_s=timeout))
+    typer.echo(f"rebuilt {applied:,} events into {new} in {seconds:.1f}s; views switched"
+               f" (previous store: {old or 'none'}{', dropped' if drop_old and old else ''})")
+
+
+try:
+    from leancrm_waste.huddle import register as _register_huddle
+except ImportError:  # the huddle report lives in its own module
+    pass
+else:
+    _register_huddle(app)
+
+
+def main() -> None:
+    import sys
+
+    if len(sys.argv) == 1:
+        sys.argv.append("serve")
+    app()
+
+
+if __name__ == "__main__":
+    main()
