@@ -37,7 +37,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
     try:
         async with pool.acquire() as conn:
             old = await readmodel.active_store(conn, schema)
-            new = new_store_name()
+            new = new_store_name(schema)
             await readmodel.create_store(conn, new, settings.target_occupancy)
         consumer = CheckpointedConsumer(
             bootstrap=bootstrap, topics=list(EVENT_TOPICS), group_id=f"leancrm-waste-rebuild-{new}",

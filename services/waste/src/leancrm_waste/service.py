@@ -28,11 +28,16 @@ from leancrm_waste.store import WasteStore
 log = get_logger(component="waste")
 NAME = "waste"
 DEFAULT_PORT = 8104
-INITIAL_STORE = "waste_store_0"
 
 
-def new_store_name() -> str:
-    return "waste_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+def initial_store_name(service_schema: str) -> str:
+    return f"{service_schema}_store_0"
+
+
+def new_store_name(service_schema: str) -> str:
+    """A store per build, named after the service schema (several deployments may
+    share one database) and the time of the build."""
+    return f"{service_schema}_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
 
 
 class WasteService:
@@ -73,7 +78,7 @@ class WasteService:
             try:
                 store = await readmodel.active_store(conn, self.schema)
                 if store is None:
-                    store = INITIAL_STORE
+                    store = initial_store_name(self.schema)
                     await readmodel.create_store(conn, store, self.settings.target_occupancy)
                     await readmodel.switch_to(conn, self.schema, store)
                 else:
@@ -151,7 +156,7 @@ class WasteService:
             elif self._consumer_task is not None and self._consumer_task.done():
                 exc = self._consumer_task.exception()
                 log.error("projector_consumer_died", error=repr(exc))
-                self._start_consumer(self.store_name or INITIAL_STORE)
+                self._start_consumer(self.store_name or initial_store_name(self.schema))
 
     async def readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"database": None, "projector": None}
