@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -111,46 +112,85 @@ def stop_all(procs: list[Process]) -> None:
         p.log.close()
 
 
-async def store_counts(dsn: str, services: list[ServiceInfo]) -> dict[str, tuple[int, int]]:
-    """(events stored, outbox backlog) per command service."""
-    out: dict[str, tuple[int, int]] = {}
+@dataclass
+class Status:
+    events: dict[str, int] = field(default_factory=dict)  # stored per command service
+    backlog: dict[str, int] = field(default_factory=dict)  # outbox rows not yet published
+    applied: int | None = None  # events in the waste read model
+    lag: int | None = None  # projector lag (messages behind the high watermark)
+    wastes: list[tuple[str, float, str]] = field(default_factory=list)
+
+
+async def read_status(dsn: str, services: list[ServiceInfo]) -> Status:
+    st = Status()
     conn = await asyncpg.connect(dsn)
     try:
         for s in services:
-            exists = await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.events")
-            if exists is None:
+            if s.name == "waste":
                 continue
-            events = await conn.fetchval(f"SELECT count(*) FROM {s.schema}.events")
-            backlog = await conn.fetchval(f"SELECT count(*) FROM {s.schema}.outbox")
-            out[s.name] = (int(events), int(backlog))
+            if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.events") is None:
+                continue
+            st.events[s.name] = int(await conn.fetchval(f"SELECT count(*) FROM {s.schema}.events"))
+            st.backlog[s.name] = int(await conn.fetchval(f"SELECT count(*) FROM {s.schema}.outbox"))
+        if await conn.fetchval("SELECT to_regclass('waste_service.active_store')") is not None:
+            store = await conn.fetchval("SELECT store FROM waste_service.active_store")
+            st.applied = int(await conn.fetchval(f"SELECT count(*) FROM {store}.seen_events"))
+            rows = await conn.fetch("SELECT waste_type, sum(quantity) AS q, min(unit) AS unit "
+                                    "FROM waste.waste_ledger GROUP BY waste_type ORDER BY 1")
+            st.wastes = [(r["waste_type"], float(r["q"] or 0), r["unit"]) for r in rows]
     finally:
         await conn.close()
-    return out
+    waste = next((s for s in services if s.name == "waste"), None)
+    if waste is not None:
+        with contextlib.suppress(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                text = (await client.get(f"http://127.0.0.1:{waste.port}/metrics")).text
+            st.lag = int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                             if line.startswith("leancrm_consumer_lag{")))
+    return st
 
 
-def status_table(counts: dict[str, tuple[int, int]], elapsed: float) -> Table:
+def status_table(st: Status, elapsed: float) -> Table:
     table = Table(title=f"Lean CRM — live ({elapsed:.0f}s)")
     table.add_column("service")
-    table.add_column("events stored", justify="right")
-    table.add_column("outbox backlog", justify="right")
-    for name, (events, backlog) in counts.items():
-        table.add_row(name, f"{events:,}", f"{backlog:,}")
+    table.add_column("events", justify="right")
+    table.add_column("outbox backlog / projector lag", justify="right")
+    for name, events in st.events.items():
+        table.add_row(name, f"{events:,} stored", f"{st.backlog.get(name, 0):,}")
+    if st.applied is not None:
+        table.add_row("waste", f"{st.applied:,} applied", "?" if st.lag is None else f"{st.lag:,}")
+    for waste_type, quantity, unit in st.wastes:
+        shown = f"{quantity / 3600:,.1f} h" if unit == "seconds" else f"{quantity:,.0f}"
+        table.add_row(f"  {waste_type}", shown, "")
     return table
 
 
-async def demo_traffic(env: dict[str, str]) -> None:
-    """Traffic until the simulator is installed: register customers via Kafka."""
+async def demo_traffic(env: dict[str, str], days: int) -> str | None:
+    """A simulated contact-centre period ending today, at an accelerated clock.
+    Returns the last simulated day (for the huddle report)."""
     try:
         from leancrm_simulator.run import drive
     except ImportError:
         from leancrm_servicekit.demo import register_customers as drive_basic
 
         await drive_basic(env["LEANCRM_KAFKA_BOOTSTRAP"], count=200)
-        return
-    await drive(env)
+        return None
+    start = (datetime.now(UTC) - timedelta(days=days)).date()
+    sim_env = {"LEANCRM_SIM_START": start.isoformat(), "LEANCRM_SIM_DAYS": str(days), **env}
+    summary = await drive(sim_env, wait_for_results=False)
+    console.print(f"[green]Simulated {summary.simulated_from} → {summary.simulated_to}:[/] "
+                  f"{sum(summary.commands_by_topic.values()):,} commands in {summary.wall_s:.0f}s")
+    return (start + timedelta(days=days - 1)).isoformat()
 
 
-async def main_async(workdir: Path, fresh: bool, traffic: bool) -> None:
+def huddle(env: dict[str, str], day: str) -> None:
+    """Print the daily huddle report of the last simulated day."""
+    console.rule(f"Daily huddle — {day}")
+    subprocess.run([sys.executable, "-m", "leancrm_waste", "huddle", "--day", day],
+                   env=env, check=False)
+
+
+async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int) -> None:
     env = dict(os.environ)
     stack: EmbeddedStack | None = None
     if not (env.get("LEANCRM_KAFKA_BOOTSTRAP") and env.get("LEANCRM_DATABASE_URL")):
@@ -172,18 +212,28 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool) -> None:
         procs = [start_service(s, env, logs) for s in services]
         await wait_ready(procs)
         started = time.monotonic()
-        traffic_task = asyncio.create_task(demo_traffic(env)) if traffic else None
+        traffic_task = asyncio.create_task(demo_traffic(env, days)) if traffic else None
+        reported = traffic_task is None
+        dashboard = "http://127.0.0.1:8104/" if any(s.name == "waste" for s in services) else None
         with Live(console=console, refresh_per_second=2) as live:
             while True:
-                counts = await store_counts(env["LEANCRM_DATABASE_URL"], services)
-                live.update(status_table(counts, time.monotonic() - started))
+                st = await read_status(env["LEANCRM_DATABASE_URL"], services)
+                live.update(status_table(st, time.monotonic() - started))
                 for p in procs:
                     if p.popen.poll() is not None:
                         raise SystemExit(f"{p.info.name} stopped unexpectedly; see {p.log_path}")
-                if traffic_task is not None and traffic_task.done():
-                    traffic_task.result()
-                    traffic_task = None
-                    console.print("[green]Traffic done.[/] Press Ctrl-C to stop everything.")
+                if traffic_task is not None and traffic_task.done() and not reported:
+                    last_day = traffic_task.result()
+                    settled = sum(st.backlog.values()) == 0 and (st.lag in (0, None))
+                    if settled:
+                        reported = True
+                        live.stop()
+                        if last_day and dashboard:
+                            huddle(env, last_day)
+                        console.print("[green]Traffic done.[/] Dashboard: "
+                                      f"[bold]{dashboard or 'n/a'}[/]  ·  logs: {logs}  ·  "
+                                      "Ctrl-C stops everything.")
+                        live.start()
                 await asyncio.sleep(1.0)
     finally:
         console.print("[bold]Stopping services[/]")
@@ -197,10 +247,11 @@ def main(
     workdir: Annotated[Path, typer.Option(help="Where logs and embedded data go")] = Path(".leancrm"),
     fresh: Annotated[bool, typer.Option(help="Start the embedded stack from empty")] = True,
     traffic: Annotated[bool, typer.Option(help="Drive simulated traffic")] = True,
+    days: Annotated[int, typer.Option(min=1, max=60, help="Simulated days of traffic")] = 7,
 ) -> None:
     """Start Lean CRM on this machine and show it working (Ctrl-C stops it)."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main_async(workdir.resolve(), fresh, traffic))
+        asyncio.run(main_async(workdir.resolve(), fresh, traffic, days))
 
 
 if __name__ == "__main__":
