@@ -30,7 +30,9 @@ class WasteApplier:
         self.store = store
         self.skipped = 0
 
-    async def __call__(self, conn: asyncpg.Connection, records: Sequence[InboundRecord]) -> list[OutboxMessage]:
+    async def __call__(
+        self, conn: asyncpg.Connection, records: Sequence[InboundRecord]
+    ) -> list[OutboxMessage]:
         dead: list[OutboxMessage] = []
         events: list[DecodedEvent] = []
         for r in records:

@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from leancrm_contracts.envelope import EventEnvelope
-from leancrm_contracts.registry import ALL_EVENTS
 from pydantic import ValidationError
 
+from leancrm_contracts.envelope import EventEnvelope
+from leancrm_contracts.registry import ALL_EVENTS
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, describe_validation_error
 
 #: The highest schema_version of each event type this projector can read.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from leancrm_contracts.topics import EVENT_TOPICS
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from leancrm_contracts.topics import EVENT_TOPICS
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.metrics import ServiceMetrics

@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime
 
 import asyncpg
-from leancrm_contracts.topics import DLQ, EVENT_TOPICS
 from starlette.routing import BaseRoute
 
+from leancrm_contracts.topics import DLQ, EVENT_TOPICS
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.http import HttpServer, ops_routes
@@ -163,7 +163,7 @@ class WasteService:
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["database"] = repr(exc)
         if self._consumer_task is None or self._consumer_task.done():
             checks["projector"] = "projector consumer is not running"

@@ -20,7 +20,7 @@ VIEWS = ("interactions", "waste_ledger", "hourly_metrics", "capacity_hourly", "v
 
 
 def scenario_events(**knobs: Any) -> list[EventMessage]:
-    base = {"customers": 60, "days": 3, "agents_per_team": 2, "feedback_rate": 0.5}
+    base = {"customers": 80, "days": 3, "agents_per_team": 2, "feedback_rate": 0.5}
     base.update(knobs)
     return list(offline_events(generate(Knobs(**base))))
 

@@ -55,6 +55,6 @@ async def test_once_twice_small_batches_and_two_instances_give_identical_views(
 async def _drained(*services: WasteService) -> None:
     from leancrm_servicekit.testing import wait_until
 
-    await wait_until(lambda: all(s.consumer is not None and s.consumer.caught_up() or
+    await wait_until(lambda: all((s.consumer is not None and s.consumer.caught_up()) or
                                  (s.consumer is not None and not s.consumer.consumer.assignment())
                                  for s in services), 60, what="every partition read to its end")
