@@ -68,7 +68,8 @@ class WasteApplier:
             elif kind == "feedback":
                 feedback.append(raw)
             elif kind == "customer" and env.customer_id is not None:
-                await self.store.apply_customer_event(conn, env.event_type, env.customer_id, e.data)
+                await self.store.apply_customer_event(
+                    conn, env.event_type, env.customer_id, env.stream_version, e.data)
         if interactions:
             await self.store.add_interaction_events(conn, interactions)
             await self._recompute_interactions(conn, {UUID(e.stream_id) for e in interactions})

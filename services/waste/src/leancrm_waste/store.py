@@ -169,37 +169,35 @@ class WasteStore:
             )
 
     async def apply_customer_event(self, conn: asyncpg.Connection, event_type: str,
-                                   customer_id: UUID, data: dict[str, Any]) -> None:
-        """Customers' events arrive in order per customer (same key); a forgotten
-        customer's PII is never written again."""
-        if event_type == "customer.registered":
-            await conn.execute(
-                f"INSERT INTO {self.s}.customers (customer_id, segment, name, email) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO UPDATE SET "
-                "segment = excluded.segment, "
-                f"name = CASE WHEN {self.s}.customers.forgotten THEN NULL ELSE excluded.name END, "
-                f"email = CASE WHEN {self.s}.customers.forgotten THEN NULL ELSE excluded.email END",
-                customer_id, data.get("segment"), data.get("name"), data.get("email"),
-            )
-        elif event_type == "customer.details_changed":
-            await conn.execute(
-                f"INSERT INTO {self.s}.customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                customer_id)
-            await conn.execute(
-                f"UPDATE {self.s}.customers SET "
-                "segment = CASE WHEN $2::jsonb ? 'segment' THEN $2::jsonb->>'segment' ELSE segment END, "
-                "name = CASE WHEN NOT forgotten AND $2::jsonb ? 'name' THEN $2::jsonb->>'name' "
-                "ELSE name END, "
-                "email = CASE WHEN NOT forgotten AND $2::jsonb ? 'email' THEN $2::jsonb->>'email' "
-                "ELSE email END WHERE customer_id = $1",
-                customer_id, json.dumps(data),
-            )
-        elif event_type == "customer.forgotten":
+                                   customer_id: UUID, version: int, data: dict[str, Any]) -> None:
+        """Each field takes the value of the highest stream_version that set it; a
+        forgotten customer's name and email are never written again."""
+        if event_type == "customer.forgotten":
             await conn.execute(
                 f"INSERT INTO {self.s}.customers (customer_id, forgotten) VALUES ($1, TRUE) "
                 "ON CONFLICT (customer_id) DO UPDATE SET name = NULL, email = NULL, forgotten = TRUE",
                 customer_id,
             )
+            return
+        if event_type not in ("customer.registered", "customer.details_changed"):
+            return
+        await conn.execute(
+            f"INSERT INTO {self.s}.customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            customer_id)
+        await conn.execute(
+            f"UPDATE {self.s}.customers SET "
+            "segment = CASE WHEN $2::jsonb ? 'segment' AND $3 > segment_v "
+            "    THEN $2::jsonb->>'segment' ELSE segment END, "
+            "segment_v = CASE WHEN $2::jsonb ? 'segment' THEN greatest(segment_v, $3) ELSE segment_v END, "
+            "name = CASE WHEN NOT forgotten AND $2::jsonb ? 'name' AND $3 > name_v "
+            "    THEN $2::jsonb->>'name' ELSE name END, "
+            "name_v = CASE WHEN $2::jsonb ? 'name' THEN greatest(name_v, $3) ELSE name_v END, "
+            "email = CASE WHEN NOT forgotten AND $2::jsonb ? 'email' AND $3 > email_v "
+            "    THEN $2::jsonb->>'email' ELSE email END, "
+            "email_v = CASE WHEN $2::jsonb ? 'email' THEN greatest(email_v, $3) ELSE email_v END "
+            "WHERE customer_id = $1",
+            customer_id, json.dumps(data), version,
+        )
 
     async def apply_feedback_events(self, conn: asyncpg.Connection, events: Sequence[RawEvent]) -> None:
         for e in events:

@@ -26,7 +26,7 @@ class EventMessage:
     event_type: str
 
 
-def offline_events(commands: Iterable[SimCommand], *, seed: int = 0) -> Iterator[EventMessage]:
+def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
     from leancrm_contracts import topics
     from leancrm_customers.app import SPEC as CUSTOMERS
     from leancrm_feedback.app import SPEC as FEEDBACK
@@ -38,8 +38,7 @@ def offline_events(commands: Iterable[SimCommand], *, seed: int = 0) -> Iterator
 
     specs = {topics.CUSTOMERS_COMMANDS: CUSTOMERS, topics.INTERACTIONS_COMMANDS: INTERACTIONS,
              topics.FEEDBACK_COMMANDS: FEEDBACK}
-    rng = uuid.UUID(int=seed)  # deterministic event ids from the seed
-    counter = 0
+    namespace = uuid.UUID("6c65616e-6372-6d00-0000-6f66666c696e")  # event ids: command id + n
     states: dict[tuple[str, str], tuple[Any, int]] = {}
     import json
 
@@ -57,11 +56,10 @@ def offline_events(commands: Iterable[SimCommand], *, seed: int = 0) -> Iterator
             new_events = spec.decider.decide(state, decoded)
         except DomainError:
             continue
-        for new in new_events:
+        for n, new in enumerate(new_events):
             version += 1
-            counter += 1
             ev = StoredEvent(
-                event_id=uuid.uuid5(rng, str(counter)),
+                event_id=uuid.uuid5(namespace, f"{decoded.command_id}/{n}"),
                 stream_id=stream,
                 stream_version=version,
                 event_type=new.event_type,

@@ -98,12 +98,17 @@ CREATE TABLE IF NOT EXISTS {store}.staffed_hourly (
     PRIMARY KEY (agent_id, bucket_start, team)
 );
 
+-- Each field keeps the stream_version that set it: the latest version wins, so
+-- the figures do not depend on arrival order; forgotten is for ever.
 CREATE TABLE IF NOT EXISTS {store}.customers (
     customer_id UUID PRIMARY KEY,
     segment     TEXT,
     name        TEXT,
     email       TEXT,
-    forgotten   BOOLEAN NOT NULL DEFAULT FALSE
+    forgotten   BOOLEAN NOT NULL DEFAULT FALSE,
+    segment_v   INTEGER NOT NULL DEFAULT 0,
+    name_v      INTEGER NOT NULL DEFAULT 0,
+    email_v     INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE IF NOT EXISTS {store}.feedback (
