@@ -10,6 +10,7 @@ order, batch boundaries, duplicates or which instance applied what.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -57,6 +58,7 @@ class WasteApplier:
         interactions: list[RawEvent] = []
         agents: list[RawEvent] = []
         feedback: list[RawEvent] = []
+        customers: list[tuple[str, UUID, int, dict[str, Any]]] = []
         for e in fresh:
             env = e.envelope
             raw = RawEvent(env.stream_id, env.event_id, env.event_type, env.occurred_at, e.data)
@@ -68,8 +70,9 @@ class WasteApplier:
             elif kind == "feedback":
                 feedback.append(raw)
             elif kind == "customer" and env.customer_id is not None:
-                await self.store.apply_customer_event(
-                    conn, env.event_type, env.customer_id, env.stream_version, e.data)
+                customers.append((env.event_type, env.customer_id, env.stream_version, e.data))
+        if customers:
+            await self.store.apply_customer_events(conn, customers)
         if interactions:
             await self.store.add_interaction_events(conn, interactions)
             await self._recompute_interactions(conn, {UUID(e.stream_id) for e in interactions})

@@ -9,7 +9,6 @@ compatible); a newer ``schema_version`` of a handled type → DLQ
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +37,10 @@ class DecodedEvent:
 
 def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
     try:
-        obj = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return DeadLetter(record, "undecodable", f"not UTF-8 JSON: {exc}")
-    try:
-        envelope = EventEnvelope.model_validate(obj)
+        envelope = EventEnvelope.model_validate_json(record.value)
     except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            return DeadLetter(record, "undecodable", f"not UTF-8 JSON: {exc.errors()[0]['msg']}")
         return DeadLetter(record, "invalid_envelope", describe_validation_error(exc))
     model = ALL_EVENTS.get(envelope.event_type)
     if model is None:

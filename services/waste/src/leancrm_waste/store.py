@@ -168,70 +168,102 @@ class WasteStore:
                 [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
             )
 
-    async def apply_customer_event(self, conn: asyncpg.Connection, event_type: str,
-                                   customer_id: UUID, version: int, data: dict[str, Any]) -> None:
-        """Each field takes the value of the highest stream_version that set it; a
-        forgotten customer's name and email are never written again."""
-        if event_type == "customer.forgotten":
-            await conn.execute(
-                f"INSERT INTO {self.s}.customers (customer_id, forgotten) VALUES ($1, TRUE) "
-                "ON CONFLICT (customer_id) DO UPDATE SET name = NULL, email = NULL, forgotten = TRUE",
-                customer_id,
-            )
+    async def apply_customer_events(self, conn: asyncpg.Connection,
+                                    events: Sequence[tuple[str, UUID, int, dict[str, Any]]]) -> None:
+        """(event_type, customer_id, stream_version, data) of a batch, merged per customer
+        and written with one statement. Each field takes the value of the highest
+        stream_version that set it; forgotten is for ever and erases name and email."""
+        merged: dict[UUID, dict[str, Any]] = {}
+        for event_type, customer_id, version, data in events:
+            m = merged.setdefault(customer_id, {"forgotten": False})
+            if event_type == "customer.forgotten":
+                m["forgotten"] = True
+            elif event_type in ("customer.registered", "customer.details_changed"):
+                for f in ("segment", "name", "email"):
+                    if f in data and version > m.get(f + "_v", 0):
+                        m[f], m[f + "_v"] = data[f], version
+        if not merged:
             return
-        if event_type not in ("customer.registered", "customer.details_changed"):
-            return
+        ids = list(merged)
+        rows = [merged[i] for i in ids]
+        for r in rows:
+            if r["forgotten"]:
+                r["name"] = r["email"] = None
         await conn.execute(
-            f"INSERT INTO {self.s}.customers (customer_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            customer_id)
-        await conn.execute(
-            f"UPDATE {self.s}.customers SET "
-            "segment = CASE WHEN $2::jsonb ? 'segment' AND $3 > segment_v "
-            "    THEN $2::jsonb->>'segment' ELSE segment END, "
-            "segment_v = CASE WHEN $2::jsonb ? 'segment' THEN greatest(segment_v, $3) ELSE segment_v END, "
-            "name = CASE WHEN NOT forgotten AND $2::jsonb ? 'name' AND $3 > name_v "
-            "    THEN $2::jsonb->>'name' ELSE name END, "
-            "name_v = CASE WHEN $2::jsonb ? 'name' THEN greatest(name_v, $3) ELSE name_v END, "
-            "email = CASE WHEN NOT forgotten AND $2::jsonb ? 'email' AND $3 > email_v "
-            "    THEN $2::jsonb->>'email' ELSE email END, "
-            "email_v = CASE WHEN $2::jsonb ? 'email' THEN greatest(email_v, $3) ELSE email_v END "
-            "WHERE customer_id = $1",
-            customer_id, json.dumps(data), version,
+            f"INSERT INTO {self.s}.customers AS c (customer_id, segment, name, email, forgotten, "
+            "segment_v, name_v, email_v) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], "
+            "$4::text[], $5::bool[], $6::int[], $7::int[], $8::int[]) "
+            "ON CONFLICT (customer_id) DO UPDATE SET "
+            "forgotten = c.forgotten OR excluded.forgotten, "
+            "segment = CASE WHEN excluded.segment_v > c.segment_v THEN excluded.segment ELSE c.segment END, "
+            "segment_v = greatest(c.segment_v, excluded.segment_v), "
+            "name = CASE WHEN c.forgotten OR excluded.forgotten THEN NULL "
+            "    WHEN excluded.name_v > c.name_v THEN excluded.name ELSE c.name END, "
+            "name_v = greatest(c.name_v, excluded.name_v), "
+            "email = CASE WHEN c.forgotten OR excluded.forgotten THEN NULL "
+            "    WHEN excluded.email_v > c.email_v THEN excluded.email ELSE c.email END, "
+            "email_v = greatest(c.email_v, excluded.email_v)",
+            ids, [r.get("segment") for r in rows], [r.get("name") for r in rows],
+            [r.get("email") for r in rows], [r["forgotten"] for r in rows],
+            [r.get("segment_v", 0) for r in rows], [r.get("name_v", 0) for r in rows],
+            [r.get("email_v", 0) for r in rows],
         )
 
     async def apply_feedback_events(self, conn: asyncpg.Connection, events: Sequence[RawEvent]) -> None:
+        """Feedback events of a batch merged per feedback (each event sets its own
+        columns, so order does not matter) and votes per voter (the latest vote by
+        occurred_at, then event_id, wins); two statements."""
+        feedback: dict[UUID, dict[str, Any]] = {}
+        votes: dict[tuple[UUID, UUID], tuple[int, datetime, UUID]] = {}
         for e in events:
             d = e.data
+            fid = UUID(str(d["feedback_id"]))
             if e.event_type == "feedback.idea_voted":
-                await conn.execute(
-                    f"INSERT INTO {self.s}.idea_votes AS v (feedback_id, voter_customer_id, vote, "
-                    "voted_at, event_id) VALUES ($1, $2, $3, $4, $5) "
-                    "ON CONFLICT (feedback_id, voter_customer_id) DO UPDATE SET vote = excluded.vote, "
-                    "voted_at = excluded.voted_at, event_id = excluded.event_id "
-                    "WHERE (excluded.voted_at, excluded.event_id) > (v.voted_at, v.event_id)",
-                    UUID(d["feedback_id"]), UUID(d["voter_customer_id"]), d["vote"], e.occurred_at,
-                    e.event_id,
-                )
+                key = (fid, UUID(str(d["voter_customer_id"])))
+                vote = (int(d["vote"]), e.occurred_at, e.event_id)
+                if key not in votes or (vote[1], str(vote[2])) > (votes[key][1], str(votes[key][2])):
+                    votes[key] = vote
                 continue
-            common = (UUID(d["feedback_id"]), _uuid(d.get("customer_id")), d.get("source"),
-                      _uuid(d.get("interaction_id")), d.get("topic"), d.get("rating"))
-            await conn.execute(
-                f"INSERT INTO {self.s}.feedback (feedback_id, customer_id, source, interaction_id, "
-                "topic, rating) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (feedback_id) DO NOTHING",
-                *common,
-            )
+            f = feedback.setdefault(fid, {})
+            f.update(customer_id=_uuid(d.get("customer_id")), source=d.get("source"),
+                     interaction_id=_uuid(d.get("interaction_id")), topic=d.get("topic"),
+                     rating=d.get("rating"))
             if e.event_type == "feedback.received":
-                await conn.execute(
-                    f"UPDATE {self.s}.feedback SET received_at = $2 WHERE feedback_id = $1",
-                    common[0], e.occurred_at)
+                f["received_at"] = e.occurred_at
             elif e.event_type == "feedback.sentiment_scored":
-                await conn.execute(
-                    f"UPDATE {self.s}.feedback SET sentiment_score = $2, sentiment_label = $3 "
-                    "WHERE feedback_id = $1", common[0], d.get("score"), d.get("label"))
+                f["score"], f["label"] = d.get("score"), d.get("label")
             elif e.event_type == "feedback.routed":
-                await conn.execute(
-                    f"UPDATE {self.s}.feedback SET routed_team = $2 WHERE feedback_id = $1",
-                    common[0], d.get("team"))
+                f["team"] = d.get("team")
+        if feedback:
+            ids = list(feedback)
+            rows = [feedback[i] for i in ids]
+            await conn.execute(
+                f"INSERT INTO {self.s}.feedback AS f (feedback_id, customer_id, source, interaction_id, "
+                "topic, rating, received_at, sentiment_score, sentiment_label, routed_team) "
+                "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], "
+                "$6::int[], $7::timestamptz[], $8::float8[], $9::text[], $10::text[]) "
+                "ON CONFLICT (feedback_id) DO UPDATE SET "
+                "received_at = coalesce(excluded.received_at, f.received_at), "
+                "sentiment_score = coalesce(excluded.sentiment_score, f.sentiment_score), "
+                "sentiment_label = coalesce(excluded.sentiment_label, f.sentiment_label), "
+                "routed_team = coalesce(excluded.routed_team, f.routed_team)",
+                ids, [r.get("customer_id") for r in rows], [r.get("source") for r in rows],
+                [r.get("interaction_id") for r in rows], [r.get("topic") for r in rows],
+                [r.get("rating") for r in rows], [r.get("received_at") for r in rows],
+                [r.get("score") for r in rows], [r.get("label") for r in rows],
+                [r.get("team") for r in rows],
+            )
+        if votes:
+            keys = list(votes)
+            await conn.execute(
+                f"INSERT INTO {self.s}.idea_votes AS v (feedback_id, voter_customer_id, vote, voted_at, "
+                "event_id) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[], "
+                "$5::uuid[]) ON CONFLICT (feedback_id, voter_customer_id) DO UPDATE SET "
+                "vote = excluded.vote, voted_at = excluded.voted_at, event_id = excluded.event_id "
+                "WHERE (excluded.voted_at, excluded.event_id::text) > (v.voted_at, v.event_id::text)",
+                [k[0] for k in keys], [k[1] for k in keys], [votes[k][0] for k in keys],
+                [votes[k][1] for k in keys], [votes[k][2] for k in keys],
+            )
 
 
 def _uuid(value: Any) -> UUID | None:
