@@ -66,6 +66,15 @@ class Process:
     log: IO[bytes] = field(repr=False)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the service gets SIGTERM if the launcher dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process:
     log_path = logs / f"{info.name}.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed in stop_all
@@ -75,6 +84,7 @@ def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     return Process(info, popen, log_path, log)
 
@@ -250,6 +260,13 @@ def main(
     days: Annotated[int, typer.Option(min=1, max=60, help="Simulated days of traffic")] = 7,
 ) -> None:
     """Start Lean CRM on this machine and show it working (Ctrl-C stops it)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM and SIGHUP stop everything as cleanly as Ctrl-C does
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main_async(workdir.resolve(), fresh, traffic, days))
 
