@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
+
 from leancrm_contracts import envelope as env
 from leancrm_contracts.enums import ErrorCode, Producer, ResultStatus
 from leancrm_contracts.envelope import (
@@ -15,7 +17,6 @@ from leancrm_contracts.envelope import (
     Timestamp,
     format_timestamp,
 )
-from pydantic import TypeAdapter, ValidationError
 
 TS: TypeAdapter[datetime] = TypeAdapter(Timestamp)
 EVENT_ID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"

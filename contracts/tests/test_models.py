@@ -4,6 +4,8 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from leancrm_contracts import customers, feedback, interactions, registry, topics
 from leancrm_contracts.base import CommandData, EventData, event_data_json
 from leancrm_contracts.enums import Channel, Direction, Producer
@@ -15,7 +17,6 @@ from leancrm_contracts.examples import (
     FEEDBACK_ID,
     INTERACTION_ID,
 )
-from pydantic import BaseModel, ValidationError
 
 MODES = ["python", "json"]
 SERVICES = [customers, interactions, feedback]

@@ -3,6 +3,8 @@
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
+
 from leancrm_contracts import enums, topics
 from leancrm_contracts.enums import (
     ASSISTED_CHANNELS,
@@ -13,7 +15,6 @@ from leancrm_contracts.enums import (
     Segment,
     Team,
 )
-from pydantic import TypeAdapter, ValidationError
 
 
 def test_topic_names_are_the_contracts() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from leancrm_contracts import feedback, topics
-
 from leancrm_feedback.domain.decider import FeedbackDecider
 from leancrm_servicekit.command_service import CommandServiceSpec
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from leancrm_contracts import feedback as m
 from leancrm_feedback.domain import Feedback, FeedbackDecider, FeedbackState, NoFeedback
 from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-from pydantic import BaseModel
 
 D = FeedbackDecider()
 FID = str(uuid.uuid4())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from leancrm_feedback.domain import routing, sentiment
 from leancrm_feedback.domain.routing import RULES, RoutingInput, route, routing_table_markdown
 

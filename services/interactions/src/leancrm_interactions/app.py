@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from leancrm_contracts import interactions, topics
-
 from leancrm_interactions.domain.decider import InteractionsDecider
 from leancrm_servicekit.command_service import CommandServiceSpec
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from leancrm_contracts import interactions as m
 from leancrm_interactions.domain import Agent, Interaction, InteractionsDecider, NoStream, State
 from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-from pydantic import BaseModel
 
 D = InteractionsDecider()
 IID = str(uuid.uuid4())

@@ -33,11 +33,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from leancrm_contracts import feedback as m
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
 from pydantic import BaseModel
 
+from leancrm_contracts import feedback as m
 from leancrm_feedback.domain import routing, sentiment
+from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
 
 E = TypeVar("E", bound=BaseModel)
 

@@ -44,11 +44,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from leancrm_contracts import interactions as m
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
 from pydantic import BaseModel
 
+from leancrm_contracts import interactions as m
 from leancrm_interactions.domain.state import Agent, Interaction, NoStream, State, evolve
+from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
 
 E = TypeVar("E", bound=BaseModel)
 
