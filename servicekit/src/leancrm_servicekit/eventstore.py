@@ -16,6 +16,8 @@ from uuid import UUID
 
 import asyncpg
 
+from leancrm_servicekit.db import Conn
+
 
 class ConcurrencyConflict(Exception):
     """Another writer appended to one of the streams (or handled one of the commands)
@@ -169,7 +171,7 @@ class EventStore:
         events: Sequence[StoredEvent],
         commands: Sequence[ProcessedCommand],
         outbox: Sequence[OutboxMessage],
-        read_model: Callable[[asyncpg.Connection, Sequence[StoredEvent]], Awaitable[None]]
+        read_model: Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
         | None = None,
     ) -> None:
         """Append events, record commands and queue outgoing messages, atomically;
@@ -217,7 +219,7 @@ class EventStore:
             raise ConcurrencyConflict(str(exc)) from exc
 
     @staticmethod
-    async def _insert_outbox(conn: asyncpg.Connection, outbox: Sequence[OutboxMessage]) -> None:
+    async def _insert_outbox(conn: Conn, outbox: Sequence[OutboxMessage]) -> None:
         await conn.execute(
             _INSERT_OUTBOX,
             [m.topic for m in outbox],
@@ -233,7 +235,7 @@ class EventStore:
             await self._insert_outbox(conn, outbox)
             await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
 
-    async def read_outbox(self, conn: asyncpg.Connection, limit: int) -> list[OutboxRow]:
+    async def read_outbox(self, conn: Conn, limit: int) -> list[OutboxRow]:
         rows = await conn.fetch(_READ_OUTBOX, limit)
         return [
             OutboxRow(
@@ -248,7 +250,7 @@ class EventStore:
             for r in rows
         ]
 
-    async def delete_outbox_through(self, conn: asyncpg.Connection, last_id: int) -> None:
+    async def delete_outbox_through(self, conn: Conn, last_id: int) -> None:
         await conn.execute(_DELETE_OUTBOX, last_id)
 
     async def outbox_backlog(self) -> int:

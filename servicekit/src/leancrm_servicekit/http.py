@@ -48,7 +48,7 @@ class HttpServer:
             self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
         )
         self.server = uvicorn.Server(self.config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

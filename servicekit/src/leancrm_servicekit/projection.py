@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from leancrm_servicekit.db import check_identifier
+from leancrm_servicekit.db import Conn, check_identifier
 from leancrm_servicekit.eventstore import EventStore, OutboxMessage
 from leancrm_servicekit.inbound import InboundRecord
 from leancrm_servicekit.logging import get_logger
@@ -29,7 +29,7 @@ from leancrm_servicekit.metrics import ServiceMetrics
 log = get_logger(component="projection")
 
 #: Applies fresh records inside the batch's transaction; returns dead letters.
-ApplyBatch = Callable[[asyncpg.Connection, Sequence[InboundRecord]], Awaitable[list[OutboxMessage]]]
+ApplyBatch = Callable[[Conn, Sequence[InboundRecord]], Awaitable[list[OutboxMessage]]]
 
 
 class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -38,7 +38,7 @@ class Infra:
 
 def _docker_available() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=3).ping()
         return True
@@ -54,8 +54,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         yield Infra(dsn=env_db, shared_bootstrap=env_kafka, kind="environment")
         return
     if os.environ.get("LEANCRM_TEST_TESTCONTAINERS", "auto") != "never" and _docker_available():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16-alpine", driver=None) as pg, KafkaContainer() as kafka:
             yield Infra(dsn=pg.get_connection_url(), shared_bootstrap=kafka.get_bootstrap_server(),

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import asyncpg
-
+from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import StoredEvent
 
 _REGISTER = """
@@ -34,7 +33,7 @@ WHERE customer_id = $1
 """
 
 
-async def apply(conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
+async def apply(conn: Conn, events: Sequence[StoredEvent]) -> None:
     for e in events:
         d = e.data
         match e.event_type:

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
+from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import OutboxMessage
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
 from leancrm_servicekit.logging import get_logger
@@ -32,7 +31,7 @@ class WasteApplier:
         self.skipped = 0
 
     async def __call__(
-        self, conn: asyncpg.Connection, records: Sequence[InboundRecord]
+        self, conn: Conn, records: Sequence[InboundRecord]
     ) -> list[OutboxMessage]:
         dead: list[OutboxMessage] = []
         events: list[DecodedEvent] = []
@@ -83,7 +82,7 @@ class WasteApplier:
             await self.store.apply_feedback_events(conn, feedback)
         return dead
 
-    async def _recompute_interactions(self, conn: asyncpg.Connection, ids: set[UUID]) -> None:
+    async def _recompute_interactions(self, conn: Conn, ids: set[UUID]) -> None:
         by_interaction = await self.store.interaction_events(conn, ids)
         rows, ledger, busy = [], [], []
         for interaction_id in sorted(by_interaction):
@@ -93,7 +92,7 @@ class WasteApplier:
             busy.extend(busy_rows)
         await self.store.replace_interactions(conn, rows, ledger, busy)
 
-    async def _recompute_agents(self, conn: asyncpg.Connection, agent_ids: list[str]) -> None:
+    async def _recompute_agents(self, conn: Conn, agent_ids: list[str]) -> None:
         by_agent = await self.store.agent_events(conn, agent_ids)
         staffed = []
         for agent_id in agent_ids:

@@ -11,7 +11,7 @@ from importlib.resources import files
 
 import asyncpg
 
-from leancrm_servicekit.db import check_identifier
+from leancrm_servicekit.db import Conn, check_identifier
 from leancrm_servicekit.logging import get_logger
 
 log = get_logger(component="readmodel")
@@ -25,7 +25,7 @@ def _sql(name: str, store: str) -> str:
         "{store}", check_identifier(store))
 
 
-async def create_store(conn: asyncpg.Connection, store: str, target_occupancy: float) -> None:
+async def create_store(conn: Conn, store: str, target_occupancy: float) -> None:
     await conn.execute(_sql("store.sql", store))
     await conn.execute(
         f"INSERT INTO {store}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
@@ -34,7 +34,7 @@ async def create_store(conn: asyncpg.Connection, store: str, target_occupancy: f
     )
 
 
-async def install_views(conn: asyncpg.Connection, store: str) -> None:
+async def install_views(conn: Conn, store: str) -> None:
     """(Re)define every public view over ``store`` and grant them to leancrm_ops."""
     await conn.execute(_sql("views.sql", store))
     try:
@@ -45,7 +45,7 @@ async def install_views(conn: asyncpg.Connection, store: str) -> None:
                     hint="create role leancrm_ops and grant it SELECT on schema waste (deploy/)")
 
 
-async def active_store(conn: asyncpg.Connection, service_schema: str) -> str | None:
+async def active_store(conn: Conn, service_schema: str) -> str | None:
     s = check_identifier(service_schema)
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {s}.{ACTIVE_TABLE} ("
@@ -56,7 +56,7 @@ async def active_store(conn: asyncpg.Connection, service_schema: str) -> str | N
     return str(value) if value is not None else None
 
 
-async def switch_to(conn: asyncpg.Connection, service_schema: str, store: str) -> None:
+async def switch_to(conn: Conn, service_schema: str, store: str) -> None:
     """Point every view and the projector at ``store``, atomically."""
     s = check_identifier(service_schema)
     async with conn.transaction():

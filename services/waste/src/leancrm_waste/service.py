@@ -113,7 +113,8 @@ class WasteService:
             from leancrm_waste.api import api_routes
         except ImportError:
             return routes
-        return routes + api_routes(self)
+        extra: list[BaseRoute] = api_routes(self)
+        return routes + extra
 
     def _start_consumer(self, store: str) -> None:
         assert self.pool is not None
@@ -154,8 +155,8 @@ class WasteService:
                 await self._stop_consumer()
                 self._start_consumer(active)
             elif self._consumer_task is not None and self._consumer_task.done():
-                exc = self._consumer_task.exception()
-                log.error("projector_consumer_died", error=repr(exc))
+                died = self._consumer_task.exception()
+                log.error("projector_consumer_died", error=repr(died))
                 self._start_consumer(self.store_name or initial_store_name(self.schema))
 
     async def readiness(self) -> dict[str, str | None]:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leancrm_servicekit.db import check_identifier
+from leancrm_servicekit.db import Conn, check_identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class WasteStore:
     def __init__(self, schema: str) -> None:
         self.s = check_identifier(schema)
 
-    async def mark_seen(self, conn: asyncpg.Connection, ids: Sequence[UUID],
+    async def mark_seen(self, conn: Conn, ids: Sequence[UUID],
                         types: Sequence[str]) -> set[UUID]:
         """Record event ids; return those never seen before (the rest are duplicates)."""
         rows = await conn.fetch(
@@ -77,7 +77,7 @@ class WasteStore:
         )
         return {r["event_id"] for r in rows}
 
-    async def add_interaction_events(self, conn: asyncpg.Connection, events: Sequence[RawEvent]) -> None:
+    async def add_interaction_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
         await conn.execute(
             f"INSERT INTO {self.s}.interaction_events "
             "(interaction_id, event_id, event_type, occurred_at, data) "
@@ -88,7 +88,7 @@ class WasteStore:
             [json.dumps(e.data) for e in events],
         )
 
-    async def interaction_events(self, conn: asyncpg.Connection,
+    async def interaction_events(self, conn: Conn,
                                  ids: Iterable[UUID]) -> dict[UUID, list[RawEvent]]:
         out: dict[UUID, list[RawEvent]] = {}
         rows = await conn.fetch(
@@ -102,11 +102,11 @@ class WasteStore:
                          r["occurred_at"], json.loads(r["data"])))
         return out
 
-    async def replace_interactions(self, conn: asyncpg.Connection, rows: Sequence[InteractionRow],
+    async def replace_interactions(self, conn: Conn, rows: Sequence[InteractionRow],
                                    ledger: Sequence[LedgerRow],
                                    busy: Sequence[tuple[UUID, datetime, str, float]]) -> None:
         ids = [r.interaction_id for r in rows]
-        cols = list(InteractionRow.__slots__)  # type: ignore[attr-defined]
+        cols = list(InteractionRow.__slots__)
         types = ["uuid", "uuid", "text", "text", "timestamptz", "uuid", "timestamptz", "text",
                  "text", "int", "int", "int", "float8", "float8", "float8", "float8", "float8",
                  "bool", "text"]
@@ -119,7 +119,7 @@ class WasteStore:
         )
         await conn.execute(f"DELETE FROM {self.s}.ledger WHERE interaction_id = ANY($1::uuid[])", ids)
         if ledger:
-            lcols = list(LedgerRow.__slots__)  # type: ignore[attr-defined]
+            lcols = list(LedgerRow.__slots__)
             ltypes = ["text", "uuid", "text", "text", "timestamptz", "uuid", "text", "text", "text",
                       "float8", "text", "uuid"]
             lparams = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(ltypes))
@@ -136,7 +136,7 @@ class WasteStore:
                 [b[0] for b in busy], [b[1] for b in busy], [b[2] for b in busy], [b[3] for b in busy],
             )
 
-    async def add_agent_events(self, conn: asyncpg.Connection, events: Sequence[RawEvent]) -> None:
+    async def add_agent_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
         await conn.execute(
             f"INSERT INTO {self.s}.agent_events (agent_id, event_id, event_type, occurred_at, team) "
             "SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[]) "
@@ -146,7 +146,7 @@ class WasteStore:
             [e.data.get("team") for e in events],
         )
 
-    async def agent_events(self, conn: asyncpg.Connection,
+    async def agent_events(self, conn: Conn,
                            agents: Iterable[str]) -> dict[str, list[asyncpg.Record]]:
         out: dict[str, list[asyncpg.Record]] = {}
         for r in await conn.fetch(
@@ -157,7 +157,7 @@ class WasteStore:
             out.setdefault(r["agent_id"], []).append(r)
         return out
 
-    async def replace_staffed(self, conn: asyncpg.Connection, agents: Sequence[str],
+    async def replace_staffed(self, conn: Conn, agents: Sequence[str],
                               rows: Sequence[tuple[str, datetime, str, float]]) -> None:
         await conn.execute(f"DELETE FROM {self.s}.staffed_hourly WHERE agent_id = ANY($1::text[])",
                            list(agents))
@@ -168,7 +168,7 @@ class WasteStore:
                 [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
             )
 
-    async def apply_customer_events(self, conn: asyncpg.Connection,
+    async def apply_customer_events(self, conn: Conn,
                                     events: Sequence[tuple[str, UUID, int, dict[str, Any]]]) -> None:
         """(event_type, customer_id, stream_version, data) of a batch, merged per customer
         and written with one statement. Each field takes the value of the highest
@@ -209,7 +209,7 @@ class WasteStore:
             [r.get("email_v", 0) for r in rows],
         )
 
-    async def apply_feedback_events(self, conn: asyncpg.Connection, events: Sequence[RawEvent]) -> None:
+    async def apply_feedback_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
         """Feedback events of a batch merged per feedback (each event sets its own
         columns, so order does not matter) and votes per voter (the latest vote by
         occurred_at, then event_id, wins); two statements."""

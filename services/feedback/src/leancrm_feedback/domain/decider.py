@@ -86,7 +86,7 @@ class FeedbackDecider:
     producer = PRODUCER
 
     def stream_id(self, command: Command) -> str:
-        return str(command.data.feedback_id)
+        return str(command.data.feedback_id)  # type: ignore[attr-defined]  # both commands name it
 
     def initial_state(self) -> FeedbackState:
         return NoFeedback()

@@ -64,7 +64,7 @@ class InteractionsDecider:
         data = command.data
         if isinstance(data, m.SignInAgent | m.SignOutAgent):
             return str(data.agent_id)
-        return str(data.interaction_id)
+        return str(data.interaction_id)  # type: ignore[attr-defined]  # every other command names it
 
     def initial_state(self) -> State:
         return NoStream()
