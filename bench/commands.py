@@ -30,6 +30,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from common import Infra, Timer, infrastructure, machine, percentile, service_process, write_results
 
+from leancrm_servicekit.kafka import ensure_topics
+
 SERVICES = {
     "customers": ("leancrm_customers", "crm.customers.commands.v1", "crm.customers.events.v1"),
 }
@@ -203,10 +205,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         raw = await baseline_asyncpg(infra.dsn, args.commands)
         es_n = min(args.commands, args.eventsourcing_events)
         print(f"baseline: eventsourcing saving {es_n} aggregate events …", flush=True)
-        es = await asyncio.to_thread(baseline_eventsourcing, infra.dsn, es_n)
+        es = baseline_eventsourcing(infra.dsn, es_n)  # synchronous library; nothing else runs now
         results["baselines"] = {"asyncpg_rows_per_s": raw, "eventsourcing_events_per_s": es}
         for service in args.services:
             module, topic_in, topic_out = SERVICES[service]
+            # topics exist before anything produces (an auto-created topic is not what
+            # the services create, and the embedded broker mishandles it)
+            await ensure_topics(infra.bootstrap, [topic_in, topic_out, "crm.command-results.v1",
+                                                  "crm.dlq.v1"], 6, 1)
             schema = f"bench_{service}_{uuid.uuid4().hex[:6]}"
             log = Path(f"bench/results/{service}-service.log")
             with service_process(module, infra, schema, log):
