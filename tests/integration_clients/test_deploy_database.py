@@ -187,5 +187,5 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
             finally:
                 await conn.close()
     finally:
-        for s in reversed(started):
-            await s.stop()
+        for service in reversed(started):
+            await service.stop()
