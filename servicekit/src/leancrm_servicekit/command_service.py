@@ -155,6 +155,7 @@ class CommandService:
             group_id=s.consumer_group or f"leancrm-{spec.name}",
             batch=True,
             max_records=s.batch_max_records,
+            batch_timeout_ms=s.batch_timeout_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             session_timeout_ms=s.session_timeout_ms,

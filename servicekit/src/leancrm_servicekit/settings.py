@@ -45,6 +45,10 @@ class ServiceSettings(BaseSettings):
     batch_max_records: int = Field(
         default=500, ge=1, le=10_000, description="Commands handled in one transaction."
     )
+    batch_timeout_ms: int = Field(
+        default=20, ge=0, le=10_000,
+        description="Longest wait to fill a command batch (lower: less latency, smaller batches).",
+    )
     relay_enabled: bool = Field(
         default=True, description="Run the outbox relay in this process (false: another does)."
     )
