@@ -154,9 +154,10 @@ def test_capacity_split_across_hour_boundaries() -> None:
     assert split_by_hour(at(8, 45), at(10, 10)) == [
         (at(8, 0), 900.0), (at(9, 0), 3600.0), (at(10, 0), 600.0)]
     periods = [
-        {"event_type": "agent.signed_in", "occurred_at": at(8, 45), "team": "billing_team"},
-        {"event_type": "agent.signed_out", "occurred_at": at(10, 10), "team": None},
-        {"event_type": "agent.signed_in", "occurred_at": at(11, 0), "team": "retention"},
+        {"event_id": "e1", "event_type": "agent.signed_in", "occurred_at": at(8, 45),
+         "team": "billing_team"},
+        {"event_id": "e2", "event_type": "agent.signed_out", "occurred_at": at(10, 10), "team": None},
+        {"event_id": "e3", "event_type": "agent.signed_in", "occurred_at": at(11, 0), "team": "retention"},
     ]  # the second period is still open: not staffed time yet
     assert staffed("a1", periods) == [
         ("a1", at(8, 0), "billing_team", 900.0), ("a1", at(9, 0), "billing_team", 3600.0),
