@@ -439,3 +439,36 @@ def test_conflicting_copies_of_one_event_id_resolve_the_same_way_in_any_order() 
     start = st.started(t(9, 0))
     assert summarise_interaction([start, a, b]) == summarise_interaction([b, start, a])
     assert summarise_interaction([b, start, a]).ended_at == t(9, 5)
+
+
+def test_a_hold_ended_and_restarted_at_one_instant_keeps_the_second_hold() -> None:
+    # rank alone gives started, started, ended (both holds 0 s); section 4 forbids a
+    # second hold_started while on hold, so the hold_ended goes between them
+    s = Stream()
+    s.started(t(9, 0))
+    s.assign(t(9, 0), "a", "t")
+    s.add("hold_started", t(9, 1))
+    s.add("hold_started", t(9, 2))
+    s.add("hold_ended", t(9, 2))
+    s.add("hold_ended", t(9, 4))
+    f = summarise_interaction(s.events)
+    assert [h.duration_s for h in f.hold_episodes] == [60.0, 120.0]
+    assert f.hold_s == 180.0
+
+
+def test_queued_while_an_agent_is_assigned_then_transferred_counts_both_episodes_in_full() -> None:
+    # Section 4 permits queue_interaction while an agent is assigned; the contract ends a
+    # queue episode only at agent_assigned, abandoned or ended, so the queued episode
+    # (09:03 → 09:07) and the transfer's (09:05 → 09:07) both count: the overlap twice.
+    s = Stream()
+    s.started(t(9, 0))
+    s.assign(t(9, 1), "a", "ta")
+    s.add("queued", t(9, 3), queue="callback")
+    s.transfer(t(9, 5), "phone", "phone", "a")
+    s.assign(t(9, 7), "b", "tb")
+    s.add("ended", t(9, 8))
+    f = summarise_interaction(s.events)
+    assert [(q.start, q.end) for q in f.queue_episodes] == [(t(9, 3), t(9, 7)), (t(9, 5), t(9, 7))]
+    assert (f.queue_wait_s, f.handle_s) == (240.0 + 120.0, 240.0 + 60.0)
+    assert [(r.subtype, r.quantity) for r in interaction_wastes(f) if r.waste_type == "waiting"] == [
+        ("queue", 240.0), ("queue", 120.0)]

@@ -133,6 +133,9 @@ class _Contact:
 
 
 def _contact_step(s: _Contact, e: Event) -> tuple[bool, _Contact]:
+    """Section 4's rules for the interaction commands, as the events they emit.
+    "Queued" is set by ``queued`` and ``transferred`` and cleared only by
+    ``agent_assigned``; "open" means not ended."""
     t = e.event_type
     is_open = not s.ended
     if t == STARTED:
@@ -154,9 +157,9 @@ def _contact_step(s: _Contact, e: Event) -> tuple[bool, _Contact]:
         return (is_open and not s.resolved and not s.abandoned,
                 replace(s, resolved=True))
     if t == ABANDONED:
-        return is_open and not s.resolved, replace(s, abandoned=True, queued=False)
+        return is_open and not s.resolved and not s.abandoned, replace(s, abandoned=True)
     if t == ENDED:
-        return is_open, replace(s, ended=True, hold=False, agent=False, queued=False)
+        return is_open, replace(s, ended=True, hold=False)
     return True, s  # types the waste figures do not use never constrain the order
 
 

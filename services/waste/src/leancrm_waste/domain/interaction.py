@@ -13,9 +13,15 @@ order of ``events.order_interaction_events`` ("next" = next in that order):
 
 An episode or segment whose closing event has not arrived yet is *open*: it has no end
 and contributes nothing to any sum (nor to busy time, nor to the ledger) until it closes.
-Episodes are taken literally, each from its own start: input that section 4 forbids
-(say, two ``agent_assigned`` with no transfer between) gives overlapping segments that
-are both counted; a valid stream never overlaps.
+Episodes are taken literally, each from its own start, so overlapping episodes are
+each counted in full. Section 4 rules out overlapping holds and agent segments, but
+not one overlap of queue episodes: ``queue_interaction`` is permitted while an agent
+is assigned (assignment clears "queued"), and a ``transferred`` before the next
+``agent_assigned`` then starts a second episode while the first is still open — the
+contract lists no ``transferred`` among a queue episode's closers, so both run to that
+next ``agent_assigned`` and the overlap counts twice in queue_wait_s (and gives two
+waiting/queue rows). Input section 4 forbids (two ``agent_assigned`` without a
+transfer between) likewise gives overlapping segments, both counted.
 
 Interpretations where the contract is silent (each is tested):
 
