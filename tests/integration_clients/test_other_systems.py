@@ -112,6 +112,23 @@ async def ops_login(infra: Infra) -> tuple[str, str | None]:
     return as_role(infra.dsn, "leancrm_ops"), None
 
 
+async def test_kafkajs_puts_a_key_on_the_partition_python_producers_pick(node_client: NodeClient) -> None:
+    """kafkajs's default partitioner (murmur2, as in Java) agrees with aiokafka's for
+    every key: a customer's commands stay in one partition whichever system sends them.
+    (librdkafka clients such as kcat need `partitioner=murmur2_random` for this.)"""
+    keys = [str(uuid.uuid4()) for _ in range(200)]
+    for count in (3, 6, 12):
+        proc = await asyncio.create_subprocess_exec(
+            node_client.node, str(NODE_DIR / "partitions.js"), str(count), *keys,
+            env=node_client.env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        partitions = list(range(count))
+        expected = [DefaultPartitioner()(k.encode(), partitions, partitions) for k in keys]
+        assert json.loads(out) == expected
+        assert len(set(expected)) == count  # 200 keys reach every partition
+
+
 def rows(result: PsqlResult) -> list[dict[str, str]]:
     assert result.returncode == 0, f"psql failed ({result.returncode}): {result.stderr}"
     return list(csv.DictReader(io.StringIO(result.stdout)))
