@@ -18,8 +18,15 @@ on nothing but the set:
    The state used is the one the already-ordered events reach, so the result is still
    a function of the set alone.
 
-The envelope's ``stream_version`` would break such ties exactly, but it is not part of
-this input type (and a consumer must not need it to get the figures right).
+Limits, stated plainly: events at one instant can admit several orders section 4
+permits (an ``abandoned`` and a ``transferred`` at the same millisecond, either way
+round), and the figures then follow the preferred one, not necessarily the one that
+happened. The choice is greedy, one event at a time, so on rare multi-event ties it can
+take a locally permitted event that a later one shows wrong (a ``hold_started`` put on
+the outgoing agent of a same-instant transfer + assignment, found out by the next
+``hold_ended``). Without ties the order is exactly the order things happened in. The
+envelope's ``stream_version`` would settle every tie, but it is not part of this input
+type (and a consumer must not need it to get the figures right).
 
 If two events share an event_id but differ (a producer bug: ids are unique), the one
 that sorts first by (occurred_at, event_type, canonical JSON of data) is kept, so even
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -109,64 +116,57 @@ def _order(events: Iterable[Event], rank: Mapping[str, int], initial: S, step: S
             j += 1
         waiting = unique[i:j]  # one timestamp, already in (rank, event_id) order
         while waiting:
-            pick = 0
-            for k, e in enumerate(waiting):
-                if step(state, e)[0]:
-                    pick = k
-                    break
-            chosen = waiting.pop(pick)
-            state = step(state, chosen)[1]
-            out.append(chosen)
+            pick, after = 0, step(state, waiting[0])
+            if not after[0]:
+                for k in range(1, len(waiting)):
+                    candidate = step(state, waiting[k])
+                    if candidate[0]:
+                        pick, after = k, candidate
+                        break
+            out.append(waiting.pop(pick))
+            state = after[1]
         i = j
     return out
 
 
-@dataclass(frozen=True)
-class _Contact:
-    started: bool = False
-    ended: bool = False
-    queued: bool = False
-    agent: bool = False
-    hold: bool = False
-    resolved: bool = False
-    abandoned: bool = False
+# The state section 4's interaction rules depend on, as bit flags (cheap to copy).
+_STARTED, _ENDED, _QUEUED, _AGENT, _HOLD, _RESOLVED, _ABANDONED = (1 << i for i in range(7))
 
 
-def _contact_step(s: _Contact, e: Event) -> tuple[bool, _Contact]:
+def _contact_step(s: int, e: Event) -> tuple[bool, int]:
     """Section 4's rules for the interaction commands, as the events they emit.
     "Queued" is set by ``queued`` and ``transferred`` and cleared only by
     ``agent_assigned``; "open" means not ended."""
     t = e.event_type
-    is_open = not s.ended
+    is_open = not s & _ENDED
     if t == STARTED:
-        return not s.started, replace(s, started=True)
+        return not s & _STARTED, s | _STARTED
     if t == IDENTIFIED:
         return is_open, s
     if t == QUEUED:
-        return is_open and not s.queued, replace(s, queued=True)
+        return is_open and not s & _QUEUED, s | _QUEUED
     if t == ASSIGNED:
-        return is_open and not s.agent, replace(s, agent=True, queued=False)
+        return is_open and not s & _AGENT, (s | _AGENT) & ~_QUEUED
     if t == HOLD_STARTED:
-        return is_open and s.agent and not s.hold, replace(s, hold=True)
+        return is_open and bool(s & _AGENT) and not s & _HOLD, s | _HOLD
     if t == HOLD_ENDED:
-        return is_open and s.hold, replace(s, hold=False)
+        return is_open and bool(s & _HOLD), s & ~_HOLD
     if t == TRANSFERRED:
         # ends any hold, releases the agent, queues again
-        return is_open and s.agent, replace(s, agent=False, hold=False, queued=True)
+        return is_open and bool(s & _AGENT), (s | _QUEUED) & ~(_AGENT | _HOLD)
     if t == RESOLVED:
-        return (is_open and not s.resolved and not s.abandoned,
-                replace(s, resolved=True))
+        return is_open and not s & (_RESOLVED | _ABANDONED), s | _RESOLVED
     if t == ABANDONED:
-        return is_open and not s.resolved and not s.abandoned, replace(s, abandoned=True)
+        return is_open and not s & (_RESOLVED | _ABANDONED), s | _ABANDONED
     if t == ENDED:
-        return is_open, replace(s, ended=True, hold=False)
+        return is_open, (s | _ENDED) & ~_HOLD
     return True, s  # types the waste figures do not use never constrain the order
 
 
 def order_interaction_events(events: Iterable[Event]) -> list[Event]:
     """The events of one interaction, deduplicated, in the order of the module doc."""
     rank = {t: i for i, t in enumerate(INTERACTION_LIFECYCLE)}
-    return _order(events, rank, _Contact(), _contact_step)
+    return _order(events, rank, 0, _contact_step)
 
 
 def _agent_step(signed_in: bool, e: Event) -> tuple[bool, bool]:

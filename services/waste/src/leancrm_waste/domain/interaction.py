@@ -206,7 +206,12 @@ SEGMENT_CLOSERS = frozenset({TRANSFERRED, ENDED})
 
 def summarise_interaction(events: Iterable[Event], interaction_id: str | None = None) -> InteractionFigures:
     """The figures of ONE interaction from its events, in any order, with duplicates."""
-    evs = order_interaction_events(events)
+    return summarise_ordered(order_interaction_events(events), interaction_id)
+
+
+def summarise_ordered(evs: Sequence[Event], interaction_id: str | None = None) -> InteractionFigures:
+    """The figures of events already deduplicated and in order (``summarise_interaction``
+    is this after ``order_interaction_events``)."""
     iid = _interaction_id(interaction_id, evs)
     at = [e.occurred_at for e in evs]
 
