@@ -142,7 +142,7 @@ SELECT channel,
             ELSE '>24h' END AS age_band,
        count(*) AS open_interactions
 FROM {store}.interactions
-WHERE status = 'open' AND started_at IS NOT NULL
+WHERE ended_at IS NULL AND started_at IS NOT NULL  -- open: not ended (contract section 4)
 GROUP BY channel, 2;
 
 CREATE OR REPLACE VIEW waste.feedback_daily AS
