@@ -1,0 +1,202 @@
+"""The waste read model served to operations: a JSON API over the views of schema
+``waste``, the consumer lag, and the live dashboard page.
+
+``GET /api/v1/<view>`` for each view of contract section 6, ``/api/v1/summary`` (every
+figure of the dashboard in one snapshot), ``/api/v1/lag``, ``/api/v1/openapi.json``,
+and the dashboard at ``/`` and ``/dashboard`` (assets under ``/dashboard/static``).
+The SQL lives in :mod:`leancrm_waste.queries`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from importlib.resources import files
+from typing import Any, Protocol
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from leancrm_servicekit.db import Conn
+from leancrm_servicekit.logging import get_logger
+from leancrm_waste import queries
+from leancrm_waste.queries import BadRequest, View
+
+log = get_logger(component="api")
+STATEMENT_TIMEOUT = "20s"
+
+
+class LagSource(Protocol):
+    def lag(self) -> dict[str, int]: ...
+
+
+class ServesReadModel(Protocol):
+    """What the API needs of the service (``WasteService`` has it)."""
+
+    @property
+    def pool(self) -> asyncpg.Pool | None: ...
+
+    @property
+    def consumer(self) -> LagSource | None: ...
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+
+def bad_request(exc: BadRequest) -> JSONResponse:
+    return error(400, "bad_request", str(exc), errors=exc.errors)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+Reader = Callable[[Conn], Awaitable[dict[str, Any]]]
+
+
+async def _read(service: ServesReadModel, reader: Reader) -> Response:
+    pool = service.pool
+    if pool is None:
+        return error(503, "unavailable", "the read model is not connected yet")
+    try:
+        async with pool.acquire() as conn:
+            body = await reader(conn)
+    except asyncpg.UndefinedTableError as exc:
+        return error(503, "unavailable", f"the read model is not installed: {exc}")
+    except asyncpg.QueryCanceledError:
+        return error(503, "timeout", f"the query took longer than {STATEMENT_TIMEOUT}; narrow the filters")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("read_model_query_failed", error=repr(exc))
+        return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
+    return JSONResponse(queries.jsonable(body))
+
+
+def view_handler(service: ServesReadModel, view: View) -> Handler:
+    async def handle(request: Request) -> Response:
+        try:
+            q = queries.parse_view_query(view, request.query_params.multi_items())
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            async with conn.transaction(readonly=True):
+                await conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+                rows, more = await queries.fetch_view(conn, q)
+            return {"view": view.name, "filters": q.filters_json(), "rows": rows,
+                    "count": len(rows), "more": more,
+                    "next_offset": q.offset + len(rows) if more else None}
+
+        return await _read(service, read)
+
+    return handle
+
+
+def api_routes(service: ServesReadModel, *, target_occupancy: float | None = None,
+               costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
+    """The API and dashboard routes over ``service.pool`` (the views of schema waste)."""
+    settings = getattr(service, "settings", None)
+    target = target_occupancy if target_occupancy is not None else getattr(
+        settings, "target_occupancy", 0.85)
+    cost = queries.cost_table(costs)
+
+    async def summary(request: Request) -> Response:
+        try:
+            scope = queries.parse_scope(request.query_params.multi_items())
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            return await queries.summary(conn, scope, cost, target)
+
+        return await _read(service, read)
+
+    async def lag(_: Request) -> Response:
+        consumer = service.consumer
+        partitions = dict(sorted(consumer.lag().items())) if consumer is not None else {}
+        return JSONResponse({"partitions": partitions, "total": sum(partitions.values()),
+                             "consumer": consumer is not None})
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def index(_: Request) -> Response:
+        return JSONResponse({"views": list(queries.VIEWS), "summary": "/api/v1/summary",
+                             "lag": "/api/v1/lag", "openapi": "/api/v1/openapi.json",
+                             "dashboard": "/dashboard"})
+
+    page = files("leancrm_waste").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
+
+    async def dashboard(request: Request) -> Response:
+        base = request.scope.get("root_path", "").rstrip("/") + "/"
+        html = page.replace("__BASE_HREF__", base)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    routes: list[BaseRoute] = [
+        Route(f"/api/v1/{name}", view_handler(service, view), methods=["GET"])
+        for name, view in queries.VIEWS.items()
+    ]
+    routes += [
+        Route("/api/v1/summary", summary, methods=["GET"]),
+        Route("/api/v1/lag", lag, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1", index, methods=["GET"]),
+        Route("/", dashboard, methods=["GET"]),
+        Route("/dashboard", dashboard, methods=["GET"]),
+        Mount("/dashboard/static", app=StaticFiles(packages=[("leancrm_waste", "dashboard/static")]),
+              name="dashboard-static"),
+    ]
+    return routes
+
+
+def openapi_document() -> dict[str, Any]:
+    """A small OpenAPI 3.1 description of the API."""
+    def param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema or {"type": "string"}}
+
+    time_params = [
+        param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with time column >= from"),
+        param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with time column < to"),
+    ]
+    errors = {"400": {"description": "a bad parameter: {error, message, errors: {parameter: what}}"},
+              "503": {"description": "the read model cannot be read now"}}
+    paths: dict[str, Any] = {}
+    for name, view in queries.VIEWS.items():
+        params = list(time_params) if view.time_column else []
+        for f in view.filters:
+            schema: dict[str, Any] = {"type": "string"}
+            if f.choices:
+                schema = {"type": "string", "enum": list(f.choices)}
+            params.append(param(f.param, f"column {f.column}; comma-separated or repeated values "
+                                         "match any", schema))
+        params += [
+            param("limit", f"rows per page (default {queries.DEFAULT_LIMIT}, "
+                           f"at most {queries.MAX_LIMIT})", {"type": "integer"}),
+            param("offset", "rows to skip", {"type": "integer"}),
+            param("order", "asc (default) or desc, on " + ", ".join(view.order),
+                  {"type": "string", "enum": ["asc", "desc"]}),
+        ]
+        paths[f"/api/v1/{name}"] = {"get": {
+            "summary": f"waste.{name}: {view.description}",
+            "parameters": params,
+            "responses": {"200": {"description": "{view, filters, rows, count, more, next_offset}; "
+                                                 "columns: " + ", ".join(view.columns)}, **errors}}}
+    paths["/api/v1/summary"] = {"get": {
+        "summary": "Every figure of the dashboard, read in one snapshot (default: the last 7 UTC "
+                   f"days, today included; at most {queries.SUMMARY_MAX_DAYS} days)",
+        "parameters": [*time_params,
+                       param("channel", "channels (pareto, daily, backlog)",
+                             {"type": "string", "enum": list(queries.CHANNELS)}),
+                       param("reason", "reasons (pareto, daily)"),
+                       param("team", "agent teams (pareto, capacity)")],
+        "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
+                                             "cost_seconds, headline, pareto, daily, capacity, "
+                                             "backlog, sentiment"}, **errors}}}
+    paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition",
+                                    "responses": {"200": {"description": "{partitions, total}"}}}}
+    return {"openapi": "3.1.0",
+            "info": {"title": "Lean CRM waste read model", "version": "1"},
+            "paths": paths}
+
+
+__all__ = ["ServesReadModel", "api_routes", "openapi_document"]

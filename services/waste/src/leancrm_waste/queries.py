@@ -1,0 +1,775 @@
+"""All SQL of the serving side (HTTP API, dashboard, huddle report), in one place.
+
+Everything here reads the public views of schema ``waste`` (contract section 6) and
+nothing else, so what operations see is exactly what ``leancrm_ops`` can read.
+
+Filters (every view listing and the summary):
+
+- ``from`` / ``to``: an RFC 3339 timestamp (``2026-11-30T09:00:00Z``, offsets allowed)
+  or a date (``2026-11-30`` = 00:00 UTC). Rows whose time column is in ``[from, to)``
+  are returned; a day counts as its 00:00 UTC, an hourly bucket as its start.
+- ``channel``, ``reason``, ``team`` and the other filters of a view: one value, several
+  comma-separated values or the parameter repeated (any of them matches).
+- ``limit`` (1..10,000, default 1,000), ``offset`` and ``order`` (``asc``/``desc``) of a
+  stable order (the view's key columns).
+
+A bad value is a :class:`BadRequest` naming the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Final, Literal
+from uuid import UUID
+
+from leancrm_contracts.enums import SLUG_PATTERN, Channel, FeedbackSource, RoutingTeam
+from leancrm_servicekit.db import Conn
+
+# --------------------------------------------------------------------------------------
+# The seven wastes and what a unit of each costs
+
+#: The seven wastes, in the order of the post ("overproduction, unnecessary
+#: transportation, inventory, motion, defects, over-processing, waiting").
+WASTE_TYPES: Final = ("overproduction", "transportation", "inventory", "motion", "defects",
+                      "over_processing", "waiting")
+
+#: What each waste means at the front office, in the words of the post.
+WASTE_WORDS: Final[Mapping[str, str]] = {
+    "waiting": "customers held in a queue or on hold",
+    "overproduction": "too many agents for the demand: idle time beyond the target occupancy",
+    "over_processing": "customers asked to identify again",
+    "motion": "contacts handed on to another agent",
+    "transportation": "contacts moved to another channel",
+    "defects": "the first agent can't answer: unresolved, resolved only after a transfer, "
+               "or the customer has to come back",
+    "inventory": "work that waited more than 24 hours before it was done",
+}
+
+#: Cost in seconds of one unit of each waste: the time a unit takes from customers and
+#: agents. ``waiting`` and ``overproduction`` are measured in seconds already (1 s = 1 s);
+#: the others are counts, costed at these time equivalents. Override any count with
+#: ``LEANCRM_WASTE_COST_SECONDS="over_processing=45,defects=420"`` (or the huddle's
+#: ``--cost``).
+DEFAULT_COST_SECONDS: Final[Mapping[str, float]] = {
+    "waiting": 1.0,          # seconds of queue and hold time, as measured
+    "overproduction": 1.0,   # idle agent seconds beyond the target occupancy, as measured
+    "over_processing": 30.0,  # an identification asked again: account number, security questions
+    "motion": 60.0,          # a same-channel hand-off: the next agent reads up, the customer re-explains
+    "transportation": 180.0,  # a channel switch: the customer starts over in another channel
+    "defects": 300.0,        # a contact not done right first time: about one more contact's handling
+    "inventory": 600.0,      # an item that aged past 24 h: chasing, re-reading and apologising
+}
+COST_RATIONALE: Final[Mapping[str, str]] = {
+    "waiting": "seconds as measured (queue and hold)",
+    "overproduction": "seconds as measured (idle beyond target)",
+    "over_processing": "one identification asked again",
+    "motion": "one hand-off to another agent: reading up, the customer re-explains",
+    "transportation": "one channel switch: the customer starts over elsewhere",
+    "defects": "one contact not done right first time: about one more contact's handling",
+    "inventory": "one item aged past 24 h: chasing and re-reading",
+}
+MEASURED_IN_SECONDS: Final = frozenset({"waiting", "overproduction"})
+COST_ENV: Final = "LEANCRM_WASTE_COST_SECONDS"
+
+
+def parse_costs(text: str) -> dict[str, float]:
+    """``"over_processing=45, defects=420"`` → ``{"over_processing": 45.0, ...}``."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in WASTE_TYPES:
+            raise ValueError(f"{part!r}: expected <waste_type>=<seconds> with a waste type of "
+                             f"{', '.join(sorted(set(WASTE_TYPES) - MEASURED_IN_SECONDS))}")
+        if name in MEASURED_IN_SECONDS:
+            raise ValueError(f"{name} is measured in seconds already; its cost is 1 s per second")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ValueError(f"{part!r}: {value.strip()!r} is not a number of seconds") from None
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"{part!r}: seconds must be 0 or more")
+        out[name] = seconds
+    return out
+
+
+def cost_table(overrides: Mapping[str, float] | None = None,
+               env: Mapping[str, str] | None = None) -> dict[str, float]:
+    """The defaults, then ``LEANCRM_WASTE_COST_SECONDS``, then ``overrides``."""
+    table = dict(DEFAULT_COST_SECONDS)
+    table.update(parse_costs((os.environ if env is None else env).get(COST_ENV, "")))
+    if overrides:
+        table.update(overrides)
+    return table
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+
+
+class BadRequest(ValueError):
+    """One or more bad parameters; ``errors`` maps each parameter to what is wrong."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2}))?$")
+_SLUG = re.compile(SLUG_PATTERN)
+_LABEL = re.compile(r"\S")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 timestamp (with Z or an offset) or a date (00:00 UTC), as UTC."""
+    m = _RFC3339.match(text.strip())
+    if not m:
+        raise ValueError("not an RFC 3339 timestamp or date (e.g. 2026-11-30 or 2026-11-30T09:00:00Z)")
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    try:
+        if h is None:
+            return datetime(int(y), int(mo), int(d), tzinfo=UTC)
+        micro = int((frac[1:] + "000000")[:6]) if frac else 0
+        tzinfo = UTC
+        if tz not in ("Z", "z"):
+            sign = 1 if tz[0] == "+" else -1
+            tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro,
+                        tzinfo=tzinfo).astimezone(UTC)
+    except ValueError:
+        raise ValueError("not an RFC 3339 timestamp or date: no such date or time") from None
+
+
+def parse_day(text: str) -> date:
+    t = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+        raise ValueError("not a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(t)
+    except ValueError:
+        raise ValueError("not a date YYYY-MM-DD: no such day") from None
+
+
+def rfc3339(value: datetime) -> str:
+    """UTC with a Z, milliseconds (microseconds when there are any)."""
+    v = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    frac = f"{v.microsecond // 1000:03d}" if v.microsecond % 1000 == 0 else f"{v.microsecond:06d}"
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + frac + "Z"
+
+
+FilterKind = Literal["enum", "slug", "label", "uuid", "bool"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    param: str
+    column: str
+    kind: FilterKind
+    choices: tuple[str, ...] = ()
+    what: str = ""
+
+    def parse(self, raw: Sequence[str]) -> list[Any]:
+        values: list[Any] = []
+        for item in raw:
+            parts = [item] if self.kind == "label" else item.split(",")
+            for part in (p.strip() for p in parts):
+                if not part:
+                    raise ValueError("empty value")
+                values.append(self._one(part))
+        return list(dict.fromkeys(values))
+
+    def _one(self, v: str) -> Any:
+        if self.kind == "enum":
+            if v not in self.choices:
+                raise ValueError(f"unknown {self.what or self.param} {v!r} "
+                                 f"(one of {', '.join(self.choices)})")
+            return v
+        if self.kind == "slug":
+            if len(v) > 64 or not _SLUG.match(v):
+                raise ValueError(f"{v!r} is not a {self.what or self.param}: a lowercase slug of "
+                                 "1–64 characters (letters, digits, _ or -)")
+            return v
+        if self.kind == "label":
+            if len(v) > 64 or not _LABEL.search(v):
+                raise ValueError(f"{v!r} is not a {self.what or self.param} label of 1–64 characters")
+            return v
+        if self.kind == "uuid":
+            try:
+                return UUID(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is not a UUID") from None
+        if v.lower() in ("true", "1", "yes"):
+            return True
+        if v.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"{v!r} is not true or false")
+
+
+CHANNELS: Final = tuple(c.value for c in Channel)
+SOURCES: Final = tuple(s.value for s in FeedbackSource)
+ROUTING_TEAMS: Final = tuple(t.value for t in RoutingTeam)
+STATUSES: Final = ("open", "resolved", "unresolved", "abandoned")
+AGE_BANDS: Final = ("<1h", "1-24h", ">24h")
+
+F_CHANNEL = Filter("channel", "channel", "enum", CHANNELS, "channel")
+F_REASON = Filter("reason", "reason", "slug", what="reason")
+F_TEAM = Filter("team", "team", "slug", what="team")
+
+TimeKind = Literal["instant", "hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    name: str
+    time_column: str | None
+    time_kind: TimeKind | None
+    filters: tuple[Filter, ...]
+    order: tuple[str, ...]
+    description: str
+    columns: tuple[str, ...] = field(default=())
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        time = ("from", "to") if self.time_column else ()
+        return (*time, *(f.param for f in self.filters), "limit", "offset", "order")
+
+
+_BAND_ORDER = "CASE age_band WHEN '<1h' THEN 1 WHEN '1-24h' THEN 2 ELSE 3 END"
+
+VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
+    View("interactions", "started_at", "instant",
+         (F_CHANNEL, F_REASON, Filter("status", "status", "enum", STATUSES, "status"),
+          Filter("customer_id", "customer_id", "uuid")),
+         ("started_at", "interaction_id"),
+         "One row per interaction with its section-5 figures.",
+         ("interaction_id", "customer_id", "channel", "reason", "started_at", "ended_at", "status",
+          "resolved_by", "transfers", "cross_channel_transfers", "identifications", "queue_wait_s",
+          "hold_s", "handle_s", "value_added_s", "lead_time_s", "first_contact_resolution",
+          "repeat_of")),
+    View("waste_ledger", "occurred_at", "instant",
+         (F_CHANNEL, F_REASON, F_TEAM,
+          Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),
+          Filter("interaction_id", "interaction_id", "uuid")),
+         ("occurred_at", "waste_type", "subtype", "interaction_id", "team", "source_event_id",
+          "quantity"),
+         "One row per occurrence of one of the seven wastes.",
+         ("waste_type", "subtype", "occurred_at", "interaction_id", "customer_id", "channel",
+          "reason", "team", "quantity", "unit", "source_event_id")),
+    View("hourly_metrics", "bucket_start", "hour", (F_CHANNEL, F_REASON),
+         ("bucket_start", "channel", "reason"),
+         "Flow figures per UTC hour of the interactions' start, channel and reason.",
+         ("bucket_start", "channel", "reason", "contacts", "resolved", "first_contact_resolutions",
+          "failure_demand", "transfers", "abandoned", "queue_wait_s", "hold_s", "handle_s",
+          "value_added_s", "lead_time_s")),
+    View("capacity_hourly", "bucket_start", "hour", (F_TEAM,), ("bucket_start", "team"),
+         "Staffed, busy and idle seconds, occupancy and overproduction per UTC hour and team.",
+         ("bucket_start", "team", "staffed_s", "busy_s", "idle_s", "occupancy", "overproduction_s")),
+    View("value_stream_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
+         "Daily value-stream rates and waste columns per channel and reason.",
+         ("day", "channel", "reason", "contacts", "fcr_rate", "failure_demand_rate", "transfer_rate",
+          "abandonment_rate", "avg_speed_of_answer_s", "avg_handle_s", "flow_efficiency",
+          "waiting_s", "over_processing", "motion", "transportation", "defects", "inventory")),
+    View("waste_daily", "day", "day",
+         (Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),),
+         ("day", "waste_type"), "Occurrences and quantity of each waste per day.",
+         ("day", "waste_type", "occurrences", "quantity", "unit")),
+    View("backlog", None, None,
+         (F_CHANNEL, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
+         ("channel", _BAND_ORDER), "Interactions not yet ended, per channel and age band (now).",
+         ("channel", "age_band", "open_interactions")),
+    View("feedback_daily", "day", "day",
+         (Filter("source", "source", "enum", SOURCES, "feedback source"),
+          Filter("team", "routed_team", "enum", ROUTING_TEAMS, "routing team")),
+         ("day", "source", "routed_team"),
+         "Feedback per day, source and routed team: count, sentiment, ideas and votes.",
+         ("day", "source", "routed_team", "feedback_count", "avg_sentiment", "negative_share",
+          "ideas", "idea_votes")),
+    View("customers", None, None,
+         (Filter("segment", "segment", "label", what="segment"),
+          Filter("forgotten", "forgotten", "bool")),
+         ("customer_id",), "Customers (name and email are null once forgotten).",
+         ("customer_id", "segment", "name", "email", "forgotten")),
+)}
+
+DEFAULT_LIMIT: Final = 1000
+MAX_LIMIT: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"from": rfc3339(self.start) if self.start else None,
+                "to": rfc3339(self.end) if self.end else None}
+
+
+@dataclass(frozen=True, slots=True)
+class ViewQuery:
+    view: View
+    time: TimeRange
+    values: Mapping[str, list[Any]]  # filter param -> accepted values
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    descending: bool = False
+
+    def filters_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.time.as_json() if self.view.time_column else {}
+        for f in self.view.filters:
+            vals = self.values.get(f.param)
+            out[f.param] = [jsonable(v) for v in vals] if vals else None
+        out.update(limit=self.limit, offset=self.offset, order="desc" if self.descending else "asc")
+        return out
+
+
+def group_params(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in items:
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def _single(params: Mapping[str, list[str]], name: str) -> str | None:
+    vals = params.get(name)
+    if not vals:
+        return None
+    if len(vals) > 1:
+        raise ValueError("given more than once")
+    return vals[0]
+
+
+def parse_time_range(params: Mapping[str, list[str]], errors: dict[str, str],
+                     max_days: int | None = None) -> TimeRange:
+    got: dict[str, datetime | None] = {}
+    for name in ("from", "to"):
+        try:
+            raw = _single(params, name)
+            got[name] = parse_instant(raw) if raw is not None else None
+        except ValueError as exc:
+            errors[name] = str(exc)
+    start, end = got.get("from"), got.get("to")
+    if start and end and end <= start:
+        errors["to"] = f"must be later than from ({rfc3339(start)})"
+    elif max_days and start and end and end - start > timedelta(days=max_days):
+        errors["to"] = f"the range may cover at most {max_days} days"
+    return TimeRange(start, end)
+
+
+def _check_known(params: Mapping[str, list[str]], allowed: Sequence[str], where: str,
+                 errors: dict[str, str]) -> None:
+    for name in params:
+        if name not in allowed:
+            errors[name] = f"not a parameter of {where} (allowed: {', '.join(allowed)})"
+
+
+def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
+    params = group_params(items)
+    errors: dict[str, str] = {}
+    _check_known(params, view.params, view.name, errors)
+    time = parse_time_range(params, errors) if view.time_column else TimeRange()
+    values: dict[str, list[Any]] = {}
+    for f in view.filters:
+        if f.param in params:
+            try:
+                values[f.param] = f.parse(params[f.param])
+            except ValueError as exc:
+                errors[f.param] = str(exc)
+    limit, offset, descending = DEFAULT_LIMIT, 0, False
+    try:
+        raw = _single(params, "limit")
+        if raw is not None:
+            limit = int(raw)
+            if not 1 <= limit <= MAX_LIMIT:
+                raise ValueError
+    except ValueError:
+        errors["limit"] = f"must be an integer from 1 to {MAX_LIMIT:,}"
+    try:
+        raw = _single(params, "offset")
+        if raw is not None:
+            offset = int(raw)
+            if offset < 0:
+                raise ValueError
+    except ValueError:
+        errors["offset"] = "must be an integer, 0 or more"
+    try:
+        raw = _single(params, "order")
+        if raw is not None and raw not in ("asc", "desc"):
+            raise ValueError("must be asc or desc")
+        descending = raw == "desc"
+    except ValueError as exc:
+        errors["order"] = str(exc)
+    if errors:
+        raise BadRequest(errors)
+    return ViewQuery(view, time, values, limit, offset, descending)
+
+
+class _Sql:
+    """A WHERE clause built from whitelisted columns and positional parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.args: list[Any] = []
+
+    def arg(self, value: Any, cast: str = "") -> str:
+        self.args.append(value)
+        return f"${len(self.args)}{cast}"
+
+    def add(self, clause: str) -> None:
+        self.clauses.append(clause)
+
+    def any_of(self, column: str, values: Sequence[Any] | None, cast: str) -> None:
+        if values:
+            self.add(f"{column} = ANY({self.arg(list(values), cast + '[]')})")
+
+    def time(self, column: str, kind: TimeKind, time: TimeRange) -> None:
+        if kind == "day":
+            if time.start:
+                self.add(f"{column} >= {self.arg(first_day_from(time.start), '::date')}")
+            if time.end:
+                self.add(f"{column} < {self.arg(first_day_from(time.end), '::date')}")
+        else:
+            if time.start:
+                self.add(f"{column} >= {self.arg(time.start, '::timestamptz')}")
+            if time.end:
+                self.add(f"{column} < {self.arg(time.end, '::timestamptz')}")
+
+    @property
+    def where(self) -> str:
+        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+def first_day_from(instant: datetime) -> date:
+    """The first day whose 00:00 UTC is at or after ``instant``."""
+    u = instant.astimezone(UTC)
+    d = u.date()
+    return d if u == datetime(d.year, d.month, d.day, tzinfo=UTC) else d + timedelta(days=1)
+
+
+_CASTS: Final[Mapping[FilterKind, str]] = {"enum": "::text", "slug": "::text", "label": "::text",
+                                           "uuid": "::uuid", "bool": "::bool"}
+
+
+async def fetch_view(conn: Conn, q: ViewQuery) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of one page of a view, and whether more rows follow."""
+    v = q.view
+    sql = _Sql()
+    if v.time_column and v.time_kind:
+        sql.time(v.time_column, v.time_kind, q.time)
+    for f in v.filters:
+        sql.any_of(f.column, q.values.get(f.param), _CASTS[f.kind])
+    direction = " DESC" if q.descending else ""
+    order = ", ".join(f"{k}{direction}" for k in v.order)
+    cols = ", ".join(v.columns)
+    text = (f"SELECT {cols} FROM waste.{v.name}{sql.where} ORDER BY {order} "
+            f"LIMIT {sql.arg(q.limit + 1, '::int')} OFFSET {sql.arg(q.offset, '::int')}")
+    records = await conn.fetch(text, *sql.args)
+    rows = [{k: number(r[k]) for k in v.columns} for r in records[: q.limit]]
+    return rows, len(records) > q.limit
+
+
+# --------------------------------------------------------------------------------------
+# Values
+
+
+def number(value: Any) -> Any:
+    """numeric → int when whole, else float; everything else unchanged."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON value: RFC 3339 Z timestamps, dates as YYYY-MM-DD, numbers as numbers."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def ratio(num: float | int | None, den: float | int | None) -> float | None:
+    if num is None or not den:
+        return None
+    return float(num) / float(den)
+
+
+# --------------------------------------------------------------------------------------
+# Figures of the summary and the huddle report
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a summary or a report covers."""
+
+    time: TimeRange
+    channels: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.time.as_json(), "channel": self.channels or None,
+                "reason": self.reasons or None, "team": self.teams or None}
+
+
+SUMMARY_MAX_DAYS: Final = 92
+
+
+def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
+                default_days: int = 7) -> Scope:
+    """Summary parameters: from, to (default: the last ``default_days`` UTC days, today
+    included), channel, reason, team."""
+    params = group_params(items)
+    errors: dict[str, str] = {}
+    _check_known(params, ("from", "to", "channel", "reason", "team"), "the summary", errors)
+    time = parse_time_range(params, errors, SUMMARY_MAX_DAYS)
+    values: dict[str, list[Any]] = {}
+    for f in (F_CHANNEL, F_REASON, F_TEAM):
+        if f.param in params:
+            try:
+                values[f.param] = f.parse(params[f.param])
+            except ValueError as exc:
+                errors[f.param] = str(exc)
+    if errors:
+        raise BadRequest(errors)
+    span = timedelta(days=default_days)
+    tomorrow = _midnight((now or datetime.now(UTC)).astimezone(UTC).date() + timedelta(days=1))
+    start, end = time.start, time.end
+    if start is None and end is None:
+        end = tomorrow
+    if end is None:
+        assert start is not None
+        end = start + span
+    if start is None:
+        start = end - span
+    if end - start > timedelta(days=SUMMARY_MAX_DAYS):
+        raise BadRequest({"from": f"the range may cover at most {SUMMARY_MAX_DAYS} days"})
+    return Scope(TimeRange(start, end), values.get("channel", []), values.get("reason", []),
+                 values.get("team", []))
+
+
+async def waste_totals(conn: Conn, scope: Scope) -> dict[str, dict[str, Any]]:
+    """Per waste type over the scope: occurrences (rows with a positive quantity),
+    quantity and unit. Channel and reason filters leave out overproduction rows (they
+    have none); the team filter applies to every row."""
+    sql = _Sql()
+    sql.time("occurred_at", "instant", scope.time)
+    sql.any_of("channel", scope.channels, "::text")
+    sql.any_of("reason", scope.reasons, "::text")
+    sql.any_of("team", scope.teams, "::text")
+    rows = await conn.fetch(
+        "SELECT waste_type, count(*) FILTER (WHERE quantity > 0) AS occurrences, "
+        f"coalesce(sum(quantity), 0)::float8 AS quantity FROM waste.waste_ledger{sql.where} "
+        "GROUP BY waste_type", *sql.args)
+    got = {r["waste_type"]: r for r in rows}
+    return {w: {"occurrences": int(got[w]["occurrences"]) if w in got else 0,
+                "quantity": float(got[w]["quantity"]) if w in got else 0.0,
+                "unit": "seconds" if w in MEASURED_IN_SECONDS else "count"}
+            for w in WASTE_TYPES}
+
+
+def pareto(totals: Mapping[str, Mapping[str, Any]], costs: Mapping[str, float]) -> dict[str, Any]:
+    """The seven wastes ranked by cost in seconds (descending; ties in the post's order),
+    with each one's share and the cumulative share."""
+    rows = [{"waste_type": w, "label": w.replace("_", "-"), "words": WASTE_WORDS[w],
+             "occurrences": t["occurrences"], "quantity": t["quantity"], "unit": t["unit"],
+             "cost_per_unit_s": costs[w], "cost_s": t["quantity"] * costs[w]}
+            for w, t in totals.items()]
+    rows.sort(key=lambda r: (-r["cost_s"], WASTE_TYPES.index(r["waste_type"])))
+    total = sum(r["cost_s"] for r in rows)
+    running = 0.0
+    for r in rows:
+        running += r["cost_s"]
+        r["share"] = ratio(r["cost_s"], total)
+        r["cumulative_share"] = ratio(running, total)
+    return {"rank_by": "cost_s", "total_cost_s": total, "rows": rows}
+
+
+async def waste_by_day(conn: Conn, first: date, last: date) -> dict[date, dict[str, float]]:
+    """Quantity of each waste per day (waste.waste_daily), days first..last inclusive."""
+    rows = await conn.fetch(
+        "SELECT day, waste_type, quantity::float8 AS quantity FROM waste.waste_daily "
+        "WHERE day >= $1::date AND day <= $2::date", first, last)
+    out: dict[date, dict[str, float]] = {}
+    for r in rows:
+        out.setdefault(r["day"], {})[r["waste_type"]] = float(r["quantity"] or 0)
+    return out
+
+
+async def flow_by_day(conn: Conn, scope: Scope, by_reason: bool = False) -> list[dict[str, Any]]:
+    """Per day of the interactions' start (and reason): contacts, first-contact resolutions,
+    failure demand, abandoned, transferred and the value-added and lead seconds of the
+    ended ones, with the rates of waste.value_stream_daily over all channels and
+    reasons in scope (flow efficiency = Σ value_added_s / Σ lead_time_s over ended
+    interactions)."""
+    sql = _Sql()
+    sql.time("started_at", "instant", scope.time)
+    sql.any_of("channel", scope.channels, "::text")
+    sql.any_of("reason", scope.reasons, "::text")
+    key = ", reason" if by_reason else ""
+    rows = await conn.fetch(
+        "SELECT (started_at AT TIME ZONE 'UTC')::date AS day" + key + ", count(*) AS contacts, "
+        "count(*) FILTER (WHERE first_contact_resolution) AS fcr, "
+        "count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand, "
+        "count(*) FILTER (WHERE status = 'abandoned') AS abandoned, "
+        "count(*) FILTER (WHERE transfers >= 1) AS transferred, "
+        "coalesce(sum(value_added_s) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 AS value_added_s, "
+        "coalesce(sum(lead_time_s) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 AS lead_time_s "
+        f"FROM waste.interactions{sql.where} GROUP BY 1{key} ORDER BY 1{key}", *sql.args)
+    return [with_rates(dict(r)) for r in rows]
+
+
+def with_rates(r: dict[str, Any]) -> dict[str, Any]:
+    r["fcr_rate"] = ratio(r["fcr"], r["contacts"])
+    r["failure_demand_rate"] = ratio(r["failure_demand"], r["contacts"])
+    r["abandonment_rate"] = ratio(r["abandoned"], r["contacts"])
+    r["transfer_rate"] = ratio(r["transferred"], r["contacts"])
+    r["flow_efficiency"] = ratio(r["value_added_s"], r["lead_time_s"])
+    return r
+
+
+async def capacity(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
+    sql = _Sql()
+    sql.time("bucket_start", "hour", scope.time)
+    sql.any_of("team", scope.teams, "::text")
+    rows = await conn.fetch(
+        "SELECT bucket_start, team, staffed_s, busy_s, idle_s, occupancy, overproduction_s "
+        f"FROM waste.capacity_hourly{sql.where} ORDER BY bucket_start, team", *sql.args)
+    return [dict(r) for r in rows]
+
+
+async def capacity_by_day(conn: Conn, first: date, last: date) -> dict[date, dict[str, float]]:
+    """Per day: staffed, busy and overproduction seconds of every team."""
+    rows = await conn.fetch(
+        "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, sum(staffed_s)::float8 AS staffed_s, "
+        "sum(busy_s)::float8 AS busy_s, sum(overproduction_s)::float8 AS overproduction_s "
+        "FROM waste.capacity_hourly WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz "
+        "GROUP BY 1", _midnight(first), _midnight(last + timedelta(days=1)))
+    return {r["day"]: {k: float(r[k] or 0) for k in ("staffed_s", "busy_s", "overproduction_s")}
+            for r in rows}
+
+
+async def backlog(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
+    sql = _Sql()
+    sql.any_of("channel", scope.channels, "::text")
+    rows = await conn.fetch(
+        f"SELECT channel, age_band, open_interactions FROM waste.backlog{sql.where} "
+        f"ORDER BY {_BAND_ORDER}, channel", *sql.args)
+    return [{k: number(r[k]) for k in ("channel", "age_band", "open_interactions")} for r in rows]
+
+
+async def sentiment(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
+    """Feedback of the days in scope per source and routed team: count, average
+    sentiment and negative share (the daily figures weighted by their counts), ideas
+    and net idea votes."""
+    sql = _Sql()
+    sql.time("day", "day", scope.time)
+    rows = await conn.fetch(
+        "SELECT source, routed_team AS team, sum(feedback_count)::bigint AS feedback_count, "
+        "(sum(avg_sentiment * feedback_count) "
+        "   / nullif(sum(feedback_count) FILTER (WHERE avg_sentiment IS NOT NULL), 0))::float8 "
+        "   AS avg_sentiment, "
+        "(sum(negative_share * feedback_count) "
+        "   / nullif(sum(feedback_count) FILTER (WHERE negative_share IS NOT NULL), 0))::float8 "
+        "   AS negative_share, "
+        "sum(ideas)::bigint AS ideas, sum(idea_votes)::bigint AS idea_votes "
+        f"FROM waste.feedback_daily{sql.where} GROUP BY source, routed_team "
+        "ORDER BY source, routed_team", *sql.args)
+    return [{k: number(v) for k, v in dict(r).items()} for r in rows]
+
+
+def _midnight(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def days_of(time: TimeRange) -> list[date]:
+    """The day ``from`` falls in and every following day that starts before ``to``."""
+    assert time.start and time.end
+    d, out = time.start.astimezone(UTC).date(), []
+    while _midnight(d) < time.end:
+        out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+async def summary(conn: Conn, scope: Scope, costs: Mapping[str, float],
+                  target_occupancy: float | None) -> dict[str, Any]:
+    """Every figure of the dashboard, read in one snapshot of the read model."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute("SET LOCAL statement_timeout = '20s'")
+        totals = await waste_totals(conn, scope)
+        flow = await flow_by_day(conn, scope)
+        cap = await capacity(conn, scope)
+        bl = await backlog(conn, scope)
+        fb = await sentiment(conn, scope)
+        now = await conn.fetchval("SELECT now()")
+    by_day = {r["day"]: r for r in flow}
+    keys = ("contacts", "fcr", "failure_demand", "abandoned", "transferred", "value_added_s",
+            "lead_time_s")
+    daily = [by_day.get(d) or with_rates({"day": d, **dict.fromkeys(keys, 0)})
+             for d in days_of(scope.time)]
+    pooled = with_rates({k: sum(r[k] for r in flow) for k in keys})
+    staffed = sum(float(r["staffed_s"] or 0) for r in cap)
+    busy = sum(float(r["busy_s"] or 0) for r in cap)
+    teams = sorted({r["team"] for r in cap})
+    bands = {b: sum(r["open_interactions"] for r in bl if r["age_band"] == b) for b in AGE_BANDS}
+    return {
+        "generated_at": now,
+        "filters": scope.as_json(),
+        "applies": {
+            "pareto": ["from", "to", "channel", "reason", "team"],
+            "daily": ["from", "to", "channel", "reason"],
+            "capacity": ["from", "to", "team"],
+            "backlog": ["channel"],
+            "sentiment": ["from", "to"],
+        },
+        "target_occupancy": target_occupancy,
+        "cost_seconds": dict(costs),
+        "headline": {
+            "contacts": pooled["contacts"], "fcr_rate": pooled["fcr_rate"],
+            "failure_demand_rate": pooled["failure_demand_rate"],
+            "abandonment_rate": pooled["abandonment_rate"],
+            "flow_efficiency": pooled["flow_efficiency"],
+            "occupancy": ratio(busy, staffed),
+            "overproduction_s": sum(float(r["overproduction_s"] or 0) for r in cap),
+            "open_interactions": sum(bands.values()),
+        },
+        "pareto": pareto(totals, costs),
+        "daily": daily,
+        "capacity": {"teams": teams, "rows": cap},
+        "backlog": {"bands": list(AGE_BANDS), "by_band": bands, "rows": bl},
+        "sentiment": {"sources": list(SOURCES), "teams": list(ROUTING_TEAMS), "rows": fb},
+    }
+
+
+async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7) -> dict[str, Any]:
+    """The raw daily figures of ``day`` and the ``baseline_days`` days before it, in one
+    snapshot: wastes, flow (all and per reason) and capacity per day."""
+    first = day - timedelta(days=baseline_days)
+    scope = Scope(TimeRange(_midnight(first), _midnight(day + timedelta(days=1))))
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        wastes = await waste_by_day(conn, first, day)
+        flow = await flow_by_day(conn, scope)
+        reasons = await flow_by_day(conn, scope, by_reason=True)
+        cap = await capacity_by_day(conn, first, day)
+    return {"first": first, "day": day, "wastes": wastes,
+            "flow": {r["day"]: r for r in flow}, "reasons": reasons, "capacity": cap}

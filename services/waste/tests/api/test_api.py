@@ -1,0 +1,332 @@
+"""The HTTP API over the views of schema waste, on a hand-made read model whose figures
+are worked out in dataset.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from leancrm_servicekit.testing import Infra
+from leancrm_waste.api import api_routes
+from leancrm_waste.queries import DEFAULT_COST_SECONDS, VIEWS
+from leancrm_waste.service import WasteService
+from leancrm_waste.settings import WasteSettings
+
+from .dataset import DataSet, install, point_views_at, uid
+
+pytestmark = pytest.mark.integration
+DAY = {"from": "2026-06-15", "to": "2026-06-16"}
+
+
+class FakeConsumer:
+    def lag(self) -> dict[str, int]:
+        return {"crm.interactions.events.v1/1": 3, "crm.customers.events.v1/0": 0,
+                "crm.interactions.events.v1/0": 5}
+
+
+@dataclass
+class FakeService:
+    pool: asyncpg.Pool | None
+    consumer: FakeConsumer | None = None
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    ds: DataSet
+    dsn: str
+    store: str
+
+    async def get(self, path: str, **params: Any) -> Any:
+        r = await self.client.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def bad(self, path: str, **params: Any) -> dict[str, str]:
+        r = await self.client.get(path, params=params)
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"] == "bad_request"
+        assert all(f"{k}: {v}" in body["message"] for k, v in body["errors"].items())
+        return dict(body["errors"])
+
+
+@pytest.fixture(scope="module")
+async def api(infra: Infra) -> AsyncIterator[Api]:
+    store = f"api_{uuid.uuid4().hex[:10]}"
+    ds = await install(infra.dsn, store)
+    pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=2)
+    app = Starlette(routes=api_routes(FakeService(pool, FakeConsumer())))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://waste") as c:
+        yield Api(c, ds, infra.dsn, store)
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def views_on_this_store(api: Api) -> None:
+    await point_views_at(api.dsn, api.store)
+
+
+def ids(api: Api, *names: str) -> list[str]:
+    return [str(api.ds.ids[n]) for n in names]
+
+
+async def test_interactions_of_a_day_in_started_order_with_contract_types(api: Api) -> None:
+    body = await api.get("/api/v1/interactions", **DAY)
+    assert body["view"] == "interactions" and body["count"] == 6 and body["more"] is False
+    assert [r["interaction_id"] for r in body["rows"]] == ids(api, "J1", "J2", "J3", "J5", "J6", "J9")
+    assert body["filters"]["from"] == "2026-06-15T00:00:00.000Z"
+    assert body["filters"]["to"] == "2026-06-16T00:00:00.000Z"
+    j1, j2, _, j5, j6, j9 = body["rows"]
+    assert j1["started_at"] == "2026-06-15T09:00:00.000Z" and j1["ended_at"] == "2026-06-15T09:10:00.000Z"
+    assert j1["queue_wait_s"] == 1500.0 and j1["lead_time_s"] == 600.0
+    assert j2["transfers"] == 2 and isinstance(j2["transfers"], int)
+    assert j5["repeat_of"] == str(api.ds.ids["J1"]) and j9["repeat_of"] == str(api.ds.ids["J3"])
+    assert [r["first_contact_resolution"] for r in body["rows"]] == [False, False, False, True, False, True]
+    assert j6["status"] == "unresolved" and j6["resolved_by"] is None
+
+
+async def test_interaction_filters_combine_and_accept_lists(api: Api) -> None:
+    chat = await api.get("/api/v1/interactions", channel="chat", **DAY)
+    assert [r["interaction_id"] for r in chat["rows"]] == ids(api, "J3", "J9")
+    assert chat["filters"]["channel"] == ["chat"]
+    both = await api.client.get("/api/v1/interactions", params=[
+        ("from", "2026-06-15T10:00:00Z"), ("to", "2026-06-15T13:00:00+00:00"),
+        ("channel", "phone"), ("channel", "chat")])
+    assert [r["interaction_id"] for r in both.json()["rows"]] == ids(api, "J2", "J3", "J5")
+    unresolved = await api.get("/api/v1/interactions", status="unresolved,abandoned", **DAY)
+    assert [r["interaction_id"] for r in unresolved["rows"]] == ids(api, "J6")
+    a = await api.get("/api/v1/interactions", customer_id=str(uid("customer-A")))
+    assert [r["interaction_id"] for r in a["rows"]] == ids(api, "J1", "J5")
+    # a timestamp with an offset is the same instant in UTC
+    at_ten = await api.get("/api/v1/interactions",
+                           **{"from": "2026-06-15T12:00:00+02:00", "to": "2026-06-15T10:00:01Z"})
+    assert [r["interaction_id"] for r in at_ten["rows"]] == ids(api, "J2")
+    open_now = await api.get("/api/v1/interactions", status="open")
+    assert {r["interaction_id"] for r in open_now["rows"]} == set(ids(api, "O1", "O2", "O3", "O4"))
+    assert all(r["ended_at"] is None and r["lead_time_s"] is None for r in open_now["rows"])
+
+
+async def test_pages_are_stable_and_complete(api: Api) -> None:
+    first = await api.get("/api/v1/interactions", limit=4, **DAY)
+    assert first["count"] == 4 and first["more"] is True and first["next_offset"] == 4
+    rest = await api.get("/api/v1/interactions", limit=4, offset=4, **DAY)
+    assert rest["count"] == 2 and rest["more"] is False and rest["next_offset"] is None
+    assert [r["interaction_id"] for r in first["rows"] + rest["rows"]] == ids(
+        api, "J1", "J2", "J3", "J5", "J6", "J9")
+    desc = await api.get("/api/v1/interactions", order="desc", limit=2, **DAY)
+    assert [r["interaction_id"] for r in desc["rows"]] == ids(api, "J9", "J6")
+
+
+async def test_waste_ledger_includes_derived_rows_and_filters_by_team_and_type(api: Api) -> None:
+    defects = await api.get("/api/v1/waste_ledger", waste_type="defects", **DAY)
+    got = [(r["subtype"], r["occurred_at"], r["interaction_id"]) for r in defects["rows"]]
+    assert got == [
+        ("not_first_agent", "2026-06-15T10:20:00.000Z", str(api.ds.ids["J2"])),
+        ("repeat_contact", "2026-06-15T12:00:00.000Z", str(api.ds.ids["J1"])),
+        ("unresolved", "2026-06-15T13:10:00.000Z", str(api.ds.ids["J6"])),
+        ("repeat_contact", "2026-06-15T16:00:00.000Z", str(api.ds.ids["J3"])),
+    ]
+    assert all(r["quantity"] == 1 and r["unit"] == "count" for r in defects["rows"])
+    sales = await api.get("/api/v1/waste_ledger", team="sales")
+    assert [(r["waste_type"], r["occurred_at"], r["quantity"], r["unit"], r["interaction_id"])
+            for r in sales["rows"]] == [
+        ("overproduction", "2026-06-15T11:00:00.000Z", 0.0, "seconds", None)]
+    care = await api.get("/api/v1/waste_ledger", team="care", waste_type="overproduction", **DAY)
+    assert [r["quantity"] for r in care["rows"]] == [pytest.approx(1260.0), pytest.approx(1260.0)]
+    email = await api.get("/api/v1/waste_ledger", channel="email", reason="complaint")
+    assert [(r["waste_type"], r["occurred_at"]) for r in email["rows"]] == [
+        ("waiting", "2026-06-07T08:00:00.000Z"), ("inventory", "2026-06-15T09:00:00.000Z")]
+
+
+async def test_hourly_capacity_daily_and_backlog_views(api: Api) -> None:
+    hourly = await api.get("/api/v1/hourly_metrics", channel="phone", **DAY)
+    assert [(r["bucket_start"][11:16], r["contacts"], r["failure_demand"], r["transfers"])
+            for r in hourly["rows"]] == [("09:00", 1, 0, 0), ("10:00", 1, 0, 2), ("12:00", 1, 1, 0),
+                                          ("13:00", 1, 0, 0)]
+    cap = await api.get("/api/v1/capacity_hourly", team="care", **DAY)
+    assert [(r["bucket_start"], r["staffed_s"], r["busy_s"], r["occupancy"]) for r in cap["rows"]] == [
+        ("2026-06-15T09:00:00.000Z", 3600.0, 1800.0, 0.5), ("2026-06-15T10:00:00.000Z", 3600.0, 1800.0, 0.5)]
+    # an hourly bucket counts from its start: 10:30 leaves 10:00 out
+    later = await api.get("/api/v1/capacity_hourly", **{"from": "2026-06-15T09:30:00Z", "to": "2026-06-16"})
+    assert [(r["bucket_start"][11:16], r["team"]) for r in later["rows"]] == [
+        ("10:00", "care"), ("11:00", "sales")]
+
+    vsd = await api.get("/api/v1/value_stream_daily", **DAY)
+    rows = {(r["channel"], r["reason"]): r for r in vsd["rows"]}
+    assert list(rows) == [("chat", "order_status"), ("email", "complaint"), ("phone", "billing")]
+    phone = rows[("phone", "billing")]
+    assert phone["day"] == "2026-06-15" and phone["contacts"] == 4 and isinstance(phone["contacts"], int)
+    assert phone["fcr_rate"] == 0.25 and phone["failure_demand_rate"] == 0.25
+    assert phone["flow_efficiency"] == pytest.approx(900 / 3000)
+    assert (phone["waiting_s"], phone["over_processing"], phone["transportation"], phone["defects"]) == (
+        1500.0, 1, 2, 3)
+    assert rows[("email", "complaint")]["contacts"] == 0 and rows[("email", "complaint")]["inventory"] == 1
+    # a day counts from its 00:00 UTC: from = the 15th at noon starts with the 16th
+    vsd2 = await api.get("/api/v1/value_stream_daily", **{"from": "2026-06-15T12:00:00Z", "to": "2026-06-17"})
+    assert {r["day"] for r in vsd2["rows"]} == {"2026-06-16"}
+
+    wd = await api.get("/api/v1/waste_daily", waste_type="waiting,overproduction", **DAY)
+    assert [(r["waste_type"], r["occurrences"], r["quantity"], r["unit"]) for r in wd["rows"]] == [
+        ("overproduction", 3, pytest.approx(2520.0), "seconds"), ("waiting", 1, 1500.0, "seconds")]
+
+    backlog = await api.get("/api/v1/backlog")
+    assert [(r["channel"], r["age_band"], r["open_interactions"]) for r in backlog["rows"]] == [
+        ("chat", ">24h", 1), ("email", "1-24h", 1), ("email", ">24h", 1), ("phone", "<1h", 1)]
+    aged = await api.get("/api/v1/backlog", age_band=">24h", channel="email")
+    assert [(r["channel"], r["open_interactions"]) for r in aged["rows"]] == [("email", 1)]
+
+
+async def test_feedback_and_customers(api: Api) -> None:
+    fb = await api.get("/api/v1/feedback_daily", **DAY)
+    assert [(r["source"], r["routed_team"], r["feedback_count"], r["avg_sentiment"], r["negative_share"],
+             r["ideas"], r["idea_votes"]) for r in fb["rows"]] == [
+        ("idea", "product", 1, pytest.approx(0.2), 0.0, 1, 1),
+        ("survey", "service", 2, pytest.approx(0.0), 0.5, 0, 0)]
+    assert isinstance(fb["rows"][0]["idea_votes"], int)
+    marketing = await api.get("/api/v1/feedback_daily", team="marketing")
+    assert [(r["day"], r["source"]) for r in marketing["rows"]] == [("2026-06-14", "tweet")]
+    forgotten = await api.get("/api/v1/customers", forgotten="true")
+    assert forgotten["rows"] == [{"customer_id": str(uid("customer-B")), "segment": "SMB", "name": None,
+                                  "email": None, "forgotten": True}]
+    retail = await api.get("/api/v1/customers", segment="retail")
+    assert [r["name"] for r in retail["rows"]] == ["Ada"]
+
+
+async def test_bad_filters_are_400_errors_naming_the_parameter(api: Api) -> None:
+    e = await api.bad("/api/v1/interactions", **{"from": "yesterday"})
+    assert e == {"from": "not an RFC 3339 timestamp or date (e.g. 2026-11-30 or 2026-11-30T09:00:00Z)"}
+    assert "no such date" in (await api.bad("/api/v1/interactions", to="2026-02-30"))["to"]
+    assert "from" in await api.bad("/api/v1/interactions", **{"from": "2026-06-15T09:00:00"})  # no offset
+    assert (await api.bad("/api/v1/interactions", channel="fax"))["channel"] == (
+        "unknown channel 'fax' (one of phone, chat, email, sms, social, web_self_service, community, bot)")
+    assert "lowercase slug" in (await api.bad("/api/v1/interactions", reason="Billing!"))["reason"]
+    assert (await api.bad("/api/v1/interactions", team="care"))["team"].startswith(
+        "not a parameter of interactions (allowed: from, to, channel, reason, status")
+    rework = await api.bad("/api/v1/waste_ledger", waste_type="rework")
+    assert "unknown waste type 'rework'" in rework["waste_type"]
+    assert "unknown routing team 'care'" in (await api.bad("/api/v1/feedback_daily", team="care"))["team"]
+    assert "not a UUID" in (await api.bad("/api/v1/interactions", customer_id="42"))["customer_id"]
+    for limit in ("0", "10001", "ten"):
+        assert (await api.bad("/api/v1/waste_daily", limit=limit))["limit"] == (
+            "must be an integer from 1 to 10,000")
+    assert (await api.bad("/api/v1/waste_daily", offset="-1"))["offset"] == "must be an integer, 0 or more"
+    assert (await api.bad("/api/v1/waste_daily", order="up"))["order"] == "must be asc or desc"
+    assert (await api.bad("/api/v1/waste_daily", **{"from": "2026-06-15", "to": "2026-06-15"}))["to"] == (
+        "must be later than from (2026-06-15T00:00:00.000Z)")
+    r = await api.client.get("/api/v1/waste_daily", params=[("from", "2026-06-01"), ("from", "2026-06-02")])
+    assert r.status_code == 400 and r.json()["errors"] == {"from": "given more than once"}
+    both = await api.bad("/api/v1/hourly_metrics", channel="fax", to="soon")
+    assert set(both) == {"channel", "to"}
+    assert "from" in await api.bad("/api/v1/backlog", **{"from": "2026-06-15"})  # backlog is "now"
+
+
+async def test_summary_of_the_day(api: Api) -> None:
+    s = await api.get("/api/v1/summary", **DAY)
+    assert s["filters"] == {"from": "2026-06-15T00:00:00.000Z", "to": "2026-06-16T00:00:00.000Z",
+                            "channel": None, "reason": None, "team": None}
+    assert s["cost_seconds"] == DEFAULT_COST_SECONDS and s["target_occupancy"] == 0.85
+    h = s["headline"]
+    assert h["contacts"] == 6 and h["abandonment_rate"] == 0
+    assert h["fcr_rate"] == pytest.approx(2 / 6) and h["failure_demand_rate"] == pytest.approx(2 / 6)
+    assert h["flow_efficiency"] == pytest.approx(1300 / 3900)
+    assert h["occupancy"] == pytest.approx(7200 / 10800) and h["overproduction_s"] == pytest.approx(2520)
+    assert h["open_interactions"] == 4
+    p = s["pareto"]
+    assert p["rank_by"] == "cost_s" and p["total_cost_s"] == pytest.approx(6210)
+    assert [(r["waste_type"], r["occurrences"], r["quantity"], r["cost_s"]) for r in p["rows"]] == [
+        ("overproduction", 2, pytest.approx(2520), pytest.approx(2520)),
+        ("waiting", 1, 1500.0, 1500.0), ("defects", 4, 4.0, 1200.0), ("inventory", 1, 1.0, 600.0),
+        ("transportation", 2, 2.0, 360.0), ("over_processing", 1, 1.0, 30.0), ("motion", 0, 0.0, 0.0)]
+    assert [r["cumulative_share"] for r in p["rows"]] == pytest.approx(
+        [2520 / 6210, 4020 / 6210, 5220 / 6210, 5820 / 6210, 6180 / 6210, 1.0, 1.0])
+    assert p["rows"][0]["words"].startswith("too many agents")
+    assert [(d["day"], d["contacts"], d["fcr"], d["failure_demand"]) for d in s["daily"]] == [
+        ("2026-06-15", 6, 2, 2)]
+    assert s["capacity"]["teams"] == ["care", "sales"]
+    assert [(r["bucket_start"][11:16], r["team"], r["occupancy"]) for r in s["capacity"]["rows"]] == [
+        ("09:00", "care", 0.5), ("10:00", "care", 0.5), ("11:00", "sales", 1.0)]
+    assert s["backlog"]["by_band"] == {"<1h": 1, "1-24h": 1, ">24h": 2}
+    assert [(r["source"], r["team"], r["feedback_count"], r["avg_sentiment"], r["idea_votes"])
+            for r in s["sentiment"]["rows"]] == [("idea", "product", 1, pytest.approx(0.2), 1),
+                                                 ("survey", "service", 2, pytest.approx(0.0), 0)]
+
+
+async def test_summary_over_the_baseline_week_and_with_filters(api: Api) -> None:
+    week = await api.get("/api/v1/summary", **{"from": "2026-06-08", "to": "2026-06-15"})
+    assert [d["day"] for d in week["daily"]] == [f"2026-06-{d:02d}" for d in range(8, 15)]
+    assert {(d["contacts"], d["fcr_rate"], d["failure_demand_rate"], d["abandonment_rate"],
+             d["flow_efficiency"]) for d in week["daily"]} == {(4, 0.25, 0.25, 0.25, 0.375)}
+    costs = {r["waste_type"]: r["quantity"] for r in week["pareto"]["rows"]}
+    assert costs["waiting"] == 2800.0 and costs["defects"] == 21 and costs["transportation"] == 0
+    assert costs["overproduction"] == pytest.approx(7 * 1260)
+    # a day without contacts is in the series, with no rates
+    gap = await api.get("/api/v1/summary", **{"from": "2026-06-14", "to": "2026-06-17T12:00:00Z"})
+    assert [(d["day"], d["contacts"], d["fcr_rate"]) for d in gap["daily"]] == [
+        ("2026-06-14", 4, 0.25), ("2026-06-15", 6, pytest.approx(1 / 3)), ("2026-06-16", 1, 1.0),
+        ("2026-06-17", 0, None)]
+
+    chat = await api.get("/api/v1/summary", channel="chat", **DAY)
+    assert chat["headline"]["contacts"] == 2 and chat["headline"]["fcr_rate"] == 0.5
+    assert {r["waste_type"]: r["cost_s"] for r in chat["pareto"]["rows"] if r["cost_s"]} == {"defects": 300.0}
+    assert chat["backlog"]["by_band"] == {"<1h": 0, "1-24h": 0, ">24h": 1}
+    assert chat["capacity"]["teams"] == ["care", "sales"]  # capacity is per team, not channel
+    sales = await api.get("/api/v1/summary", team="sales", **DAY)
+    assert sales["capacity"]["teams"] == ["sales"] and sales["headline"]["occupancy"] == 1.0
+    assert sales["pareto"]["total_cost_s"] == 0 and sales["headline"]["contacts"] == 6
+
+
+async def test_summary_defaults_and_errors(api: Api) -> None:
+    s = await api.get("/api/v1/summary")
+    start, end = s["filters"]["from"], s["filters"]["to"]
+    assert start.endswith("T00:00:00.000Z") and end.endswith("T00:00:00.000Z")
+    assert len(s["daily"]) == 7 and s["daily"][-1]["day"] == s["generated_at"][:10]
+    only_from = await api.get("/api/v1/summary", **{"from": "2026-06-08"})
+    assert only_from["filters"]["to"] == "2026-06-15T00:00:00.000Z"
+    assert (await api.bad("/api/v1/summary", **{"from": "2026-01-01", "to": "2026-06-01"}))["to"] == (
+        "the range may cover at most 92 days")
+    errors = await api.bad("/api/v1/summary", waste_type="defects", channel="fax")
+    assert set(errors) == {"waste_type", "channel"}
+
+
+async def test_lag_openapi_and_the_dashboard_page(api: Api) -> None:
+    lag = await api.get("/api/v1/lag")
+    assert lag == {"partitions": {"crm.customers.events.v1/0": 0, "crm.interactions.events.v1/0": 5,
+                                  "crm.interactions.events.v1/1": 3}, "total": 8, "consumer": True}
+    doc = await api.get("/api/v1/openapi.json")
+    assert doc["openapi"].startswith("3.") and set(VIEWS) <= {p.rsplit("/", 1)[1] for p in doc["paths"]}
+    assert {"/api/v1/summary", "/api/v1/lag"} <= set(doc["paths"])
+    for path in ("/", "/dashboard"):
+        page = await api.client.get(path)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<base href="/">' in page.text
+        for name in ("pareto", "flow_efficiency", "fcr_failure_demand", "occupancy", "overproduction",
+                     "backlog", "sentiment"):
+            assert f'data-chart="{name}"' in page.text
+    js = await api.client.get("/dashboard/static/dashboard.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "cdn" not in js.text.lower() and "http://" not in js.text.replace("http://www.w3.org", "")
+    css = await api.client.get("/dashboard/static/dashboard.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+async def test_unconnected_service_answers_503_and_no_consumer_means_no_lag() -> None:
+    app = Starlette(routes=api_routes(FakeService(None, None)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+        r = await c.get("/api/v1/summary")
+        assert r.status_code == 503 and r.json()["error"] == "unavailable"
+        assert (await c.get("/api/v1/lag")).json() == {"partitions": {}, "total": 0, "consumer": False}
+
+
+def test_the_service_serves_the_api_beside_health_and_metrics() -> None:
+    service = WasteService(WasteSettings(target_occupancy=0.8))
+    paths = {getattr(r, "path", None) for r in service.routes()}
+    assert {"/health", "/ready", "/metrics", "/api/v1/summary", "/api/v1/lag", "/dashboard", "/"} <= paths
+    assert {f"/api/v1/{v}" for v in VIEWS} <= paths
