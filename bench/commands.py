@@ -21,6 +21,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,20 +33,42 @@ from common import Infra, Timer, infrastructure, machine, percentile, service_pr
 
 from leancrm_servicekit.kafka import ensure_topics
 
-SERVICES = {
-    "customers": ("leancrm_customers", "crm.customers.commands.v1", "crm.customers.events.v1"),
-}
+
+def _command(command_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"command_id": f"bench-{uuid.uuid4()}", "command_type": command_type,
+            "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": None, "data": data}
 
 
 def register_command(cid: str) -> dict[str, Any]:
-    return {
-        "command_id": f"bench-{cid}",
-        "command_type": "register_customer",
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "correlation_id": None,
-        "data": {"customer_id": cid, "name": "Bench Customer", "email": "bench@example.com",
-                 "phone": None, "segment": "retail"},
-    }
+    return _command("register_customer", {"customer_id": cid, "name": "Bench Customer",
+                                          "email": "bench@example.com", "phone": None,
+                                          "segment": "retail"})
+
+
+def start_command(cid: str) -> dict[str, Any]:
+    return _command("start_interaction", {"interaction_id": str(uuid.uuid4()), "customer_id": cid,
+                                          "channel": "phone", "reason": "billing",
+                                          "direction": "inbound"})
+
+
+def feedback_command(cid: str) -> dict[str, Any]:
+    """One command, three events (received, sentiment_scored, routed)."""
+    return _command("submit_feedback", {"feedback_id": str(uuid.uuid4()), "customer_id": cid,
+                                        "source": "review", "text": "Great service, but the price "
+                                        "of the upgrade is too high.", "rating": 7,
+                                        "interaction_id": None, "topic": None})
+
+
+#: service → (module, command topic, event topic, command for a fresh customer id, events per command)
+SERVICES: dict[str, tuple[str, str, str, Callable[[str], dict[str, Any]], int]] = {
+    "customers": ("leancrm_customers", "crm.customers.commands.v1", "crm.customers.events.v1",
+                  register_command, 1),
+    "interactions": ("leancrm_interactions", "crm.interactions.commands.v1",
+                     "crm.interactions.events.v1", start_command, 1),
+    "feedback": ("leancrm_feedback", "crm.feedback.commands.v1", "crm.feedback.events.v1",
+                 feedback_command, 3),
+}
+MAKE: Callable[[str], dict[str, Any]] = register_command
 
 
 class EventClock:
@@ -94,7 +117,7 @@ class EventClock:
 
 async def produce(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> None:
     for cid in ids:
-        await producer.send(topic, json.dumps(register_command(cid)).encode(), key=cid.encode())
+        await producer.send(topic, json.dumps(MAKE(cid)).encode(), key=cid.encode())
     await producer.flush()
 
 
@@ -128,7 +151,7 @@ async def service_latency(infra: Infra, topic_in: str, clock: EventClock, rate: 
         if delay > 0:
             await asyncio.sleep(delay)
         sent[cid] = time.perf_counter()
-        await producer.send(topic_in, json.dumps(register_command(cid)).encode(), key=cid.encode())
+        await producer.send(topic_in, json.dumps(MAKE(cid)).encode(), key=cid.encode())
     await producer.flush()
     await clock.wait_for(ids)
     await producer.stop()
@@ -207,8 +230,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print(f"baseline: eventsourcing saving {es_n} aggregate events …", flush=True)
         es = baseline_eventsourcing(infra.dsn, es_n)  # synchronous library; nothing else runs now
         results["baselines"] = {"asyncpg_rows_per_s": raw, "eventsourcing_events_per_s": es}
+        global MAKE
         for service in args.services:
-            module, topic_in, topic_out = SERVICES[service]
+            module, topic_in, topic_out, MAKE, events_per_command = SERVICES[service]
             # topics exist before anything produces (an auto-created topic is not what
             # the services create, and the embedded broker mishandles it)
             await ensure_topics(infra.bootstrap, [topic_in, topic_out, "crm.command-results.v1",
@@ -230,6 +254,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                           flush=True)
                     rate = await service_throughput(infra, topic_in, clock, args.commands, producers)
                     out[f"commands_per_s_{producers}_producers"] = rate
+                    out[f"events_per_s_{producers}_producers"] = rate * events_per_command
                     out[f"ratio_vs_asyncpg_{producers}_producers"] = rate / raw
                     out[f"ratio_vs_eventsourcing_{producers}_producers"] = rate / es
                 print(f"{service}: latency at {args.rate}/s for {args.seconds}s …", flush=True)
