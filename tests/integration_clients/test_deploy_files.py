@@ -23,7 +23,7 @@ DEPLOY = ROOT / "deploy"
 FIRST_PARTY = {"leancrm_contracts", "leancrm_servicekit", "leancrm_customers", "leancrm_interactions",
                "leancrm_feedback", "leancrm_waste", "leancrm_simulator"}
 #: laptop and test tooling inside leancrm_servicekit, never run in the image
-NOT_IN_IMAGE = {"testing.py", "embedded.py", "launcher.py"}
+NOT_IN_IMAGE = {"testing.py", "embedded.py", "launcher.py", "local_database.py"}
 
 
 def _requirements(path: Path) -> dict[str, str]:

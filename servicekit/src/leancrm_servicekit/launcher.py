@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,13 @@ from rich.live import Live
 from rich.table import Table
 
 from leancrm_servicekit.embedded import EmbeddedStack
+from leancrm_servicekit.local_database import (
+    DATABASE,
+    OPS_ROLE,
+    DatabaseSetupError,
+    apply_init_sql,
+    dsn_with,
+)
 
 console = Console()
 
@@ -73,6 +81,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def ports_in_use(services: list[ServiceInfo]) -> list[int]:
+    """The services' HTTP ports that something on this machine already listens on."""
+    busy = []
+    for s in services:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", s.port)) == 0:
+                busy.append(s.port)
+    return busy
 
 
 def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process:
@@ -193,16 +211,25 @@ async def demo_traffic(env: dict[str, str], days: int) -> str | None:
     return (start + timedelta(days=days - 1)).isoformat()
 
 
-def huddle(env: dict[str, str], day: str) -> None:
-    """Print the daily huddle report of the last simulated day."""
+def huddle(env: dict[str, str], day: str) -> int:
+    """Print the daily huddle report of the last simulated day (``env`` points at the
+    database as operations would read it)."""
     console.rule(f"Daily huddle — {day}")
-    subprocess.run([sys.executable, "-m", "leancrm_waste", "huddle", "--day", day],
-                   env=env, check=False)
+    return subprocess.run([sys.executable, "-m", "leancrm_waste", "huddle", "--day", day],
+                          env=env, check=False).returncode
 
 
-async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int) -> None:
+async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
+                     exit_when_done: bool = False) -> None:
     env = dict(os.environ)
+    services = installed_services()
+    busy = ports_in_use(services)
+    if busy:
+        raise SystemExit(f"port(s) {', '.join(map(str, busy))} already in use: is another "
+                         "scripts/run still running? Stop it first.")
     stack: EmbeddedStack | None = None
+    service_dsn: dict[str, str] = {}
+    ops_env = env
     if not (env.get("LEANCRM_KAFKA_BOOTSTRAP") and env.get("LEANCRM_DATABASE_URL")):
         stack_dir = workdir / "stack"
         if fresh and stack_dir.exists():
@@ -210,16 +237,30 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int) -> No
         console.print("[bold]Starting the embedded PostgreSQL and Kafka-protocol broker[/]")
         stack = EmbeddedStack.create(stack_dir).start()
         env.update(stack.environment())
-        console.print(f"  PostgreSQL: {stack.postgres.dsn}\n  Broker:     {stack.broker.bootstrap}")
+        try:
+            # production's database set-up: one role per service, leancrm_ops for operations
+            roles = apply_init_sql(stack.postgres.dsn)
+        except DatabaseSetupError as exc:
+            stack.stop()
+            raise SystemExit(f"cannot set up the database: {exc}") from None
+        env["LEANCRM_DATABASE_URL"] = dsn_with(stack.postgres.dsn, database=DATABASE)
+        service_dsn = {s.name: roles[s.name] for s in services if s.name in roles}
+        ops_env = {**env, "LEANCRM_DATABASE_URL": roles[OPS_ROLE]}
+        console.print(f"  PostgreSQL: {env['LEANCRM_DATABASE_URL']}\n"
+                      f"              database {DATABASE}, each service as its own role "
+                      "(deploy/postgres/leancrm-init.sql)\n"
+                      f"  Operations: psql '{roles[OPS_ROLE]}'  (the views of schema waste, read only)\n"
+                      f"  Broker:     {stack.broker.bootstrap}")
     else:
         console.print("[bold]Using the infrastructure from the environment[/]")
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    services = installed_services()
     procs: list[Process] = []
     try:
         console.print("[bold]Starting services[/] (logs in " + str(logs) + ")")
-        procs = [start_service(s, env, logs) for s in services]
+        procs = [start_service(s, {**env, **({"LEANCRM_DATABASE_URL": service_dsn[s.name]}
+                                             if s.name in service_dsn else {})}, logs)
+                 for s in services]
         await wait_ready(procs)
         started = time.monotonic()
         traffic_task = asyncio.create_task(demo_traffic(env, days)) if traffic else None
@@ -238,11 +279,14 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int) -> No
                     if settled:
                         reported = True
                         live.stop()
-                        if last_day and dashboard:
-                            huddle(env, last_day)
+                        huddle_rc = huddle(ops_env, last_day) if last_day and dashboard else 0
                         console.print("[green]Traffic done.[/] Dashboard: "
                                       f"[bold]{dashboard or 'n/a'}[/]  ·  logs: {logs}  ·  "
                                       "Ctrl-C stops everything.")
+                        if exit_when_done:
+                            if huddle_rc != 0:
+                                raise SystemExit(f"the huddle report failed (exit {huddle_rc})")
+                            return
                         live.start()
                 await asyncio.sleep(1.0)
     finally:
@@ -258,6 +302,8 @@ def main(
     fresh: Annotated[bool, typer.Option(help="Start the embedded stack from empty")] = True,
     traffic: Annotated[bool, typer.Option(help="Drive simulated traffic")] = True,
     days: Annotated[int, typer.Option(min=1, max=60, help="Simulated days of traffic")] = 7,
+    exit_when_done: Annotated[bool, typer.Option(
+        help="Stop everything once the traffic is done and the huddle printed (for CI)")] = False,
 ) -> None:
     """Start Lean CRM on this machine and show it working (Ctrl-C stops it)."""
 
@@ -268,7 +314,7 @@ def main(
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main_async(workdir.resolve(), fresh, traffic, days))
+        asyncio.run(main_async(workdir.resolve(), fresh, traffic, days, exit_when_done))
 
 
 if __name__ == "__main__":

