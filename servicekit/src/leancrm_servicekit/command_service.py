@@ -156,6 +156,7 @@ class CommandService:
             batch=True,
             max_records=s.batch_max_records,
             batch_timeout_ms=s.batch_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             session_timeout_ms=s.session_timeout_ms,

@@ -58,6 +58,7 @@ class CheckpointedConsumer:
         max_records: int = 2000,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         schema, _, table = offsets_table.partition(".")
         self.offsets_table = f"{check_identifier(schema)}.{check_identifier(table)}"
@@ -71,6 +72,7 @@ class CheckpointedConsumer:
         self.max_records = max_records
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.consumer: AIOKafkaConsumer | None = None
         self.applied = 0
         self.batches = 0
@@ -101,7 +103,7 @@ class CheckpointedConsumer:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
             max_poll_records=self.max_records,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             metadata_max_age_ms=5000,
         )
         self.consumer.subscribe(self.topics, listener=_Seeker(self))

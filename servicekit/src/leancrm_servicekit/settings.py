@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
         default=20, ge=0, le=10_000,
         description="Longest wait to fill a command batch (lower: less latency, smaller batches).",
     )
+    fetch_max_wait_ms: int = Field(
+        default=50, ge=0, le=10_000,
+        description="Longest the broker holds a fetch with no new record (lower: commands arriving "
+                    "on an idle consumer are seen sooner, at the cost of more fetch requests).",
+    )
     relay_enabled: bool = Field(
         default=True, description="Run the outbox relay in this process (false: another does)."
     )
