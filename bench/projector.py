@@ -8,7 +8,8 @@
 (b) p50/p99 freshness — produce → visible in waste.interactions — at a steady rate;
 (c) time to rebuild the read model from the beginning (python -m leancrm_waste rebuild);
 (d) the projector process's peak RSS, sampled through the run, and RSS after each
-    100k events (bounded memory: it must not grow with ended interactions).
+    100k events (bounded memory: it must not grow with ended interactions);
+(e) scale-out: --instances projector processes in one consumer group, from empty.
 Results: bench/results/projector.json.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pickle
@@ -207,6 +209,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             total = len(events) + results["freshness"]["events"]
             results["rebuild"] = {"seconds": rebuild_s, "events": total,
                                   "events_per_s": total / rebuild_s}
+        if args.instances > 1:
+            # scale-out: instances in one consumer group share the partitions, each
+            # applying its own batches in its own transactions (the effectively-once
+            # tests check the views are identical to one instance's)
+            schema2 = f"bench_waste_{uuid.uuid4().hex[:6]}"
+            print(f"{args.instances} projector instances catching up …", flush=True)
+            with contextlib.ExitStack() as procs:
+                pids = [procs.enter_context(service_process(
+                    "leancrm_waste", infra, schema2, Path(f"bench/results/waste-service-{i + 1}.log"))).pid
+                    for i in range(args.instances)]
+                seconds, head = await wait_applied(conn, schema2, total, Rss(pids[0]))
+            rate = (total - head) / seconds
+            results["projector_scaled_out"] = {
+                "instances": args.instances, "events": total, "events_per_s": rate,
+                "seconds": seconds, "ratio_vs_plain_consumer": rate / raw}
+            print(f"{args.instances} instances: {rate:,.0f} events/s ({rate / raw:.3f} of plain)",
+                  flush=True)
         await conn.close()
     return results
 
@@ -218,6 +237,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--instances", type=int, default=2,
+                        help="projector instances of the scale-out measurement (1: skip it)")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
     path = write_results("projector", results)

@@ -2,14 +2,16 @@
 
 Dead letters are returned (the checkpointed consumer queues them in the outbox);
 unknown event types are skipped; events already applied (by event_id) are skipped.
-Interactions and agents touched by the batch are recomputed from all their stored
-events with the pure waste definitions, so the figures do not depend on arrival
-order, batch boundaries, duplicates or which instance applied what.
+Interactions and agents touched by the batch are recomputed from all their events
+(those stored before and the batch's own) with the pure waste definitions, so the
+figures do not depend on arrival order, batch boundaries, duplicates or which
+instance applied what.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -60,7 +62,9 @@ class WasteApplier:
         customers: list[tuple[str, UUID, int, dict[str, Any]]] = []
         for e in fresh:
             env = e.envelope
-            raw = RawEvent(env.stream_id, env.event_id, env.event_type, env.occurred_at, e.data)
+            # as the store gives it back: occurred_at in UTC
+            raw = RawEvent(env.stream_id, env.event_id, env.event_type,
+                           env.occurred_at.astimezone(UTC), e.data)
             kind = env.event_type.split(".", 1)[0]
             if kind == "interaction":
                 interactions.append(raw)
@@ -73,8 +77,14 @@ class WasteApplier:
         if customers:
             await self.store.apply_customer_events(conn, customers)
         if interactions:
+            # read what was stored before this batch, then add the batch: the batch's own
+            # events (never seen before, by event_id) need not make the round trip back
+            by_interaction = await self.store.interaction_events(
+                conn, {UUID(e.stream_id) for e in interactions})
             await self.store.add_interaction_events(conn, interactions)
-            await self._recompute_interactions(conn, {UUID(e.stream_id) for e in interactions})
+            for e in interactions:
+                by_interaction.setdefault(UUID(e.stream_id), []).append(e)
+            await self._recompute_interactions(conn, by_interaction)
         if agents:
             await self.store.add_agent_events(conn, agents)
             await self._recompute_agents(conn, sorted({e.stream_id for e in agents}))
@@ -82,8 +92,9 @@ class WasteApplier:
             await self.store.apply_feedback_events(conn, feedback)
         return dead
 
-    async def _recompute_interactions(self, conn: Conn, ids: set[UUID]) -> None:
-        by_interaction = await self.store.interaction_events(conn, ids)
+    async def _recompute_interactions(self, conn: Conn,
+                                      by_interaction: dict[UUID, list[RawEvent]]) -> None:
+        """Recompute each interaction from all its events, stored and new."""
         rows, ledger, busy = [], [], []
         for interaction_id in sorted(by_interaction):
             row, waste_rows, busy_rows = figures.interaction(interaction_id, by_interaction[interaction_id])
