@@ -36,7 +36,7 @@ from common import Infra, infrastructure, machine, percentile, service_process, 
 from leancrm_contracts.topics import EVENT_TOPICS
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_simulator.knobs import Knobs
-from leancrm_simulator.offline import EventMessage, offline_events
+from leancrm_simulator.offline import EventMessage, offline_events, produce_events
 from leancrm_simulator.scenario import generate
 
 CACHE = Path(".leancrm/bench-cache")
@@ -56,14 +56,7 @@ def scenario(customers: int, days: int, seed: int) -> list[EventMessage]:
 
 
 async def produce(bootstrap: str, events: list[EventMessage]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
-    await p.start()
-    try:
-        for e in events:
-            await p.send(e.topic, e.value, key=e.key, headers=list(e.headers))
-        await p.flush()
-    finally:
-        await p.stop()
+    await produce_events(bootstrap, events, acks=1, linger_ms=20, max_batch_size=512 * 1024)
 
 
 async def raw_consume_rate(bootstrap: str, n: int) -> float:

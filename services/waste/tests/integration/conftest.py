@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_simulator.knobs import Knobs
-from leancrm_simulator.offline import EventMessage, offline_events
+from leancrm_simulator.offline import EventMessage, offline_events, produce_events
 from leancrm_simulator.scenario import generate
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
@@ -26,14 +25,7 @@ def scenario_events(**knobs: Any) -> list[EventMessage]:
 
 
 async def produce(bootstrap: str, events: Sequence[EventMessage]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
-    await p.start()
-    try:
-        for e in events:
-            await p.send(e.topic, e.value, key=e.key, headers=list(e.headers))
-        await p.flush()
-    finally:
-        await p.stop()
+    await produce_events(bootstrap, events, linger_ms=5)
 
 
 def waste_settings(infra: Infra, bootstrap: str, schema: str, **extra: Any) -> WasteSettings:

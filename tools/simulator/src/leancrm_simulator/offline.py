@@ -77,3 +77,22 @@ def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
             yield EventMessage(msg.topic, msg.key or b"", msg.value,
                                tuple((k, v.encode()) for k, v in msg.headers), ev.event_type)
         states[(spec.name, stream)] = (state, version)
+
+
+async def produce_events(bootstrap: str, events: Iterable[EventMessage],
+                         **producer_options: Any) -> int:
+    """Produce ``events`` to their topics, as the services' relays would (acks=all
+    unless overridden); how many were produced."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **{"acks": "all", **producer_options})
+    await producer.start()
+    count = 0
+    try:
+        for e in events:
+            await producer.send(e.topic, e.value, key=e.key, headers=list(e.headers))
+            count += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return count
