@@ -184,7 +184,8 @@ class CommandService:
         return broker
 
     async def _readiness(self) -> dict[str, str | None]:
-        checks: dict[str, str | None] = {"database": None, "broker": None, "relay": None}
+        checks: dict[str, str | None] = {"database": None, "broker": None, "relay": None,
+                                         "commands": None}
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
@@ -198,6 +199,8 @@ class CommandService:
             checks["broker"] = repr(exc)
         if self.relay is not None and self.relay.last_error:
             checks["relay"] = self.relay.last_error
+        if self.handler is not None and self.handler.last_error:
+            checks["commands"] = f"a batch keeps failing, the line is stopped: {self.handler.last_error}"
         return checks
 
     async def stop(self) -> None:

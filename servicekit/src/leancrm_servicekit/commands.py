@@ -100,10 +100,15 @@ class CommandHandler:
         self.metrics = metrics
         self.read_model = read_model
         self.max_attempts = max_attempts
+        self.last_error: str | None = None  # the current batch's failure, until it goes through
 
     async def handle_batch(self, records: Sequence[InboundRecord]) -> BatchOutcome:
         """Handle the batch until it is committed. Retries concurrency conflicts and
-        database outages (with back-off) rather than skip a command."""
+        database outages (with back-off) rather than skip a command. Any other failure
+        (a bug, a decider raising something other than a DomainError) stops the line:
+        it is logged with its traceback, counted, shown by /ready, and the same batch is
+        tried again with back-off until it goes through, so no command is ever skipped
+        and the consumer's lag shows the stop."""
         started = time.perf_counter()
         for r in records:
             self.metrics.messages_in.labels(topic=r.topic).inc()
@@ -111,19 +116,34 @@ class CommandHandler:
         attempt = 0
         while True:
             attempt += 1
+            failure: Exception
             try:
                 outcome = await self._attempt(decoded)
                 break
             except ConcurrencyConflict as exc:
-                log.info("commands_concurrency_conflict", attempt=attempt, detail=str(exc)[:200])
-                if attempt >= self.max_attempts:
-                    raise
-                await asyncio.sleep(min(0.01 * attempt, 0.2))
+                if attempt < self.max_attempts:
+                    log.info("commands_concurrency_conflict", attempt=attempt, detail=str(exc)[:200])
+                    await asyncio.sleep(min(0.01 * attempt, 0.2))
+                    continue
+                failure = exc
             except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                     asyncpg.CannotConnectNowError) as exc:
                 delay = min(0.5 * attempt, 5.0)
                 log.warning("commands_database_unavailable", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
+                continue
+            except Exception as exc:
+                failure = exc
+            delay = min(1.0 * attempt, 30.0)
+            self.last_error = f"{type(failure).__name__}: {failure}"[:500]
+            self.metrics.batch_failures.inc()
+            log.error("command_batch_failed", attempt=attempt, retry_in_s=delay,
+                      records=len(records), topic=records[0].topic if records else None,
+                      partition=records[0].partition if records else None,
+                      first_offset=records[0].offset if records else None,
+                      exc_info=failure)
+            await asyncio.sleep(delay)
+        self.last_error = None
         self.metrics.handler_latency.observe(time.perf_counter() - started)
         for res in outcome.results:
             self.metrics.results.labels(status=res.status).inc()

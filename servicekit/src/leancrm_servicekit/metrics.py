@@ -21,6 +21,10 @@ class ServiceMetrics:
         self.results = Counter(
             "leancrm_command_results_total", "Command results", ["status"], registry=r
         )
+        self.batch_failures = Counter(
+            "leancrm_batch_failures_total",
+            "Consumed batches that failed unexpectedly and are being tried again", registry=r
+        )
         self.outbox_backlog = Gauge(
             "leancrm_outbox_backlog", "Outbox rows not yet published", registry=r
         )

@@ -25,14 +25,20 @@ async def test_register_yields_one_event_and_one_accepted_result(
 ) -> None:
     cid = str(uuid.uuid4())
     cmd = register(cid)
+    # markers to count exactly: each partition is read in order, results are keyed by
+    # command_id and events by customer_id, so once the resend's `duplicate` and the
+    # later change's event are in, anything extra the command caused would be too
+    marker = command("change_customer_details", {"customer_id": cid, "segment": "vip"})
     async with TopicReader(bootstrap, EVENTS, RESULTS) as reader:
         await send(producer, cmd, key=cid)
-        results = await reader.wait_json(RESULTS, command_id=cmd["command_id"])
-        events = await reader.wait_json(EVENTS, customer_id=cid)
-        await asyncio.sleep(0.5)  # anything extra would arrive now; then count exactly
-        results = reader.json_on(RESULTS, command_id=cmd["command_id"])
-        events = reader.json_on(EVENTS, customer_id=cid)
-    assert len(events) == 1 and len(results) == 1
+        await reader.wait_json(RESULTS, command_id=cmd["command_id"])
+        await send(producer, cmd, key=cid)
+        await send(producer, marker, key=cid)
+        results = await reader.wait_json(RESULTS, count=2, command_id=cmd["command_id"])
+        await reader.wait_json(EVENTS, causation_id=marker["command_id"])
+        events = reader.json_on(EVENTS, causation_id=cmd["command_id"])
+    assert [r["status"] for r in results] == ["accepted", "duplicate"]
+    assert len(events) == 1
     ev, res = events[0], results[0]
     assert set(ev) == {"event_id", "event_type", "schema_version", "occurred_at", "recorded_at",
                        "producer", "stream_id", "stream_version", "customer_id", "correlation_id",
@@ -65,16 +71,21 @@ async def test_duplicate_conflict_and_invalid(
     again = dict(first)  # same command_id resent
     conflict = register(cid)  # a new command registering the same customer
     invalid = register(str(uuid.uuid4()), email="not-an-email", segment="x" * 500)
+    # a later change of the same customer (same key: same partition, after the others)
+    # marks the end: once its event is in, every event the others caused is in too
+    marker = command("change_customer_details", {"customer_id": cid, "segment": "vip"})
     async with TopicReader(bootstrap, EVENTS, RESULTS) as reader:
-        for c in (first, again, conflict, invalid):
+        for c in (first, again, conflict, invalid, marker):
             await send(producer, c, key=cid)
         await reader.wait_json(RESULTS, command_id=invalid["command_id"])
         dup = await reader.wait_json(RESULTS, count=2, command_id=first["command_id"])
-        await asyncio.sleep(0.5)
+        await reader.wait_json(EVENTS, causation_id=marker["command_id"])
         events = reader.json_on(EVENTS, customer_id=cid)
     assert [r["status"] for r in dup] == ["accepted", "duplicate"]
-    assert dup[1]["event_ids"] == dup[0]["event_ids"]
-    assert len(events) == 1  # the duplicate and the conflict produced nothing
+    assert dup[1]["event_ids"] == dup[0]["event_ids"] and dup[1]["error"] is None
+    # the duplicate and the conflict produced nothing
+    assert [e["event_type"] for e in events] == ["customer.registered", "customer.details_changed"]
+    assert [e["stream_version"] for e in events] == [1, 2]
     (rej,) = reader.json_on(RESULTS, command_id=conflict["command_id"])
     assert rej["status"] == "rejected" and rej["error"]["code"] == "conflict"
     assert "already registered" in rej["error"]["message"] and rej["event_ids"] == []

@@ -1,9 +1,11 @@
 """Faults with real processes: a relay SIGKILLed between the event-store commit
-and the publish, and a broker unreachable for 20 s while there is work."""
+and the publish, a broker unreachable for 20 s while there is work, and a bug in
+the decider that must stop the line rather than skip a command."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -12,8 +14,10 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -93,12 +97,19 @@ async def test_relay_killed_between_commit_and_publish_publishes_after_restart(
             assert await count(infra.dsn, f"SELECT count(*) FROM {schema_name}.outbox") >= 2
             relay.p.send_signal(signal.SIGKILL)
             relay.p.wait(10)
-            await asyncio.sleep(1)
-            assert reader.json_on(EVENTS, customer_id=cid) == []  # committed, not published
+            # committed, not published: the frozen relay never sent it, and its outbox row
+            # is still there for the next relay
+            assert reader.json_on(EVENTS, customer_id=cid) == []
+            assert await count(infra.dsn, f"SELECT count(*) FROM {schema_name}.outbox "
+                                          f"WHERE kafka_key = convert_to('{cid}', 'UTF8')") == 1
             procs.append(Proc(["relay"], env, tmp_path / "relay2.log"))
             await reader.wait_json(EVENTS, customer_id=cid, timeout_s=60)
             await reader.wait_json(RESULTS, command_id=cmd["command_id"], timeout_s=30)
-            await asyncio.sleep(0.5)
+            # exactly once on the topic: a later event with the same key (same partition,
+            # later in the outbox) marks the point by which a second copy would be in
+            marker = register(str(uuid.uuid4()))
+            await send(producer, marker, key=cid)
+            await reader.wait_json(EVENTS, causation_id=marker["command_id"], timeout_s=60)
             assert len(reader.json_on(EVENTS, customer_id=cid)) == 1
     finally:
         await producer.stop()
@@ -147,4 +158,62 @@ async def test_broker_unreachable_for_20s_loses_nothing_and_recovers_without_res
     finally:
         broker_handle.resume()
         await producer.stop()
+        await service.stop()
+
+
+class FlakyDecider:
+    """The customers decider, except that while ``broken`` it raises a RuntimeError (not
+    a DomainError: a bug) on any customer named "Boom"."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.producer = inner.producer
+        self.broken = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def decide(self, state: Any, command: Any) -> Any:
+        if self.broken and getattr(command.data, "name", None) == "Boom":
+            raise RuntimeError("injected fault: the decider has a bug")
+        return self.inner.decide(state, command)
+
+
+async def test_an_unexpected_failure_stops_the_line_and_loses_nothing(
+    infra: Infra, bootstrap: str, schema_name: str, producer: AIOKafkaProducer,
+) -> None:
+    from leancrm_customers.app import SPEC
+
+    from .conftest import service_settings
+
+    decider = FlakyDecider(SPEC.decider)
+    service = CommandService(dataclasses.replace(SPEC, decider=decider),
+                             service_settings(infra, bootstrap, schema_name))
+    await service.start()
+    assert service.http is not None and service.handler is not None
+    ready = f"http://127.0.0.1:{service.http.port}/ready"
+    boom, after = register(str(uuid.uuid4()), name="Boom"), register(str(uuid.uuid4()))
+    try:
+        async with TopicReader(bootstrap, RESULTS) as reader, httpx.AsyncClient() as http:
+            await send(producer, boom, key="one-partition")
+            await send(producer, after, key="one-partition")  # behind it, same partition
+            handler = service.handler
+            await wait_until(lambda: handler.last_error is not None, 30, what="the batch failing")
+            assert "injected fault" in (handler.last_error or "")
+            answer = await http.get(ready)
+            assert answer.status_code == 503 and "line is stopped" in answer.text, answer.text
+            failures = service.metrics.batch_failures._value.get()
+            await wait_until(lambda: service.metrics.batch_failures._value.get() > failures, 30,
+                             what="the same batch tried again")
+            # stopped, not skipped: neither command was decided nor answered
+            assert await count(infra.dsn, f"SELECT count(*) FROM {schema_name}.processed_commands") == 0
+            assert reader.json_on(RESULTS, command_id=boom["command_id"]) == []
+
+            decider.broken = False  # the fix is deployed
+            for cmd in (boom, after):
+                (res,) = await reader.wait_json(RESULTS, command_id=cmd["command_id"], timeout_s=60)
+                assert res["status"] == "accepted", res
+            assert handler.last_error is None
+            assert (await http.get(ready)).status_code == 200
+    finally:
         await service.stop()
