@@ -24,9 +24,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
+from leancrm_servicekit.command_service import CommandService, CommandServiceSpec
 from leancrm_servicekit.embedded import EmbeddedBroker, EmbeddedPostgres
+from leancrm_servicekit.settings import ServiceSettings
 
 
 @dataclass
@@ -88,6 +91,21 @@ def bootstrap(infra: Infra, broker_handle: EmbeddedBroker | None) -> str:
         return broker_handle.bootstrap
     assert infra.shared_bootstrap is not None
     return infra.shared_bootstrap
+
+
+@pytest.fixture(scope="module")
+def module_bootstrap(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker for a whole test module: the shared one when the environment gives one,
+    else an embedded one of the module's own (for modules that start one service and
+    isolate their tests by fresh ids and keys)."""
+    if infra.shared_bootstrap is not None:
+        yield infra.shared_bootstrap
+        return
+    broker = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "broker.log").start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
@@ -190,3 +208,105 @@ def _get(value: dict[str, Any], dotted: str) -> Any:
             return None
         cur = cur.get(part)
     return cur
+
+
+@dataclass
+class ServiceHarness:
+    """One running command service, a producer, a reader of every topic it reads and
+    writes, and a connection to its database: what a test needs to drive the service as
+    another system would and to look at what it did."""
+
+    service: CommandService
+    producer: AIOKafkaProducer
+    reader: TopicReader
+    db: asyncpg.Connection
+
+    @property
+    def schema(self) -> str:
+        return self.service.schema
+
+    @property
+    def commands_topic(self) -> str:
+        return self.service.spec.command_topic
+
+    @property
+    def events_topic(self) -> str:
+        return self.service.spec.event_topic
+
+    async def send(self, value: dict[str, Any] | bytes, key: str | None,
+                   message_type: str | None = None) -> None:
+        """Produce one record as another system would: JSON value, the contract's headers."""
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        if message_type is None and isinstance(value, dict):
+            message_type = str(value.get("command_type", ""))
+        await self.producer.send_and_wait(
+            self.commands_topic, raw, key=key.encode() if key is not None else None,
+            headers=[("content-type", b"application/json"),
+                     ("message_type", (message_type or "").encode())],
+        )
+
+    async def results(self, cmd: dict[str, Any], count: int = 1) -> list[dict[str, Any]]:
+        return await self.reader.wait_json(COMMAND_RESULTS, count=count, command_id=cmd["command_id"])
+
+    async def result(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        (res,) = await self.results(cmd)
+        return res
+
+    async def stored(self, stream_id: str) -> list[dict[str, Any]]:
+        """The stream as the event store holds it, in version order."""
+        rows = await self.db.fetch(
+            f"SELECT event_id, event_type, stream_version, causation_id, kafka_key, data "
+            f"FROM {self.schema}.events WHERE stream_id = $1 ORDER BY stream_version", stream_id)
+        return [{**dict(r), "event_id": str(r["event_id"]), "data": json.loads(r["data"])}
+                for r in rows]
+
+    async def stored_caused_by(self, command_id: str) -> int:
+        return int(await self.db.fetchval(
+            f"SELECT count(*) FROM {self.schema}.events WHERE causation_id = $1", command_id))
+
+    async def published(self, stream_id: str, count: int) -> list[dict[str, Any]]:
+        """The stream's events on the event topic once ``count`` have arrived, by version."""
+        events = await self.reader.wait_json(self.events_topic, count=count, stream_id=stream_id)
+        return sorted(events, key=lambda e: e["stream_version"])
+
+    def event_records(self, stream_id: str) -> list[ConsumerRecord[bytes, bytes]]:
+        """The event topic's records of one stream, in the order the reader received them."""
+        return [r for r in self.reader.on(self.events_topic)
+                if json.loads(r.value or b"{}").get("stream_id") == stream_id]
+
+    async def dead_letters(self, key: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+        """The DLQ records under ``key`` once ``count`` have arrived."""
+        def under_key() -> list[ConsumerRecord[bytes, bytes]]:
+            return [r for r in self.reader.on(DLQ) if r.key == key.encode()]
+        await wait_until(lambda: len(under_key()) >= count, 30, what=f"{count} dead letter(s) keyed {key}")
+        return under_key()
+
+    async def command_record(self, value: bytes) -> ConsumerRecord[bytes, bytes]:
+        """The record that carried ``value`` on the command topic (for the DLQ's source headers)."""
+        def matching() -> list[ConsumerRecord[bytes, bytes]]:
+            return [r for r in self.reader.on(self.commands_topic) if r.value == value]
+        await wait_until(matching, 30, what="the command record")
+        (rec,) = matching()
+        return rec
+
+
+@contextlib.asynccontextmanager
+async def running_service(spec: CommandServiceSpec, infra: Infra,
+                          bootstrap: str) -> AsyncIterator[ServiceHarness]:
+    """Start the service of ``spec`` in this process on a fresh schema and consumer group,
+    with a producer, a reader and a database connection; stop them all afterwards."""
+    tag = uuid.uuid4().hex[:12]
+    service = CommandService(spec, ServiceSettings(
+        kafka_bootstrap=bootstrap, database_url=infra.dsn, db_schema=f"t_{tag}",
+        http_port=0, partitions=3, consumer_group=f"{spec.name}-{tag}", relay_poll_interval_s=0.2))
+    async with contextlib.AsyncExitStack() as stack:
+        await service.start()  # creates the topics the reader subscribes to
+        stack.push_async_callback(service.stop)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        db = await asyncpg.connect(infra.dsn)
+        stack.push_async_callback(db.close)
+        reader = await stack.enter_async_context(TopicReader(
+            bootstrap, spec.event_topic, COMMAND_RESULTS, DLQ, spec.command_topic))
+        yield ServiceHarness(service=service, producer=producer, reader=reader, db=db)

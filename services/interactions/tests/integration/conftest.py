@@ -1,0 +1,24 @@
+"""One interactions service per test module, on a broker of its own (the kit's
+``module_bootstrap``).
+
+Starting a service and joining a reader's consumer group take seconds, so every
+test of the module shares them and isolates itself by fresh ids (and, for the
+DLQ, fresh keys) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from leancrm_interactions.app import SPEC
+from leancrm_servicekit.testing import Infra, running_service
+
+from .helpers import Harness
+
+
+@pytest.fixture(scope="module")
+async def interactions(infra: Infra, module_bootstrap: str) -> AsyncIterator[Harness]:
+    async with running_service(SPEC, infra, module_bootstrap) as h:
+        yield Harness(service=h.service, producer=h.producer, reader=h.reader, db=h.db)
