@@ -82,8 +82,8 @@ class WasteApplier:
             by_interaction = await self.store.interaction_events(
                 conn, {UUID(e.stream_id) for e in interactions})
             await self.store.add_interaction_events(conn, interactions)
-            for e in interactions:
-                by_interaction.setdefault(UUID(e.stream_id), []).append(e)
+            for raw in interactions:
+                by_interaction.setdefault(UUID(raw.stream_id), []).append(raw)
             await self._recompute_interactions(conn, by_interaction)
         if agents:
             await self.store.add_agent_events(conn, agents)
