@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -239,7 +240,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                                                   "crm.dlq.v1"], 6, 1)
             schema = f"bench_{service}_{uuid.uuid4().hex[:6]}"
             log = Path(f"bench/results/{service}-service.log")
-            with service_process(module, infra, schema, log):
+            with contextlib.ExitStack() as running:
+                if args.separate_relay:  # the outbox relay in a process of its own
+                    running.enter_context(service_process(module, infra, schema, log,
+                                                          LEANCRM_RELAY_ENABLED="false"))
+                    running.enter_context(service_process(
+                        module, infra, schema, log.with_name(f"{service}-relay.log"), "relay"))
+                else:
+                    running.enter_context(service_process(module, infra, schema, log))
                 warm = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
                 await warm.start()
                 warm_id = str(uuid.uuid4())
@@ -271,9 +279,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--services", nargs="+", default=["customers"], choices=sorted(SERVICES))
+    parser.add_argument("--separate-relay", action="store_true",
+                        help="run each service's outbox relay as a process of its own")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
-    path = write_results("commands", results)
+    path = write_results("commands-separate-relay" if args.separate_relay else "commands", results)
     print(json.dumps(results, indent=2))
     print(f"written to {path}")
 

@@ -42,11 +42,12 @@ def infrastructure() -> Iterator[Infra]:
 
 
 @contextlib.contextmanager
-def service_process(module: str, infra: Infra, schema: str, log: Path,
+def service_process(module: str, infra: Infra, schema: str, log: Path, *args: str,
                     **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m module [args]`` against ``infra`` (``args``: e.g. ``relay``)."""
     f = open(log, "wb")  # noqa: SIM115
     p = subprocess.Popen(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env={**os.environ, "LEANCRM_KAFKA_BOOTSTRAP": infra.bootstrap,
              "LEANCRM_DATABASE_URL": infra.dsn, "LEANCRM_DB_SCHEMA": schema,
              "LEANCRM_HTTP_PORT": "0", "LEANCRM_LOG_LEVEL": "WARNING",
