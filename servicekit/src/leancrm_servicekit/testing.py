@@ -20,12 +20,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from leancrm_contracts.envelope import DLQ_HEADERS
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_servicekit.command_service import CommandService, CommandServiceSpec
 from leancrm_servicekit.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -280,6 +282,34 @@ class ServiceHarness:
             return [r for r in self.reader.on(DLQ) if r.key == key.encode()]
         await wait_until(lambda: len(under_key()) >= count, 30, what=f"{count} dead letter(s) keyed {key}")
         return under_key()
+
+    async def check_invalid(self, cmd: dict[str, Any], field: str) -> None:
+        """``cmd`` was answered ``rejected``/``invalid`` with a message naming ``field``,
+        and wrote no event."""
+        res = await self.result(cmd)
+        assert (res["status"], res["event_ids"]) == ("rejected", []), res
+        assert res["error"]["code"] == "invalid" and res["command_type"] == cmd["command_type"], res
+        message = res["error"]["message"]
+        assert message.startswith(field) or f"; {field}" in message, (field, message)
+        assert await self.stored_caused_by(cmd["command_id"]) == 0
+
+    async def check_dead_letters(self, key: str, expected: list[tuple[bytes, str]]) -> None:
+        """Exactly ``expected`` (value, dlq_error_code) are on the DLQ under ``key``, in
+        order, each the original bytes with the §2.4 headers naming its source record."""
+        letters = await self.dead_letters(key, len(expected))
+        assert [r.value for r in letters] == [value for value, _ in expected]
+        for rec, (value, code) in zip(letters, expected, strict=True):
+            headers = dict(rec.headers)
+            assert set(DLQ_HEADERS) <= set(headers), headers
+            assert rec.key == key.encode()
+            assert headers["dlq_error_code"] == code.encode(), (value, headers)
+            assert headers["dlq_reason"].strip()
+            source = await self.command_record(value)
+            assert headers["dlq_source_topic"] == self.commands_topic.encode()
+            assert int(headers["dlq_source_partition"]) == source.partition
+            assert int(headers["dlq_source_offset"]) == source.offset
+            assert headers["dlq_consumer"] == self.service.spec.name.encode()
+            assert datetime.fromisoformat(headers["dlq_at"].decode()).utcoffset() is not None
 
     async def command_record(self, value: bytes) -> ConsumerRecord[bytes, bytes]:
         """The record that carried ``value`` on the command topic (for the DLQ's source headers)."""
