@@ -37,6 +37,7 @@ from leancrm_servicekit.local_database import (
     DatabaseSetupError,
     apply_init_sql,
     dsn_with,
+    psql_binary,
 )
 
 console = Console()
@@ -246,10 +247,12 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
         env["LEANCRM_DATABASE_URL"] = dsn_with(stack.postgres.dsn, database=DATABASE)
         service_dsn = {s.name: roles[s.name] for s in services if s.name in roles}
         ops_env = {**env, "LEANCRM_DATABASE_URL": roles[OPS_ROLE]}
+        ops_psql = "psql" if shutil.which("psql") else (psql_binary() or "psql")
         console.print(f"  PostgreSQL: {env['LEANCRM_DATABASE_URL']}\n"
                       f"              database {DATABASE}, each service as its own role "
                       "(deploy/postgres/leancrm-init.sql)\n"
-                      f"  Operations: psql '{roles[OPS_ROLE]}'  (the views of schema waste, read only)\n"
+                      f"  Operations: {ops_psql} '{roles[OPS_ROLE]}'  (the views of schema waste, "
+                      "read only)\n"
                       f"  Broker:     {stack.broker.bootstrap}")
     else:
         console.print("[bold]Using the infrastructure from the environment[/]")
