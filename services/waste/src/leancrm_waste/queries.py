@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Final, Literal
 from uuid import UUID
 
+from leancrm_contracts import read_model
 from leancrm_contracts.enums import SLUG_PATTERN, Channel, FeedbackSource, RoutingTeam
 from leancrm_servicekit.db import Conn
 
@@ -217,8 +218,8 @@ class Filter:
 CHANNELS: Final = tuple(c.value for c in Channel)
 SOURCES: Final = tuple(s.value for s in FeedbackSource)
 ROUTING_TEAMS: Final = tuple(t.value for t in RoutingTeam)
-STATUSES: Final = ("open", "resolved", "unresolved", "abandoned")
-AGE_BANDS: Final = ("<1h", "1-24h", ">24h")
+STATUSES: Final = read_model.STATUSES
+AGE_BANDS: Final = read_model.AGE_BANDS
 
 F_CHANNEL = Filter("channel", "channel", "enum", CHANNELS, "channel")
 F_REASON = Filter("reason", "reason", "slug", what="reason")
@@ -235,7 +236,11 @@ class View:
     filters: tuple[Filter, ...]
     order: tuple[str, ...]
     description: str
-    columns: tuple[str, ...] = field(default=())
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The view's columns, in order, as the contract has them."""
+        return read_model.VIEWS[self.name]
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -250,54 +255,36 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          (F_CHANNEL, F_REASON, Filter("status", "status", "enum", STATUSES, "status"),
           Filter("customer_id", "customer_id", "uuid")),
          ("started_at", "interaction_id"),
-         "One row per interaction with its section-5 figures.",
-         ("interaction_id", "customer_id", "channel", "reason", "started_at", "ended_at", "status",
-          "resolved_by", "transfers", "cross_channel_transfers", "identifications", "queue_wait_s",
-          "hold_s", "handle_s", "value_added_s", "lead_time_s", "first_contact_resolution",
-          "repeat_of")),
+         "One row per interaction with its section-5 figures."),
     View("waste_ledger", "occurred_at", "instant",
          (F_CHANNEL, F_REASON, F_TEAM,
           Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),
           Filter("interaction_id", "interaction_id", "uuid")),
          ("occurred_at", "waste_type", "subtype", "interaction_id", "team", "source_event_id",
           "quantity"),
-         "One row per occurrence of one of the seven wastes.",
-         ("waste_type", "subtype", "occurred_at", "interaction_id", "customer_id", "channel",
-          "reason", "team", "quantity", "unit", "source_event_id")),
+         "One row per occurrence of one of the seven wastes."),
     View("hourly_metrics", "bucket_start", "hour", (F_CHANNEL, F_REASON),
          ("bucket_start", "channel", "reason"),
-         "Flow figures per UTC hour of the interactions' start, channel and reason.",
-         ("bucket_start", "channel", "reason", "contacts", "resolved", "first_contact_resolutions",
-          "failure_demand", "transfers", "abandoned", "queue_wait_s", "hold_s", "handle_s",
-          "value_added_s", "lead_time_s")),
+         "Flow figures per UTC hour of the interactions' start, channel and reason."),
     View("capacity_hourly", "bucket_start", "hour", (F_TEAM,), ("bucket_start", "team"),
-         "Staffed, busy and idle seconds, occupancy and overproduction per UTC hour and team.",
-         ("bucket_start", "team", "staffed_s", "busy_s", "idle_s", "occupancy", "overproduction_s")),
+         "Staffed, busy and idle seconds, occupancy and overproduction per UTC hour and team."),
     View("value_stream_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
-         "Daily value-stream rates and waste columns per channel and reason.",
-         ("day", "channel", "reason", "contacts", "fcr_rate", "failure_demand_rate", "transfer_rate",
-          "abandonment_rate", "avg_speed_of_answer_s", "avg_handle_s", "flow_efficiency",
-          "waiting_s", "over_processing", "motion", "transportation", "defects", "inventory")),
+         "Daily value-stream rates and waste columns per channel and reason."),
     View("waste_daily", "day", "day",
          (Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),),
-         ("day", "waste_type"), "Occurrences and quantity of each waste per day.",
-         ("day", "waste_type", "occurrences", "quantity", "unit")),
+         ("day", "waste_type"), "Occurrences and quantity of each waste per day."),
     View("backlog", None, None,
          (F_CHANNEL, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
-         ("channel", _BAND_ORDER), "Interactions not yet ended, per channel and age band (now).",
-         ("channel", "age_band", "open_interactions")),
+         ("channel", _BAND_ORDER), "Interactions not yet ended, per channel and age band (now)."),
     View("feedback_daily", "day", "day",
          (Filter("source", "source", "enum", SOURCES, "feedback source"),
           Filter("team", "routed_team", "enum", ROUTING_TEAMS, "routing team")),
          ("day", "source", "routed_team"),
-         "Feedback per day, source and routed team: count, sentiment, ideas and votes.",
-         ("day", "source", "routed_team", "feedback_count", "avg_sentiment", "negative_share",
-          "ideas", "idea_votes")),
+         "Feedback per day, source and routed team: count, sentiment, ideas and votes."),
     View("customers", None, None,
          (Filter("segment", "segment", "label", what="segment"),
           Filter("forgotten", "forgotten", "bool")),
-         ("customer_id",), "Customers (name and email are null once forgotten).",
-         ("customer_id", "segment", "name", "email", "forgotten")),
+         ("customer_id",), "Customers (name and email are null once forgotten)."),
 )}
 
 DEFAULT_LIMIT: Final = 1000
