@@ -43,6 +43,22 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.owner.seek_to_stored(list(assigned))
 
 
+def split_by_partition(records: list[InboundRecord], groups: int) -> list[list[InboundRecord]]:
+    """A consumed batch in up to ``groups`` groups of whole partitions (records keep their
+    order), for applying each in a transaction of its own at the same time as the others:
+    while one waits on PostgreSQL, another computes. Partitions never share a stream
+    (events are keyed by their stream's owner), so the groups write disjoint rows, exactly
+    as two instances in one consumer group do, and each stores its own partitions' offsets."""
+    if groups <= 1:
+        return [records]
+    parts = sorted({(r.topic, r.partition) for r in records})
+    group_of = {tp: i % groups for i, tp in enumerate(parts)}
+    out: list[list[InboundRecord]] = [[] for _ in range(min(groups, len(parts)))]
+    for r in records:
+        out[group_of[(r.topic, r.partition)]].append(r)
+    return out
+
+
 class CheckpointedConsumer:
     def __init__(
         self,
@@ -59,6 +75,7 @@ class CheckpointedConsumer:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 50,
+        concurrency: int = 1,
     ) -> None:
         schema, _, table = offsets_table.partition(".")
         self.offsets_table = f"{check_identifier(schema)}.{check_identifier(table)}"
@@ -73,6 +90,7 @@ class CheckpointedConsumer:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.concurrency = max(1, concurrency)
         self.consumer: AIOKafkaConsumer | None = None
         self.applied = 0
         self.batches = 0
@@ -120,7 +138,8 @@ class CheckpointedConsumer:
                     for recs in batch.values() for r in recs
                 ]
                 if records:
-                    await self._apply_until_done(records, stop)
+                    await asyncio.gather(*(self._apply_until_done(group, stop)
+                                           for group in split_by_partition(records, self.concurrency)))
                 self._update_lag()
         finally:
             with contextlib.suppress(Exception):

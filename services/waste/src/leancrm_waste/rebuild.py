@@ -49,6 +49,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            concurrency=settings.projector_concurrency,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))

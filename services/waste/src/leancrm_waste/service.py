@@ -127,6 +127,7 @@ class WasteService:
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            concurrency=self.settings.projector_concurrency,
         )
         self._consumer_stop = asyncio.Event()
         self._consumer_task = asyncio.create_task(self.consumer.run(self._consumer_stop))

@@ -14,5 +14,8 @@ class WasteSettings(ServiceSettings):
     )
     projector_batch_max_records: int = Field(
         default=5000, ge=1, le=100_000, description="Events applied in one transaction.")
+    projector_concurrency: int = Field(
+        default=2, ge=1, le=8,
+        description="Transactions applying one consumed batch at once, each on whole partitions.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")
