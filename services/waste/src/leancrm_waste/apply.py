@@ -79,11 +79,11 @@ class WasteApplier:
         if interactions:
             # read what was stored before this batch, then add the batch: the batch's own
             # events (never seen before, by event_id) need not make the round trip back
-            by_interaction = await self.store.interaction_events(
-                conn, {UUID(e.stream_id) for e in interactions})
+            ids = {sid: UUID(sid) for sid in {e.stream_id for e in interactions}}  # once each
+            by_interaction = await self.store.interaction_events(conn, ids.values())
             await self.store.add_interaction_events(conn, interactions)
             for raw in interactions:
-                by_interaction.setdefault(UUID(raw.stream_id), []).append(raw)
+                by_interaction.setdefault(ids[raw.stream_id], []).append(raw)
             await self._recompute_interactions(conn, by_interaction)
         if agents:
             await self.store.add_agent_events(conn, agents)

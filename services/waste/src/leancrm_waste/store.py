@@ -83,7 +83,8 @@ class WasteStore:
             "(interaction_id, event_id, event_type, occurred_at, data) "
             "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::jsonb[]) "
             "ON CONFLICT DO NOTHING",
-            [UUID(e.stream_id) for e in events], [e.event_id for e in events],
+            [e.stream_id for e in events],  # asyncpg parses uuid text itself
+            [e.event_id for e in events],
             [e.event_type for e in events], [e.occurred_at for e in events],
             [json.dumps(e.data) for e in events],
         )
