@@ -320,15 +320,24 @@ class ServiceHarness:
         return rec
 
 
+def settings_for_test(service: str, infra: Infra, bootstrap: str, schema: str,
+                  **extra: Any) -> ServiceSettings:
+    """A service's settings for a test: its own schema and consumer group, any free HTTP
+    port, 3 partitions, a quick outbox poll; ``extra`` overrides."""
+    options: dict[str, Any] = {
+        "kafka_bootstrap": bootstrap, "database_url": infra.dsn, "db_schema": schema,
+        "http_port": 0, "partitions": 3, "consumer_group": f"{service}-{uuid.uuid4().hex[:8]}",
+        "relay_poll_interval_s": 0.2, **extra}
+    return ServiceSettings(**options)
+
+
 @contextlib.asynccontextmanager
 async def running_service(spec: CommandServiceSpec, infra: Infra,
                           bootstrap: str) -> AsyncIterator[ServiceHarness]:
     """Start the service of ``spec`` in this process on a fresh schema and consumer group,
     with a producer, a reader and a database connection; stop them all afterwards."""
-    tag = uuid.uuid4().hex[:12]
-    service = CommandService(spec, ServiceSettings(
-        kafka_bootstrap=bootstrap, database_url=infra.dsn, db_schema=f"t_{tag}",
-        http_port=0, partitions=3, consumer_group=f"{spec.name}-{tag}", relay_poll_interval_s=0.2))
+    service = CommandService(spec, settings_for_test(spec.name, infra, bootstrap,
+                                                 f"t_{uuid.uuid4().hex[:12]}"))
     async with contextlib.AsyncExitStack() as stack:
         await service.start()  # creates the topics the reader subscribes to
         stack.push_async_callback(service.stop)

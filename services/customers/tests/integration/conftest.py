@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,20 +8,11 @@ from aiokafka import AIOKafkaProducer
 from leancrm_customers.app import SPEC
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra
+from leancrm_servicekit.testing import Infra, settings_for_test
 
 
 def service_settings(infra: Infra, bootstrap: str, schema: str, **extra: object) -> ServiceSettings:
-    return ServiceSettings(
-        kafka_bootstrap=bootstrap,
-        database_url=infra.dsn,
-        db_schema=schema,
-        http_port=0,
-        partitions=3,
-        consumer_group=f"customers-{uuid.uuid4().hex[:8]}",
-        relay_poll_interval_s=0.2,
-        **extra,  # type: ignore[arg-type]
-    )
+    return settings_for_test("customers", infra, bootstrap, schema, **extra)
 
 
 @pytest.fixture
