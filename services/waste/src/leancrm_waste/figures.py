@@ -17,7 +17,7 @@ from leancrm_waste.domain.capacity import busy_by_hour, sign_in_periods, split_b
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import summarise_interaction
 from leancrm_waste.domain.wastes import interaction_wastes
-from leancrm_waste.store import InteractionRow, LedgerRow, RawEvent
+from leancrm_waste.store import BusyRow, InteractionRow, LedgerRow, RawEvent
 
 __all__ = ["interaction", "split_by_hour", "staffed"]
 
@@ -27,7 +27,7 @@ def _uuid(value: str | None) -> UUID | None:
 
 
 def interaction(interaction_id: UUID, events: Sequence[RawEvent]
-                ) -> tuple[InteractionRow, list[LedgerRow], list[tuple[UUID, datetime, str, float]]]:
+                ) -> tuple[InteractionRow, list[LedgerRow], list[BusyRow]]:
     f = summarise_interaction(
         (Event(str(e.event_id), e.event_type, e.occurred_at, e.data) for e in events),
         str(interaction_id),
@@ -48,7 +48,7 @@ def interaction(interaction_id: UUID, events: Sequence[RawEvent]
                   unit=w.unit, source_event_id=_uuid(w.source_event_id))
         for w in interaction_wastes(f)
     ]
-    busy = [(interaction_id, hour, team, seconds)
+    busy = [BusyRow(interaction_id, hour, team, seconds)
             for (hour, team), seconds in sorted(busy_by_hour(f.agent_segments).items())]
     return row, ledger, busy
 

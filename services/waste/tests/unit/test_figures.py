@@ -74,7 +74,7 @@ def test_the_call_worked_by_hand() -> None:
         ("defects", "not_first_agent", at(9, 26), 1.0),
     ])
     assert {r.unit for r in ledger if r.waste_type == "waiting"} == {"seconds"}
-    assert sorted((t, s) for _, _, t, s in busy) == [
+    assert sorted((b.team, b.busy_s) for b in busy) == [
         ("billing_team", 240.0), ("digital", 360.0), ("tech_support", 180.0)]
 
 
@@ -168,4 +168,5 @@ def test_busy_time_split_across_hours_under_the_assigned_team() -> None:
     events = [started(at(9, 50)), ev("agent_assigned", at(9, 50), agent_id="a", team="tech"),
               ev("ended", at(10, 20))]
     _, _, busy = interaction(IID, events)
-    assert [(b, t, s) for _, b, t, s in busy] == [(at(9, 0), "tech", 600.0), (at(10, 0), "tech", 1200.0)]
+    assert [(b.bucket_start, b.team, b.busy_s) for b in busy] == [
+        (at(9, 0), "tech", 600.0), (at(10, 0), "tech", 1200.0)]
