@@ -32,6 +32,7 @@ from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.logging import configure_logging, get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.relay import OutboxRelay
+from leancrm_servicekit.runtime import tune_gc
 from leancrm_servicekit.settings import ServiceSettings, require
 
 log = get_logger(component="runtime")
@@ -232,6 +233,7 @@ async def _serve(spec: CommandServiceSpec) -> None:
     configure_logging(spec.name, settings.log_level)
     service = CommandService(spec, settings)
     await service.start()
+    tune_gc(settings.gc_gen0_threshold)
     await _until_signalled()
     await service.stop()
 
@@ -251,6 +253,7 @@ async def _relay_only(spec: CommandServiceSpec) -> None:
                         poll_interval_s=settings.relay_poll_interval_s)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
+    tune_gc(settings.gc_gen0_threshold)
     await _until_signalled()
     stop.set()
     await task

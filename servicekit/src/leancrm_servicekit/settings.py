@@ -62,6 +62,11 @@ class ServiceSettings(BaseSettings):
         default=1.0, gt=0, description="Outbox polling fallback when no NOTIFY arrives."
     )
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    gc_gen0_threshold: int = Field(
+        default=50_000, ge=0,
+        description="Allocations between collections of Python's youngest GC generation "
+                    "(Python's default is 700; 0 keeps Python's defaults). See servicekit/runtime.py.",
+    )
 
 
 def require(value: str | None, name: str) -> str:

@@ -8,6 +8,7 @@ import signal
 import typer
 
 from leancrm_servicekit.logging import configure_logging
+from leancrm_servicekit.runtime import tune_gc
 from leancrm_waste.settings import WasteSettings
 
 app = typer.Typer(add_completion=False, help="The Lean CRM waste projector.")
@@ -23,6 +24,7 @@ def serve() -> None:
         configure_logging("waste", settings.log_level)
         service = WasteService(settings)
         await service.start()
+        tune_gc(settings.gc_gen0_threshold)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -44,6 +46,7 @@ def rebuild(
 
     settings = WasteSettings()
     configure_logging("waste", "WARNING")
+    tune_gc(settings.gc_gen0_threshold)
     new, old, applied, seconds = asyncio.run(
         run_rebuild(settings, drop_old=drop_old, timeout_s=timeout))
     typer.echo(f"rebuilt {applied:,} events into {new} in {seconds:.1f}s; views switched"
