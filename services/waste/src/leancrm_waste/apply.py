@@ -63,7 +63,7 @@ class WasteApplier:
         for e in fresh:
             env = e.envelope
             # as the store gives it back: occurred_at in UTC
-            raw = RawEvent(env.stream_id, env.event_id, env.event_type,
+            raw = RawEvent(env.stream_id, str(env.event_id), env.event_type,
                            env.occurred_at.astimezone(UTC), e.data)
             kind = env.event_type.split(".", 1)[0]
             if kind == "interaction":

@@ -22,19 +22,20 @@ from leancrm_waste.store import BusyRow, InteractionRow, LedgerRow, RawEvent
 __all__ = ["interaction", "split_by_hour", "staffed"]
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
+def _id(value: str | None) -> str | None:
+    """An id as the validated event gave it (canonical UUID text, parsed by PostgreSQL)."""
+    return value or None
 
 
 def interaction(interaction_id: UUID, events: Sequence[RawEvent]
                 ) -> tuple[InteractionRow, list[LedgerRow], list[BusyRow]]:
     f = summarise_interaction(
-        (Event(str(e.event_id), e.event_type, e.occurred_at, e.data) for e in events),
+        (Event(e.event_id, e.event_type, e.occurred_at, e.data) for e in events),
         str(interaction_id),
     )
     row = InteractionRow(
-        interaction_id=interaction_id, customer_id=_uuid(f.customer_id), channel=f.channel,
-        reason=f.reason, started_at=f.started_at, started_event_id=_uuid(f.started_event_id),
+        interaction_id=interaction_id, customer_id=_id(f.customer_id), channel=f.channel,
+        reason=f.reason, started_at=f.started_at, started_event_id=_id(f.started_event_id),
         ended_at=f.ended_at, status=f.status, resolved_by=f.resolved_by, transfers=f.transfers,
         cross_channel_transfers=f.cross_channel_transfers, identifications=f.identifications,
         queue_wait_s=f.queue_wait_s, hold_s=f.hold_s, handle_s=f.handle_s,
@@ -43,9 +44,9 @@ def interaction(interaction_id: UUID, events: Sequence[RawEvent]
     )
     ledger = [
         LedgerRow(row_key=w.key, interaction_id=interaction_id, waste_type=w.waste_type,
-                  subtype=w.subtype, occurred_at=w.occurred_at, customer_id=_uuid(w.customer_id),
+                  subtype=w.subtype, occurred_at=w.occurred_at, customer_id=_id(w.customer_id),
                   channel=w.channel, reason=w.reason, team=w.team, quantity=w.quantity,
-                  unit=w.unit, source_event_id=_uuid(w.source_event_id))
+                  unit=w.unit, source_event_id=_id(w.source_event_id))
         for w in interaction_wastes(f)
     ]
     busy = [BusyRow(interaction_id, hour, team, seconds)

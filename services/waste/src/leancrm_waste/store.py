@@ -3,7 +3,6 @@ each function writes one batch's rows with one statement."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from leancrm_servicekit.db import Conn, check_identifier
 @dataclass(frozen=True, slots=True)
 class RawEvent:
     stream_id: str
-    event_id: UUID
+    event_id: str
     event_type: str
     occurred_at: datetime
     data: dict[str, Any]
@@ -28,11 +27,11 @@ class RawEvent:
 @dataclass(frozen=True, slots=True)
 class InteractionRow:
     interaction_id: UUID
-    customer_id: UUID | None
+    customer_id: str | None
     channel: str | None
     reason: str | None
     started_at: datetime | None
-    started_event_id: UUID | None
+    started_event_id: str | None
     ended_at: datetime | None
     status: str
     resolved_by: str | None
@@ -55,13 +54,13 @@ class LedgerRow:
     waste_type: str
     subtype: str
     occurred_at: datetime
-    customer_id: UUID | None
+    customer_id: str | None
     channel: str | None
     reason: str | None
     team: str | None
     quantity: float
     unit: str
-    source_event_id: UUID | None
+    source_event_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +118,14 @@ class WasteStore:
                                  ids: Iterable[UUID]) -> dict[UUID, list[RawEvent]]:
         out: dict[UUID, list[RawEvent]] = {}
         rows = await conn.fetch(
-            f"SELECT interaction_id, event_id, event_type, occurred_at, data "
+            f"SELECT interaction_id, event_id::text, event_type, occurred_at, data::text "
             f"FROM {self.s}.interaction_events WHERE interaction_id = ANY($1::uuid[])",
             list(ids),
         )
         for r in rows:
             out.setdefault(r["interaction_id"], []).append(
                 RawEvent(str(r["interaction_id"]), r["event_id"], r["event_type"],
-                         r["occurred_at"], json.loads(r["data"])))
+                         r["occurred_at"], orjson.loads(r["data"])))
         return out
 
     async def replace_interactions(self, conn: Conn, rows: Sequence[InteractionRow],
@@ -233,7 +232,7 @@ class WasteStore:
         columns, so order does not matter) and votes per voter (the latest vote by
         occurred_at, then event_id, wins); two statements."""
         feedback: dict[UUID, dict[str, Any]] = {}
-        votes: dict[tuple[UUID, UUID], tuple[int, datetime, UUID]] = {}
+        votes: dict[tuple[UUID, UUID], tuple[int, datetime, str]] = {}
         for e in events:
             d = e.data
             fid = UUID(str(d["feedback_id"]))

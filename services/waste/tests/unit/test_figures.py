@@ -20,7 +20,7 @@ def at(hh: int, mm: int, ss: int = 0, day: int = 0) -> datetime:
 
 
 def ev(event_type: str, when: datetime, **data: Any) -> RawEvent:
-    return RawEvent(str(IID), uuid.uuid4(), f"interaction.{event_type}", when, data)
+    return RawEvent(str(IID), str(uuid.uuid4()), f"interaction.{event_type}", when, data)
 
 
 def started(when: datetime, channel: str = "phone") -> RawEvent:

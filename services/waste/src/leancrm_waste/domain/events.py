@@ -80,6 +80,8 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is UTC:
+            return
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
             raise ValueError(f"event {self.event_id}: occurred_at must be timezone-aware")
         object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
