@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -193,8 +194,8 @@ class CheckpointedConsumer:
                 await conn.execute("SELECT pg_notify($1, '')", self.outbox.notify_channel)
         for (topic, partition), n in nxt.items():
             self._next[TopicPartition(topic, partition)] = n
-        for r in records:
-            self.metrics.messages_in.labels(topic=r.topic).inc()
+        for topic, n in Counter(r.topic for r in records).items():
+            self.metrics.messages_in.labels(topic=topic).inc(n)  # once per topic, not per record
         for d in dead:
             code = dict(d.headers).get("dlq_error_code", "unknown")
             self.metrics.dlq.labels(error_code=code).inc()

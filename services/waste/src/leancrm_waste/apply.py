@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import Any
 from uuid import UUID
 
+from leancrm_contracts.registry import ALL_EVENTS
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import OutboxMessage
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
@@ -25,6 +26,8 @@ from leancrm_waste.store import RawEvent, WasteStore
 
 log = get_logger(component="apply")
 CONSUMER = "waste"
+#: event_type → what it is about ("interaction", "agent", "feedback", "customer")
+_KIND = {t: t.split(".", 1)[0] for t in ALL_EVENTS}
 
 
 class WasteApplier:
@@ -49,41 +52,41 @@ class WasteApplier:
                 events.append(d)
         if not events:
             return dead
-        new_ids = await self.store.mark_seen(
-            conn, [e.envelope.event_id for e in events], [e.envelope.event_type for e in events])
-        fresh: list[DecodedEvent] = []
-        for e in events:
-            if e.envelope.event_id in new_ids:
-                new_ids.discard(e.envelope.event_id)  # a duplicate inside the batch counts once
-                fresh.append(e)
+        ids = [str(e.envelope.event_id) for e in events]  # canonical text, once per event
+        new_ids = await self.store.mark_seen(conn, ids, [e.envelope.event_type for e in events])
         interactions: list[RawEvent] = []
         agents: list[RawEvent] = []
         feedback: list[RawEvent] = []
         customers: list[tuple[str, UUID, int, dict[str, Any]]] = []
-        for e in fresh:
+        for e, event_id in zip(events, ids, strict=True):
+            if event_id not in new_ids:
+                continue  # applied before
+            new_ids.discard(event_id)  # a duplicate inside the batch counts once
             env = e.envelope
+            kind = _KIND.get(env.event_type)
+            if kind == "customer":
+                if env.customer_id is not None:
+                    customers.append((env.event_type, env.customer_id, env.stream_version, e.data))
+                continue
             # as the store gives it back: occurred_at in UTC
-            raw = RawEvent(env.stream_id, str(env.event_id), env.event_type,
+            raw = RawEvent(env.stream_id, event_id, env.event_type,
                            env.occurred_at.astimezone(UTC), e.data)
-            kind = env.event_type.split(".", 1)[0]
             if kind == "interaction":
                 interactions.append(raw)
             elif kind == "agent":
                 agents.append(raw)
             elif kind == "feedback":
                 feedback.append(raw)
-            elif kind == "customer" and env.customer_id is not None:
-                customers.append((env.event_type, env.customer_id, env.stream_version, e.data))
         if customers:
             await self.store.apply_customer_events(conn, customers)
         if interactions:
             # read what was stored before this batch, then add the batch: the batch's own
             # events (never seen before, by event_id) need not make the round trip back
-            ids = {sid: UUID(sid) for sid in {e.stream_id for e in interactions}}  # once each
-            by_interaction = await self.store.interaction_events(conn, ids.values())
+            streams = {sid: UUID(sid) for sid in {e.stream_id for e in interactions}}  # once each
+            by_interaction = await self.store.interaction_events(conn, streams.values())
             await self.store.add_interaction_events(conn, interactions)
             for raw in interactions:
-                by_interaction.setdefault(ids[raw.stream_id], []).append(raw)
+                by_interaction.setdefault(streams[raw.stream_id], []).append(raw)
             await self._recompute_interactions(conn, by_interaction)
         if agents:
             await self.store.add_agent_events(conn, agents)

@@ -93,15 +93,17 @@ class WasteStore:
     def __init__(self, schema: str) -> None:
         self.s = check_identifier(schema)
 
-    async def mark_seen(self, conn: Conn, ids: Sequence[UUID],
-                        types: Sequence[str]) -> set[UUID]:
-        """Record event ids; return those never seen before (the rest are duplicates)."""
+    async def mark_seen(self, conn: Conn, ids: Sequence[str],
+                        types: Sequence[str]) -> set[str]:
+        """Record event ids (canonical UUID text); return those never seen before (the
+        rest are duplicates), as the same text."""
         rows = await conn.fetch(
             f"INSERT INTO {self.s}.seen_events (event_id, event_type) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
-            list(ids), list(types),
+            "SELECT (x->>0)::uuid, x->>1 FROM json_array_elements($1::json) AS x "
+            "ON CONFLICT DO NOTHING RETURNING event_id::text",
+            orjson.dumps(list(zip(ids, types, strict=True))).decode(),
         )
-        return {r["event_id"] for r in rows}
+        return {r[0] for r in rows}
 
     async def add_interaction_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
         await conn.execute(
