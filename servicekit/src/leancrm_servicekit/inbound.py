@@ -8,6 +8,7 @@ fields fail validation gets a ``rejected`` result with code ``invalid`` instead.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +76,46 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+#: escapes that may decode to text PostgreSQL cannot store: NUL, or half a surrogate pair
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def unstorable_text(value: bytes, obj: Any = None) -> tuple[str, str] | None:
+    """(path, problem) of the first string, key or value, of a JSON message that
+    PostgreSQL cannot store as text: one holding the NUL character (U+0000) or a lone
+    surrogate. Such a message is valid JSON and may pass its model, yet writing it
+    fails every time: left alone it would stop the consumer for good (section 2.4: a
+    bad message never stops a consumer). ``obj`` is ``value`` already parsed, if it
+    is; only a message with such an escape is parsed and searched."""
+    if not _SUSPECT_ESCAPE.search(value):
+        return None
+    return _find_unstorable(json.loads(value) if obj is None else obj, "")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains the NUL character (U+0000), which cannot be stored"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (not a Unicode character), which cannot be stored"
+    return None
+
+
+def _find_unstorable(obj: Any, path: str) -> tuple[str, str] | None:
+    if isinstance(obj, str):
+        problem = _text_problem(obj)
+        return None if problem is None else (path or "(message)", problem)
+    items: Any = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and (problem := _text_problem(key)) is not None:
+            return path or "(message)", "has a key that " + problem
+        found = _find_unstorable(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def decode_command(
     record: InboundRecord, command_models: Mapping[str, type[BaseModel]]
 ) -> Decoded:
@@ -93,6 +134,15 @@ def decode_command(
         )
     raw_type = obj.get("command_type")
     command_type = raw_type if isinstance(raw_type, str) else ""
+    unstorable = unstorable_text(record.value, obj)
+    if unstorable is not None:
+        path, problem = unstorable
+        if path == "command_id":
+            return DeadLetter(record, "invalid_envelope",
+                              f"command_id: {problem}; no result can be addressed")
+        if path == "command_type":
+            command_type = ""
+        return InvalidCommand(command_id, command_type, f"{path}: {problem}")
     try:
         envelope = CommandEnvelope.model_validate(obj)
     except ValidationError as exc:
@@ -124,7 +174,7 @@ def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None 
     rec = letter.record
     at = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     original = tuple(
-        (k, v.decode(errors="replace"))
+        (_storable(k), _storable(v.decode(errors="replace")))  # headers are stored as JSONB
         for k, v in rec.headers
         if not k.startswith("dlq_")
     )
@@ -148,3 +198,8 @@ def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None 
         value=rec.value,
         headers=tuple(headers),
     )
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL can store: NUL and lone surrogates become U+FFFD."""
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)

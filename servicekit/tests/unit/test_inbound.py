@@ -19,6 +19,7 @@ from leancrm_servicekit.inbound import (
     InvalidCommand,
     dead_letter_message,
     decode_command,
+    unstorable_text,
 )
 
 TOPIC = "crm.customers.commands.v1"
@@ -93,3 +94,63 @@ def test_the_dead_letter_keeps_the_original_bytes_key_and_headers_and_adds_secti
     assert headers["dlq_consumer"] == "leancrm-customers"
     assert headers["dlq_at"] == "2026-11-24T09:30:00Z"
     assert headers["dlq_reason"].startswith("not UTF-8 JSON")
+
+
+# -- text PostgreSQL cannot store: valid JSON, passes the model, fails every write ------
+
+
+def with_name(name: str, **over: Any) -> bytes:
+    cmd = register(**over)
+    cmd["data"]["name"] = name
+    return json.dumps(cmd).encode()  # ensure_ascii: NUL and surrogates travel as \u escapes
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("Ada\x00", "NUL character (U+0000)"),
+    ("Ada\ud800", "lone surrogate"),
+])
+def test_a_field_postgresql_cannot_store_is_invalid_naming_it(name: str, problem: str) -> None:
+    decoded = decode_command(record(with_name(name)), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert decoded.command_id == "c-1" and decoded.command_type == "register_customer"
+    assert decoded.message.startswith("data.name: ") and problem in decoded.message
+
+
+def test_a_command_id_postgresql_cannot_store_is_a_dead_letter() -> None:
+    decoded = decode_command(record(with_name("Ada", command_id="c\x00-1")), COMMANDS)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_envelope"
+    assert decoded.reason.startswith("command_id: contains the NUL character")
+
+
+def test_a_command_type_postgresql_cannot_store_is_invalid_without_it() -> None:
+    decoded = decode_command(record(with_name("Ada", command_type="register\x00")), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert decoded.command_type == "" and decoded.message.startswith("command_type: ")
+
+
+def test_a_key_postgresql_cannot_store_is_invalid() -> None:
+    cmd = register()
+    cmd["data"]["no\x00te"] = "x"
+    decoded = decode_command(record(cmd), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert decoded.message.startswith("data: has a key that contains the NUL character")
+
+
+def test_escaped_text_that_only_looks_like_nul_and_surrogate_pairs_are_fine() -> None:
+    # a backslash followed by "u0000" is ordinary text; an emoji is a valid surrogate pair
+    decoded = decode_command(record(with_name("Ada \\u0000 😀")), COMMANDS)
+    assert isinstance(decoded, Command)
+    assert decoded.data.name == "Ada \\u0000 😀"  # type: ignore[attr-defined]
+
+
+def test_unstorable_text_finds_the_path_in_lists_and_says_nothing_of_clean_messages() -> None:
+    assert unstorable_text(json.dumps({"a": [1, {"b": "x\x00"}]}).encode()) == (
+        "a.1.b", "contains the NUL character (U+0000), which cannot be stored")
+    assert unstorable_text(json.dumps({"a": "é", "b": [None, 1.5]}).encode()) is None
+
+
+def test_the_dead_letter_headers_are_storable() -> None:
+    rec = InboundRecord(TOPIC, 0, 7, b"k", b"not json", (("x-trace\x00", b"a\x00b"),))
+    msg = dead_letter_message(DeadLetter(rec, "undecodable", "not UTF-8 JSON"), "customers")
+    assert ("x-trace\ufffd", "a\ufffdb") in msg.headers
+    assert msg.value == b"not json"

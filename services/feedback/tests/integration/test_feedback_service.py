@@ -177,6 +177,9 @@ async def test_invalid_commands_are_rejected_naming_the_field_and_bad_records_ar
         (submit(customer_id="bob"), "data.customer_id"),
         (vote(idea["data"]["feedback_id"], str(uuid.uuid4()), 0), "data.vote"),
         (vote(idea["data"]["feedback_id"], "not-a-uuid", 1), "data.voter_customer_id"),
+        # valid by the model, but PostgreSQL cannot store it: it used to stop the line
+        (submit(text="The app crashes\x00"), "data.text"),
+        (submit(text="Half an emoji \ud83d"), "data.text"),
     ]
     dead: list[tuple[bytes, str]] = [
         (b"\xc3\x28 feedback", "undecodable"),
@@ -184,6 +187,7 @@ async def test_invalid_commands_are_rejected_naming_the_field_and_bad_records_ar
         (json.dumps("just a string").encode(), "invalid_envelope"),
         (json.dumps({k: v for k, v in submit().items() if k != "command_id"}).encode(),
          "invalid_envelope"),
+        (json.dumps({**submit(), "command_id": "c-\x00"}).encode(), "invalid_envelope"),
     ]
     good = submit(customer_id=str(uuid.uuid4()), text=("Great service. " * 400)[:5000])
 

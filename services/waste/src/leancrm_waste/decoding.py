@@ -4,22 +4,40 @@ Not JSON → DLQ ``undecodable``; an envelope that fails validation → DLQ
 ``invalid_envelope``; an event type the projector does not handle → skipped (forward
 compatible); a newer ``schema_version`` of a handled type → DLQ
 ``unsupported_version`` (no upcaster exists yet); data that fails its model → DLQ
-``invalid_data``.
+``invalid_data``. Two faults that pass the models but would stop the projector for
+good if written (section 2.4: a bad message never stops a consumer) are dead-lettered
+too: a ``stream_id`` that is not the id of the aggregate the data names (section 2.1;
+the projector keys interactions and agents by it) → ``invalid_envelope``; text
+PostgreSQL cannot store (NUL) → ``invalid_data`` in ``data``, else ``invalid_envelope``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
 from leancrm_contracts.envelope import EventEnvelope
 from leancrm_contracts.registry import ALL_EVENTS
-from leancrm_servicekit.inbound import DeadLetter, InboundRecord, describe_validation_error
+from leancrm_servicekit.inbound import (
+    DeadLetter,
+    InboundRecord,
+    describe_validation_error,
+    unstorable_text,
+)
 
 #: The highest schema_version of each event type this projector can read.
 SUPPORTED_VERSION = 1
+#: What an event type's stream_id must equal (section 2.1: the aggregate's id), by the
+#: part of its type before the dot; True where that id is a UUID.
+STREAM_FIELD: dict[str, tuple[str, bool]] = {
+    "customer": ("customer_id", True),
+    "interaction": ("interaction_id", True),
+    "agent": ("agent_id", False),
+    "feedback": ("feedback_id", True),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,4 +74,32 @@ def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
         data = model.model_validate(envelope.data)
     except ValidationError as exc:
         return DeadLetter(record, "invalid_data", describe_validation_error(exc, "data"))
-    return DecodedEvent(record, envelope, data.model_dump(mode="json", exclude_unset=True))
+    unstorable = unstorable_text(record.value)
+    if unstorable is not None:
+        path, problem = unstorable
+        code = "invalid_data" if path.startswith("data.") else "invalid_envelope"
+        return DeadLetter(record, code, f"{path}: {problem}")
+    dumped = data.model_dump(mode="json", exclude_unset=True)
+    mismatch = _stream_mismatch(envelope, dumped)
+    if mismatch is not None:
+        return DeadLetter(record, "invalid_envelope", mismatch)
+    return DecodedEvent(record, envelope, dumped)
+
+
+def _stream_mismatch(envelope: EventEnvelope, data: dict[str, Any]) -> str | None:
+    """Why stream_id is not the aggregate's id of the data, or None."""
+    kind = envelope.event_type.split(".", 1)[0]
+    field, is_uuid = STREAM_FIELD.get(kind, (None, False))
+    if field is None:
+        return None
+    expected = data.get(field)
+    if envelope.stream_id == expected:  # the usual case: canonical text on both sides
+        return None
+    if is_uuid and expected is not None:
+        try:
+            if UUID(envelope.stream_id) == UUID(str(expected)):
+                return None
+        except ValueError:
+            pass
+    return (f"stream_id: {envelope.stream_id[:64]!r} is not the {field} of this "
+            f"{envelope.event_type} event ({expected!r}); section 2.1: stream_id is the aggregate")

@@ -1,0 +1,88 @@
+"""Decoding consumed events, pure: what the projector applies, skips or dead-letters."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from leancrm_servicekit.inbound import DeadLetter, InboundRecord
+from leancrm_waste.decoding import DecodedEvent, Skipped, decode_event
+
+IID = str(uuid.uuid4())
+CID = str(uuid.uuid4())
+
+
+def interaction_started(**over: Any) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()), "event_type": "interaction.started", "schema_version": 1,
+        "occurred_at": "2026-11-23T09:00:00.000Z", "recorded_at": "2026-11-23T09:00:00.100Z",
+        "producer": "interactions", "stream_id": IID, "stream_version": 1, "customer_id": CID,
+        "correlation_id": None, "causation_id": "c-1",
+        "data": {"interaction_id": IID, "customer_id": CID, "channel": "phone",
+                 "reason": "billing"}}
+    env.update(over)
+    return env
+
+
+def agent_signed_in(**over: Any) -> dict[str, Any]:
+    env = interaction_started(event_type="agent.signed_in", stream_id="a-7", customer_id=None,
+                              data={"agent_id": "a-7", "team": "billing_team"})
+    env.update(over)
+    return env
+
+
+def decode(env: dict[str, Any]) -> DecodedEvent | Skipped | DeadLetter:
+    return decode_event(InboundRecord("crm.interactions.events.v1", 3, 9, b"k",
+                                      json.dumps(env).encode()))
+
+
+def test_a_valid_event_decodes_with_its_data_as_json() -> None:
+    decoded = decode(interaction_started())
+    assert isinstance(decoded, DecodedEvent)
+    assert decoded.data["interaction_id"] == IID and decoded.data["channel"] == "phone"
+
+
+def test_a_stream_id_in_another_spelling_of_the_same_uuid_is_the_same_stream() -> None:
+    assert isinstance(decode(interaction_started(stream_id=IID.upper())), DecodedEvent)
+
+
+@pytest.mark.parametrize("env", [
+    interaction_started(stream_id="not-a-uuid"),
+    interaction_started(stream_id=str(uuid.uuid4())),
+    agent_signed_in(stream_id="a-8"),
+], ids=["not a uuid", "another interaction", "another agent"])
+def test_a_stream_id_that_is_not_the_aggregate_is_an_invalid_envelope(env: dict[str, Any]) -> None:
+    decoded = decode(env)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_envelope"
+    assert decoded.reason.startswith("stream_id: ") and "section 2.1" in decoded.reason
+
+
+def test_nul_in_the_data_is_invalid_data_naming_the_field() -> None:
+    env = interaction_started()
+    env["data"]["reason"] = "bill\x00ing"
+    decoded = decode(env)
+    # the reason slug pattern may say so first; either way it is invalid_data on data.reason
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_data"
+    assert decoded.reason.startswith("data.reason: ")
+
+
+def test_nul_in_free_text_of_the_data_is_invalid_data() -> None:
+    env = agent_signed_in()
+    env["data"]["note"] = "x\x00"  # a field the model ignores is still in the bytes stored
+    decoded = decode(env)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_data"
+    assert decoded.reason == "data.note: contains the NUL character (U+0000), which cannot be stored"
+
+
+def test_nul_in_the_envelope_is_an_invalid_envelope() -> None:
+    decoded = decode(interaction_started(causation_id="c-\x001"))
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_envelope"
+    assert decoded.reason.startswith("causation_id: contains the NUL character")
+
+
+def test_unknown_types_are_skipped_before_anything_else_is_asked_of_them() -> None:
+    decoded = decode(interaction_started(event_type="interaction.tagged", stream_id="x\x00"))
+    assert isinstance(decoded, Skipped)
