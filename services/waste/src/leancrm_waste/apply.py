@@ -52,6 +52,21 @@ class WasteApplier:
                 events.append(d)
         if not events:
             return dead
+        # One interaction's events can sit in two partitions (keyed by interaction until
+        # the customer is known, by customer after), so two transactions, here or in
+        # another instance, may hold events of the same interaction: each would recompute
+        # it without the other's uncommitted events and the last to commit would win.
+        # Locking every interaction and agent of the batch first, in one sorted pass,
+        # serialises them: the second reads the first's events once it has committed.
+        streams: dict[str, UUID] = {}
+        agent_ids: set[str] = set()
+        for e in events:
+            kind = _KIND.get(e.envelope.event_type)
+            if kind == "interaction" and e.envelope.stream_id not in streams:
+                streams[e.envelope.stream_id] = UUID(e.envelope.stream_id)  # once each
+            elif kind == "agent":
+                agent_ids.add(e.envelope.stream_id)
+        await self.store.lock_streams(conn, set(streams.values()), agent_ids)
         ids = [str(e.envelope.event_id) for e in events]  # canonical text, once per event
         new_ids = await self.store.mark_seen(conn, ids, [e.envelope.event_type for e in events])
         interactions: list[RawEvent] = []
@@ -82,8 +97,8 @@ class WasteApplier:
         if interactions:
             # read what was stored before this batch, then add the batch: the batch's own
             # events (never seen before, by event_id) need not make the round trip back
-            streams = {sid: UUID(sid) for sid in {e.stream_id for e in interactions}}  # once each
-            by_interaction = await self.store.interaction_events(conn, streams.values())
+            by_interaction = await self.store.interaction_events(
+                conn, {streams[e.stream_id] for e in interactions})
             await self.store.add_interaction_events(conn, interactions)
             for raw in interactions:
                 by_interaction.setdefault(streams[raw.stream_id], []).append(raw)

@@ -15,7 +15,10 @@ class WasteSettings(ServiceSettings):
     projector_batch_max_records: int = Field(
         default=5000, ge=1, le=100_000, description="Events applied in one transaction.")
     projector_concurrency: int = Field(
-        default=2, ge=1, le=8,
+        default=4, ge=1, le=8,
         description="Transactions applying one consumed batch at once, each on whole partitions.")
+    db_pool_size: int = Field(
+        default=8, ge=2, le=100,
+        description="Connections: one per concurrent projector transaction, the rest for the API.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")
