@@ -13,7 +13,8 @@ Filters (every view listing and the summary):
 - ``limit`` (1..10,000, default 1,000), ``offset`` and ``order`` (``asc``/``desc``) of a
   stable order (the view's key columns).
 
-A bad value is a :class:`BadRequest` naming the parameter.
+A bad value is a :class:`BadRequest` naming the parameter. Sums of seconds are taken
+in numeric, exactly, as in the views: no figure depends on the order rows are read in.
 """
 
 from __future__ import annotations
@@ -565,7 +566,7 @@ async def waste_totals(conn: Conn, scope: Scope) -> dict[str, dict[str, Any]]:
     sql.any_of("team", scope.teams, "::text")
     rows = await conn.fetch(
         "SELECT waste_type, count(*) FILTER (WHERE quantity > 0) AS occurrences, "
-        f"coalesce(sum(quantity), 0)::float8 AS quantity FROM waste.waste_ledger{sql.where} "
+        f"coalesce(sum(quantity::numeric), 0)::float8 AS quantity FROM waste.waste_ledger{sql.where} "
         "GROUP BY waste_type", *sql.args)
     got = {r["waste_type"]: r for r in rows}
     return {w: {"occurrences": int(got[w]["occurrences"]) if w in got else 0,
@@ -619,8 +620,10 @@ async def flow_by_day(conn: Conn, scope: Scope, by_reason: bool = False) -> list
         "count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand, "
         "count(*) FILTER (WHERE status = 'abandoned') AS abandoned, "
         "count(*) FILTER (WHERE transfers >= 1) AS transferred, "
-        "coalesce(sum(value_added_s) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 AS value_added_s, "
-        "coalesce(sum(lead_time_s) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 AS lead_time_s "
+        "coalesce(sum(value_added_s::numeric) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 "
+        "AS value_added_s, "
+        "coalesce(sum(lead_time_s::numeric) FILTER (WHERE ended_at IS NOT NULL), 0)::float8 "
+        "AS lead_time_s "
         f"FROM waste.interactions{sql.where} GROUP BY 1{key} ORDER BY 1{key}", *sql.args)
     return [with_rates(dict(r)) for r in rows]
 
@@ -647,8 +650,9 @@ async def capacity(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
 async def capacity_by_day(conn: Conn, first: date, last: date) -> dict[date, dict[str, float]]:
     """Per day: staffed, busy and overproduction seconds of every team."""
     rows = await conn.fetch(
-        "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, sum(staffed_s)::float8 AS staffed_s, "
-        "sum(busy_s)::float8 AS busy_s, sum(overproduction_s)::float8 AS overproduction_s "
+        "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, "
+        "sum(staffed_s::numeric)::float8 AS staffed_s, sum(busy_s::numeric)::float8 AS busy_s, "
+        "sum(overproduction_s::numeric)::float8 AS overproduction_s "
         "FROM waste.capacity_hourly WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz "
         "GROUP BY 1", _midnight(first), _midnight(last + timedelta(days=1)))
     return {r["day"]: {k: float(r[k] or 0) for k in ("staffed_s", "busy_s", "overproduction_s")}
@@ -672,10 +676,10 @@ async def sentiment(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
     sql.time("day", "day", scope.time)
     rows = await conn.fetch(
         "SELECT source, routed_team AS team, sum(feedback_count)::bigint AS feedback_count, "
-        "(sum(avg_sentiment * feedback_count) "
+        "(sum(avg_sentiment::numeric * feedback_count) "
         "   / nullif(sum(feedback_count) FILTER (WHERE avg_sentiment IS NOT NULL), 0))::float8 "
         "   AS avg_sentiment, "
-        "(sum(negative_share * feedback_count) "
+        "(sum(negative_share::numeric * feedback_count) "
         "   / nullif(sum(feedback_count) FILTER (WHERE negative_share IS NOT NULL), 0))::float8 "
         "   AS negative_share, "
         "sum(ideas)::bigint AS ideas, sum(idea_votes)::bigint AS idea_votes "

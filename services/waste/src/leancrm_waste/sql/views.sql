@@ -1,6 +1,9 @@
 -- The public read model (contract section 6): schema waste, read by leancrm_ops.
 -- Every view reads the active store {store}; switching stores (a rebuild)
 -- replaces them all in one transaction, so readers never see partial figures.
+-- Sums and averages of seconds are taken in numeric, exactly, and then given back as
+-- double precision: a float sum depends on the order rows are read in, which depends
+-- on the order events arrived in, and section 5's figures must not.
 CREATE SCHEMA IF NOT EXISTS waste;
 
 -- repeat_of: the customer's most recent earlier interaction with the same reason
@@ -33,10 +36,10 @@ FROM {store}.interactions_linked;
 
 CREATE OR REPLACE VIEW waste.capacity_hourly AS
 WITH staffed AS (
-    SELECT bucket_start, team, sum(staffed_s) AS staffed_s
+    SELECT bucket_start, team, sum(staffed_s::numeric) AS staffed_s
     FROM {store}.staffed_hourly GROUP BY bucket_start, team
 ), busy AS (
-    SELECT bucket_start, team, sum(busy_s) AS busy_s
+    SELECT bucket_start, team, sum(busy_s::numeric) AS busy_s
     FROM {store}.busy_hourly GROUP BY bucket_start, team
 ), target AS (
     SELECT coalesce((SELECT target_occupancy FROM {store}.settings), 0.85) AS t
@@ -75,17 +78,17 @@ SELECT date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS b
        count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
        sum(transfers) AS transfers,
        count(*) FILTER (WHERE status = 'abandoned') AS abandoned,
-       sum(queue_wait_s) AS queue_wait_s,
-       sum(hold_s) AS hold_s,
-       sum(handle_s) AS handle_s,
-       sum(value_added_s) AS value_added_s,
-       sum(lead_time_s) AS lead_time_s
+       sum(queue_wait_s::numeric)::double precision AS queue_wait_s,
+       sum(hold_s::numeric)::double precision AS hold_s,
+       sum(handle_s::numeric)::double precision AS handle_s,
+       sum(value_added_s::numeric)::double precision AS value_added_s,
+       sum(lead_time_s::numeric)::double precision AS lead_time_s
 FROM waste.interactions
 GROUP BY 1, channel, reason;
 
 CREATE OR REPLACE VIEW waste.waste_daily AS
 SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, waste_type,
-       count(*) AS occurrences, sum(quantity) AS quantity, min(unit) AS unit
+       count(*) AS occurrences, sum(quantity::numeric)::double precision AS quantity, min(unit) AS unit
 FROM waste.waste_ledger
 GROUP BY 1, waste_type;
 
@@ -97,15 +100,15 @@ WITH flow AS (
            count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
            count(*) FILTER (WHERE transfers >= 1) AS transferred,
            count(*) FILTER (WHERE status = 'abandoned') AS abandoned,
-           avg(queue_wait_s) FILTER (WHERE reached_agent) AS avg_speed_of_answer_s,
-           avg(handle_s) FILTER (WHERE reached_agent) AS avg_handle_s,
-           sum(value_added_s) FILTER (WHERE ended_at IS NOT NULL) AS va,
-           sum(lead_time_s) FILTER (WHERE ended_at IS NOT NULL) AS lt
+           avg(queue_wait_s::numeric) FILTER (WHERE reached_agent) AS avg_speed_of_answer_s,
+           avg(handle_s::numeric) FILTER (WHERE reached_agent) AS avg_handle_s,
+           sum(value_added_s::numeric) FILTER (WHERE ended_at IS NOT NULL) AS va,
+           sum(lead_time_s::numeric) FILTER (WHERE ended_at IS NOT NULL) AS lt
     FROM {store}.interactions_linked
     GROUP BY 1, channel, reason
 ), wastes AS (
     SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
-           sum(quantity) FILTER (WHERE waste_type = 'waiting') AS waiting_s,
+           sum(quantity::numeric) FILTER (WHERE waste_type = 'waiting') AS waiting_s,
            count(*) FILTER (WHERE waste_type = 'over_processing') AS over_processing,
            count(*) FILTER (WHERE waste_type = 'motion') AS motion,
            count(*) FILTER (WHERE waste_type = 'transportation') AS transportation,
@@ -151,7 +154,7 @@ WITH votes AS (
 )
 SELECT (f.received_at AT TIME ZONE 'UTC')::date AS day, f.source, f.routed_team,
        count(*) AS feedback_count,
-       avg(f.sentiment_score) AS avg_sentiment,
+       avg(f.sentiment_score::numeric)::double precision AS avg_sentiment,
        (count(*) FILTER (WHERE f.sentiment_label = 'negative'))::double precision
            / nullif(count(f.sentiment_label), 0) AS negative_share,
        count(*) FILTER (WHERE f.source = 'idea') AS ideas,
