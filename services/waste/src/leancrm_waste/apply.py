@@ -11,7 +11,7 @@ instance applied what.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,7 +105,11 @@ class WasteApplier:
             await self._recompute_interactions(conn, by_interaction)
         if agents:
             await self.store.add_agent_events(conn, agents)
-            await self._recompute_agents(conn, sorted({e.stream_id for e in agents}))
+            first: dict[str, datetime] = {}
+            for raw in agents:
+                if raw.stream_id not in first or raw.occurred_at < first[raw.stream_id]:
+                    first[raw.stream_id] = raw.occurred_at
+            await self._recompute_agents(conn, first)
         if feedback:
             await self.store.apply_feedback_events(conn, feedback)
         return dead
@@ -121,9 +125,15 @@ class WasteApplier:
             busy.extend(busy_rows)
         await self.store.replace_interactions(conn, rows, ledger, busy)
 
-    async def _recompute_agents(self, conn: Conn, agent_ids: list[str]) -> None:
-        by_agent = await self.store.agent_events(conn, agent_ids)
-        staffed = []
-        for agent_id in agent_ids:
-            staffed.extend(figures.staffed(agent_id, by_agent.get(agent_id, [])))
-        await self.store.replace_staffed(conn, agent_ids, staffed)
+    async def _recompute_agents(self, conn: Conn, first: dict[str, datetime]) -> None:
+        """Replay each agent from its last resume point before the batch's earliest event
+        of that agent (the whole history when there is none)."""
+        points = await self.store.agent_resume_points(conn, first)
+        cuts = {agent_id: points.get(agent_id) for agent_id in sorted(first)}
+        events, kept = await self.store.agent_tails(conn, cuts)
+        periods, staffed = [], []
+        for agent_id, cut in cuts.items():
+            p, st = figures.agent_tail(agent_id, cut, events[agent_id], kept[agent_id])
+            periods.extend(p)
+            staffed.extend(st)
+        await self.store.replace_agent_tails(conn, cuts, periods, staffed)

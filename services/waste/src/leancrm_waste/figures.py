@@ -13,13 +13,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from leancrm_waste.domain.capacity import busy_by_hour, sign_in_periods, split_by_hour, staffed_by_hour
+from leancrm_waste.domain.capacity import (
+    SignInPeriod,
+    busy_by_hour,
+    hour_of,
+    periods_after,
+    split_by_hour,
+    staffed_from,
+)
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import summarise_interaction
 from leancrm_waste.domain.wastes import interaction_wastes
-from leancrm_waste.store import BusyRow, InteractionRow, LedgerRow, RawEvent
+from leancrm_waste.store import AgentPeriodRow, BusyRow, InteractionRow, LedgerRow, RawEvent, StaffedRow
 
-__all__ = ["interaction", "split_by_hour", "staffed"]
+__all__ = ["agent_tail", "interaction", "split_by_hour"]
 
 
 def _id(value: str | None) -> str | None:
@@ -54,10 +61,19 @@ def interaction(interaction_id: UUID, events: Sequence[RawEvent]
     return row, ledger, busy
 
 
-def staffed(agent_id: str, records: Sequence[Any]) -> list[tuple[str, datetime, str, float]]:
-    """Closed sign-in periods of one agent, split by UTC hour under the team at sign-in.
-    ``records`` carry event_id, event_type, occurred_at and team."""
-    events = [Event(str(r["event_id"]), r["event_type"], r["occurred_at"],
+def agent_tail(agent_id: str, cut: datetime | None, records: Sequence[Any],
+               kept: Sequence[Any]) -> tuple[list[AgentPeriodRow], list[StaffedRow]]:
+    """One agent's sign-in periods after ``cut`` (a resume point; None: all) from its
+    events after it, and its staffed seconds per UTC hour and team (at sign-in) from
+    the cut's hour on, closed periods only. ``records`` carry event_id, event_type,
+    occurred_at and team; ``kept`` are the stored closed periods that began by the cut
+    and reach past its hour."""
+    events = [Event(r["event_id"], r["event_type"], r["occurred_at"],
                     {"agent_id": agent_id, "team": r["team"]}) for r in records]
-    by_hour = staffed_by_hour(sign_in_periods(events))
-    return [(agent_id, hour, team, seconds) for (hour, team), seconds in sorted(by_hour.items())]
+    periods = periods_after(cut, events)
+    earlier = [SignInPeriod(agent_id, r["team"], r["start_at"], r["end_at"], r["signed_in_event_id"])
+               for r in kept]
+    by_hour = staffed_from(None if cut is None else hour_of(cut), earlier + periods)
+    return ([AgentPeriodRow(agent_id, p.source_event_id, p.team, p.start, p.end) for p in periods],
+            [StaffedRow(agent_id, hour, team, seconds)
+             for (hour, team), seconds in sorted(by_hour.items())])

@@ -4,7 +4,7 @@ each function writes one batch's rows with one statement."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,6 +65,23 @@ class LedgerRow:
     quantity: float
     unit: str
     source_event_id: str | None
+
+
+@dataclass(slots=True)
+class AgentPeriodRow:
+    agent_id: str
+    signed_in_event_id: str
+    team: str | None
+    start_at: datetime
+    end_at: datetime | None
+
+
+@dataclass(slots=True)
+class StaffedRow:
+    agent_id: str
+    bucket_start: datetime
+    team: str
+    staffed_s: float
 
 
 @dataclass(slots=True)
@@ -186,26 +203,76 @@ class WasteStore:
             [e.data.get("team") for e in events],
         )
 
-    async def agent_events(self, conn: Conn,
-                           agents: Iterable[str]) -> dict[str, list[asyncpg.Record]]:
-        out: dict[str, list[asyncpg.Record]] = {}
-        for r in await conn.fetch(
-            f"SELECT agent_id, event_id, event_type, occurred_at, team FROM {self.s}.agent_events "
-            "WHERE agent_id = ANY($1::text[]) ORDER BY agent_id, occurred_at, event_type, event_id",
-            list(agents),
-        ):
-            out.setdefault(r["agent_id"], []).append(r)
-        return out
+    async def agent_resume_points(self, conn: Conn,
+                                  before: Mapping[str, datetime]) -> dict[str, datetime]:
+        """Per agent, the domain's ``capacity.resume_point`` before the given instant, from
+        the stored periods (agents without one are left out: replay them whole). A
+        period spans past another's end only by starting at that very instant (an
+        agent's periods follow one another), so one index probe tells."""
+        rows = await conn.fetch(
+            f"SELECT a.agent_id, c.end_at FROM unnest($1::text[], $2::timestamptz[]) AS a(agent_id, "
+            "before) CROSS JOIN LATERAL (SELECT p.end_at FROM "
+            f"{self.s}.agent_periods p WHERE p.agent_id = a.agent_id AND p.end_at < a.before "
+            f"AND NOT EXISTS (SELECT FROM {self.s}.agent_periods q WHERE q.agent_id = p.agent_id "
+            "AND q.start_at = p.end_at AND (q.end_at IS NULL OR q.end_at > p.end_at)) "
+            "ORDER BY p.end_at DESC LIMIT 1) AS c",
+            list(before), list(before.values()),
+        )
+        return {r["agent_id"]: r["end_at"] for r in rows}
 
-    async def replace_staffed(self, conn: Conn, agents: Sequence[str],
-                              rows: Sequence[tuple[str, datetime, str, float]]) -> None:
-        await conn.execute(f"DELETE FROM {self.s}.staffed_hourly WHERE agent_id = ANY($1::text[])",
-                           list(agents))
-        if rows:
+    async def agent_tails(self, conn: Conn, cuts: Mapping[str, datetime | None]
+                          ) -> tuple[dict[str, list[asyncpg.Record]], dict[str, list[asyncpg.Record]]]:
+        """Per agent: its events after its cut (all when None), and its stored closed
+        periods that began by the cut and reach past the cut's hour (they still count
+        in the hours recomputed)."""
+        agents, at = list(cuts), list(cuts.values())
+        events: dict[str, list[asyncpg.Record]] = {a: [] for a in agents}
+        for r in await conn.fetch(
+            "SELECT e.agent_id, e.event_id::text, e.event_type, e.occurred_at, e.team "
+            f"FROM unnest($1::text[], $2::timestamptz[]) AS a(agent_id, cut) JOIN {self.s}.agent_events e "
+            "ON e.agent_id = a.agent_id AND (a.cut IS NULL OR e.occurred_at > a.cut)",
+            agents, at,
+        ):
+            events[r["agent_id"]].append(r)
+        kept: dict[str, list[asyncpg.Record]] = {a: [] for a in agents}
+        for r in await conn.fetch(
+            "SELECT p.agent_id, p.signed_in_event_id::text, p.team, p.start_at, p.end_at "
+            f"FROM unnest($1::text[], $2::timestamptz[]) AS a(agent_id, cut) JOIN {self.s}.agent_periods p "
+            "ON p.agent_id = a.agent_id AND p.start_at <= a.cut "
+            "AND p.end_at > date_trunc('hour', a.cut AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+            agents, at,
+        ):
+            kept[r["agent_id"]].append(r)
+        return events, kept
+
+    async def replace_agent_tails(self, conn: Conn, cuts: Mapping[str, datetime | None],
+                                  periods: Sequence[AgentPeriodRow],
+                                  staffed: Sequence[StaffedRow]) -> None:
+        """Each agent's periods after its cut and staffed hours from the cut's hour on
+        (everything when the cut is None), replaced."""
+        agents, at = list(cuts), list(cuts.values())
+        await conn.execute(
+            f"DELETE FROM {self.s}.agent_periods p USING unnest($1::text[], $2::timestamptz[]) "
+            "AS a(agent_id, cut) WHERE p.agent_id = a.agent_id AND (a.cut IS NULL OR p.start_at > a.cut)",
+            agents, at,
+        )
+        if periods:
             await conn.execute(
-                f"INSERT INTO {self.s}.staffed_hourly (agent_id, bucket_start, team, staffed_s) "
-                "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[])",
-                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+                f"INSERT INTO {self.s}.agent_periods SELECT * FROM "
+                f"json_populate_recordset(NULL::{self.s}.agent_periods, $1::json)",
+                _json(periods),
+            )
+        await conn.execute(
+            f"DELETE FROM {self.s}.staffed_hourly s USING unnest($1::text[], $2::timestamptz[]) "
+            "AS a(agent_id, cut) WHERE s.agent_id = a.agent_id AND (a.cut IS NULL OR "
+            "s.bucket_start >= date_trunc('hour', a.cut AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
+            agents, at,
+        )
+        if staffed:
+            await conn.execute(
+                f"INSERT INTO {self.s}.staffed_hourly SELECT * FROM "
+                f"json_populate_recordset(NULL::{self.s}.staffed_hourly, $1::json)",
+                _json(staffed),
             )
 
     async def apply_customer_events(self, conn: Conn,

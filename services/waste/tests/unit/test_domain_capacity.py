@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,12 +14,16 @@ from leancrm_waste.domain.capacity import (
     SignInPeriod,
     busy_by_hour,
     capacity_hourly,
+    hour_of,
     occupancy,
     overproduction_rows,
     overproduction_s,
+    periods_after,
+    resume_point,
     sign_in_periods,
     split_by_hour,
     staffed_by_hour,
+    staffed_from,
 )
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import AgentSegment, summarise_interaction
@@ -157,3 +162,47 @@ def test_capacity_rows_and_overproduction_ledger_rows_per_hour_and_team() -> Non
         ("overproduction", "idle_capacity", t(10, 0), "tech", 0.0, "seconds", None, None,
          "overproduction/idle_capacity/2026-11-23T10:00:00+00:00/tech"),
     ]
+
+
+# -- resuming after a closed period: an agent's history need not be read whole ---------
+
+
+def random_history(rng: random.Random, n: int) -> list[Event]:
+    """Sign-ins and sign-outs of one agent, valid or not (double sign-ins, stray
+    sign-outs), many sharing an instant, teams changing."""
+    events = []
+    for i in range(n):
+        kind = rng.choice(["signed_in", "signed_out"])
+        at = t(8, 0) + timedelta(minutes=rng.choice([0, 0, 15, 30, 45, 60, 90, 150]) * (i // 3))
+        data = {"team": rng.choice(["billing", "tech"])} if kind == "signed_in" else {}
+        events.append(agent(f"e{i:03d}", kind, at, "ann", **data))
+    return events
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_resuming_after_any_resume_point_gives_the_tail_of_the_full_scan(seed: int) -> None:
+    rng = random.Random(seed)
+    events = random_history(rng, rng.randint(2, 24))
+    rng.shuffle(events)
+    full = sign_in_periods(events)
+    for before in sorted({e.occurred_at for e in events} | {t(23, 0)}):
+        cut = resume_point(full, before)
+        assert cut is None or cut < before
+        head = [p for p in full if cut is not None and p.start <= cut]
+        assert all(p.end is not None and p.end <= cut for p in head), (seed, cut)
+        assert head + periods_after(cut, events) == full, (seed, cut)
+        if cut is not None:
+            reaching = [p for p in full if p.end is not None and p.end > hour_of(cut)]
+            assert staffed_from(hour_of(cut), reaching) == {
+                key: v for key, v in staffed_by_hour(full).items() if key[0] >= hour_of(cut)}
+
+
+def test_a_sign_in_at_the_instant_of_a_sign_out_is_no_resume_point() -> None:
+    events = [agent("i1", "signed_in", t(8, 0), "ann", team="tech"),
+              agent("o1", "signed_out", t(9, 0), "ann"),
+              agent("i2", "signed_in", t(9, 0), "ann", team="tech"),
+              agent("o2", "signed_out", t(10, 0), "ann")]
+    full = sign_in_periods(events)
+    assert resume_point(full, t(9, 30)) is None  # at 9:00 ann signed straight in again
+    assert resume_point(full, t(11, 0)) == t(10, 0)
+    assert periods_after(t(10, 0), events) == []

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leancrm_waste.figures import interaction, split_by_hour, staffed
+from leancrm_waste.figures import agent_tail, interaction, split_by_hour
 from leancrm_waste.store import RawEvent
 
 IID = uuid.UUID(int=1)
@@ -159,9 +159,26 @@ def test_capacity_split_across_hour_boundaries() -> None:
         {"event_id": "e2", "event_type": "agent.signed_out", "occurred_at": at(10, 10), "team": None},
         {"event_id": "e3", "event_type": "agent.signed_in", "occurred_at": at(11, 0), "team": "retention"},
     ]  # the second period is still open: not staffed time yet
-    assert staffed("a1", periods) == [
+    rows, staffed = agent_tail("a1", None, periods, [])
+    assert [(r.start_at, r.end_at, r.team) for r in rows] == [
+        (at(8, 45), at(10, 10), "billing_team"), (at(11, 0), None, "retention")]
+    assert [(s.agent_id, s.bucket_start, s.team, s.staffed_s) for s in staffed] == [
         ("a1", at(8, 0), "billing_team", 900.0), ("a1", at(9, 0), "billing_team", 3600.0),
         ("a1", at(10, 0), "billing_team", 600.0)]
+
+
+def test_an_agent_resumed_after_10_10_keeps_the_hour_the_earlier_period_reaches() -> None:
+    # stored: the period 08:45–10:10 (kept: it reaches past 10:00); events after 10:10
+    kept = [{"signed_in_event_id": "e1", "team": "billing_team", "start_at": at(8, 45),
+             "end_at": at(10, 10)}]
+    later = [
+        {"event_id": "e3", "event_type": "agent.signed_in", "occurred_at": at(10, 30), "team": "tech"},
+        {"event_id": "e4", "event_type": "agent.signed_out", "occurred_at": at(11, 15), "team": None},
+    ]
+    rows, staffed = agent_tail("a1", at(10, 10), later, kept)
+    assert [(r.signed_in_event_id, r.start_at, r.end_at) for r in rows] == [("e3", at(10, 30), at(11, 15))]
+    assert [(s.bucket_start, s.team, s.staffed_s) for s in staffed] == [
+        (at(10, 0), "billing_team", 600.0), (at(10, 0), "tech", 1800.0), (at(11, 0), "tech", 900.0)]
 
 
 def test_busy_time_split_across_hours_under_the_assigned_team() -> None:

@@ -90,6 +90,40 @@ def sign_in_periods(events: Iterable[Event]) -> list[SignInPeriod]:
     return periods
 
 
+def resume_point(periods: Iterable[SignInPeriod], before: datetime) -> datetime | None:
+    """The latest instant earlier than ``before`` after which the pairing scan of ONE
+    agent can resume from "signed out", or None (start from the beginning).
+
+    The scan takes the events of one instant together (their order depends only on
+    the state they start from), so it can resume after an instant once the agent is
+    signed out with every event of that instant paired: the end of a closed period
+    that no period spans past — none started at or before it and ends after it or is
+    still open (a sign-in at the very instant of the sign-out opens such a one)."""
+    known = list(periods)
+    ends = sorted({p.end for p in known if p.end is not None and p.end < before}, reverse=True)
+    for end in ends:
+        if not any(p.start <= end and (p.end is None or p.end > end) for p in known):
+            return end
+    return None
+
+
+def periods_after(cut: datetime | None, events: Iterable[Event]) -> list[SignInPeriod]:
+    """The sign-in periods of ONE agent that start after ``cut`` (a ``resume_point``),
+    from its events after ``cut`` alone: the same periods ``sign_in_periods`` finds
+    over all its events, so a projector need not read an agent's whole history. The
+    periods starting at or before ``cut`` all closed by then. None: every period."""
+    if cut is None:
+        return sign_in_periods(events)
+    return sign_in_periods(e for e in events if e.occurred_at > cut)
+
+
+def staffed_from(hour: datetime | None, periods: Iterable[SignInPeriod]) -> dict[HourTeam, float]:
+    """``staffed_by_hour`` of the hours from ``hour`` on (all when None): exact when
+    ``periods`` holds every closed period that reaches past ``hour``."""
+    by_hour = staffed_by_hour(periods)
+    return by_hour if hour is None else {k: v for k, v in by_hour.items() if k[0] >= hour}
+
+
 def _period(agent_id: str, signed_in: Event, end: datetime | None) -> SignInPeriod:
     team = signed_in.data.get("team")
     return SignInPeriod(agent_id, None if team is None else str(team), signed_in.occurred_at, end,

@@ -93,6 +93,19 @@ CREATE TABLE IF NOT EXISTS {store}.agent_events (
     team        TEXT,
     PRIMARY KEY (agent_id, event_id)
 );
+CREATE INDEX IF NOT EXISTS agent_events_time_idx ON {store}.agent_events (agent_id, occurred_at);
+-- Each agent's sign-in periods as the pairing scan found them: a batch replays an
+-- agent only from its last resume point (domain capacity.resume_point), so the work
+-- per batch does not grow with the agent's history.
+CREATE TABLE IF NOT EXISTS {store}.agent_periods (
+    agent_id           TEXT NOT NULL,
+    signed_in_event_id UUID NOT NULL,
+    team               TEXT,
+    start_at           TIMESTAMPTZ NOT NULL,
+    end_at             TIMESTAMPTZ,
+    PRIMARY KEY (agent_id, start_at, signed_in_event_id)
+);
+CREATE INDEX IF NOT EXISTS agent_periods_end_idx ON {store}.agent_periods (agent_id, end_at);
 CREATE TABLE IF NOT EXISTS {store}.staffed_hourly (
     agent_id     TEXT NOT NULL,
     bucket_start TIMESTAMPTZ NOT NULL,
