@@ -52,12 +52,12 @@ class WasteApplier:
                 events.append(d)
         if not events:
             return dead
-        # One interaction's events can sit in two partitions (keyed by interaction until
-        # the customer is known, by customer after), so two transactions, here or in
-        # another instance, may hold events of the same interaction: each would recompute
-        # it without the other's uncommitted events and the last to commit would win.
-        # Locking every interaction and agent of the batch first, in one sorted pass,
-        # serialises them: the second reads the first's events once it has committed.
+        # The contract lets one stream's events arrive in two partitions (a producer may
+        # key them otherwise), so two transactions, here or in another instance, may
+        # hold events of the same interaction: each would recompute it without the
+        # other's uncommitted events and the last to commit would win. Locking every
+        # interaction and agent of the batch first, in sorted order, serialises them:
+        # the second reads the first's events once it has committed.
         streams: dict[str, UUID] = {}
         agent_ids: set[str] = set()
         for e in events:
