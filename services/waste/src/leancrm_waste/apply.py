@@ -2,9 +2,10 @@
 
 Dead letters are returned (the checkpointed consumer queues them in the outbox);
 unknown event types are skipped; events already applied (by event_id) are skipped.
-Interactions and agents touched by the batch are recomputed from all their events
-(those stored before and the batch's own) with the pure waste definitions, so the
-figures do not depend on arrival order, batch boundaries, duplicates or which
+Interactions touched by the batch are recomputed from all their events (those stored
+before and the batch's own) with the pure waste definitions, agents from their last
+resume point (``domain.capacity.resume_point``: the same as from their first event),
+so the figures do not depend on arrival order, batch boundaries, duplicates or which
 instance applied what.
 """
 
