@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from leancrm_contracts.registry import ALL_EVENTS
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import OutboxMessage
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
@@ -27,8 +26,6 @@ from leancrm_waste.store import RawEvent, WasteStore
 
 log = get_logger(component="apply")
 CONSUMER = "waste"
-#: event_type → what it is about ("interaction", "agent", "feedback", "customer")
-_KIND = {t: t.split(".", 1)[0] for t in ALL_EVENTS}
 
 
 class WasteApplier:
@@ -62,7 +59,7 @@ class WasteApplier:
         streams: dict[str, UUID] = {}
         agent_ids: set[str] = set()
         for e in events:
-            kind = _KIND.get(e.envelope.event_type)
+            kind = e.kind
             if kind == "interaction" and e.envelope.stream_id not in streams:
                 streams[e.envelope.stream_id] = UUID(e.envelope.stream_id)  # once each
             elif kind == "agent":
@@ -79,7 +76,7 @@ class WasteApplier:
                 continue  # applied before
             new_ids.discard(event_id)  # a duplicate inside the batch counts once
             env = e.envelope
-            kind = _KIND.get(env.event_type)
+            kind = e.kind
             if kind == "customer":
                 if env.customer_id is not None:
                     customers.append((env.event_type, env.customer_id, env.stream_version, e.data))

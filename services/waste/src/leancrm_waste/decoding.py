@@ -38,6 +38,8 @@ STREAM_FIELD: dict[str, tuple[str, bool]] = {
     "agent": ("agent_id", False),
     "feedback": ("feedback_id", True),
 }
+#: event_type → what it is about ("interaction", "agent", "feedback", "customer")
+KIND: dict[str, str] = {t: t.split(".", 1)[0] for t in ALL_EVENTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class DecodedEvent:
     record: InboundRecord
     envelope: EventEnvelope
     data: dict[str, Any]  # the validated data, as JSON
+    kind: str  # KIND of its event_type
 
 
 def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
@@ -80,15 +83,15 @@ def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
         code = "invalid_data" if path.startswith("data.") else "invalid_envelope"
         return DeadLetter(record, code, f"{path}: {problem}")
     dumped = data.model_dump(mode="json", exclude_unset=True)
-    mismatch = _stream_mismatch(envelope, dumped)
+    kind = KIND[envelope.event_type]
+    mismatch = _stream_mismatch(envelope, kind, dumped)
     if mismatch is not None:
         return DeadLetter(record, "invalid_envelope", mismatch)
-    return DecodedEvent(record, envelope, dumped)
+    return DecodedEvent(record, envelope, dumped, kind)
 
 
-def _stream_mismatch(envelope: EventEnvelope, data: dict[str, Any]) -> str | None:
+def _stream_mismatch(envelope: EventEnvelope, kind: str, data: dict[str, Any]) -> str | None:
     """Why stream_id is not the aggregate's id of the data, or None."""
-    kind = envelope.event_type.split(".", 1)[0]
     field, is_uuid = STREAM_FIELD.get(kind, (None, False))
     if field is None:
         return None
