@@ -1,4 +1,4 @@
-"""The dashboard in headless Chromium against real data: the simulator's last three
+"""The dashboard in headless Chromium against real data: three fixed simulated
 days, turned into events by the services' own deciders and projected by the waste
 projector's own code, served by uvicorn on a free port. Every chart must report
 ``data-drawn="true"``.
@@ -19,7 +19,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -52,9 +52,15 @@ class Service:
     consumer: None = None
 
 
-async def project_simulated_days(dsn: str, store: str, days: int = 3) -> int:
-    """The simulator's ``days`` up to today 00:00 UTC through the real projector code."""
-    start = datetime.now(UTC).date() - timedelta(days=days)
+#: Fixed simulated days (Monday to Wednesday), shown by the dashboard through its
+#: ``from``/``to`` parameters: what the test sees never depends on the date it runs on.
+START = date(2026, 11, 23)
+DAYS = 3
+
+
+async def project_simulated_days(dsn: str, store: str, days: int = DAYS) -> int:
+    """The simulator's ``days`` from START through the real projector code."""
+    start = START
     knobs = Knobs(customers=120, days=days, start=start, agents_per_team=2, feedback_rate=0.5,
                   email_backlog=0.3, seed=11)
     events = list(offline_events(generate(knobs)))
@@ -85,7 +91,8 @@ async def dashboard_url(infra: Infra) -> AsyncIterator[str]:
     server = HttpServer(api_routes(Service(pool)), "127.0.0.1", 0)
     await server.start()
     try:
-        yield f"http://127.0.0.1:{server.port}/dashboard"
+        end = START + timedelta(days=DAYS)
+        yield f"http://127.0.0.1:{server.port}/dashboard?from={START.isoformat()}&to={end.isoformat()}"
     finally:
         await server.stop()
         await pool.close()
