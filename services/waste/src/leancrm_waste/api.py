@@ -47,7 +47,17 @@ def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def bad_request(exc: BadRequest) -> JSONResponse:
-    return error(400, "bad_request", str(exc), errors=exc.errors)
+    """400 naming each bad parameter (at most ``queries.MAX_ERRORS``; ``more_errors``
+    counts the rest): small whatever was sent."""
+    extra: dict[str, Any] = {"more_errors": exc.more} if exc.more else {}
+    return error(400, "bad_request", str(exc), errors=exc.errors, **extra)
+
+
+def query_items(request: Request) -> list[tuple[str, str]]:
+    """The query string's name=value pairs, read from the raw bytes as UTF-8: text that is
+    not UTF-8 (``%ED%A0%80``, ``%FF``) stays visible to the checks as lone surrogates,
+    where Starlette's ``query_params`` would have replaced it with U+FFFD."""
+    return queries.parse_query_string(request.scope.get("query_string", b""))
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -74,7 +84,7 @@ async def _read(service: ServesReadModel, reader: Reader) -> Response:
 def view_handler(service: ServesReadModel, view: View) -> Handler:
     async def handle(request: Request) -> Response:
         try:
-            q = queries.parse_view_query(view, request.query_params.multi_items())
+            q = queries.parse_view_query(view, query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
 
@@ -82,9 +92,11 @@ def view_handler(service: ServesReadModel, view: View) -> Handler:
             async with conn.transaction(readonly=True):
                 await conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
                 rows, more = await queries.fetch_view(conn, q)
+            # paging stops at MAX_OFFSET: past it there is no next page to ask for
+            following = q.offset + len(rows)
             return {"view": view.name, "filters": q.filters_json(), "rows": rows,
                     "count": len(rows), "more": more,
-                    "next_offset": q.offset + len(rows) if more else None}
+                    "next_offset": following if more and following <= queries.MAX_OFFSET else None}
 
         return await _read(service, read)
 
@@ -101,7 +113,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
 
     async def summary(request: Request) -> Response:
         try:
-            scope = queries.parse_scope(request.query_params.multi_items())
+            scope = queries.parse_scope(query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
 
@@ -110,16 +122,28 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
 
         return await _read(service, read)
 
-    async def lag(_: Request) -> Response:
+    async def lag(request: Request) -> Response:
+        try:
+            queries.check_no_params(query_items(request), "the lag")
+        except BadRequest as exc:
+            return bad_request(exc)
         consumer = service.consumer
         partitions = dict(sorted(consumer.lag().items())) if consumer is not None else {}
         return JSONResponse({"partitions": partitions, "total": sum(partitions.values()),
                              "consumer": consumer is not None})
 
-    async def openapi(_: Request) -> Response:
+    async def openapi(request: Request) -> Response:
+        try:
+            queries.check_no_params(query_items(request), "the OpenAPI document")
+        except BadRequest as exc:
+            return bad_request(exc)
         return JSONResponse(openapi_document())
 
-    async def index(_: Request) -> Response:
+    async def index(request: Request) -> Response:
+        try:
+            queries.check_no_params(query_items(request), "the index")
+        except BadRequest as exc:
+            return bad_request(exc)
         return JSONResponse({"views": list(queries.VIEWS), "summary": "/api/v1/summary",
                              "lag": "/api/v1/lag", "openapi": "/api/v1/openapi.json",
                              "dashboard": "/dashboard"})
@@ -154,11 +178,15 @@ def openapi_document() -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description,
                 "schema": schema or {"type": "string"}}
 
+    bounds = f"; {queries.TIME_RANGE_WORDS}"
     time_params = [
-        param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with time column >= from"),
-        param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with time column < to"),
+        param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with time column >= from" + bounds),
+        param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with time column < to" + bounds),
     ]
-    errors = {"400": {"description": "a bad parameter: {error, message, errors: {parameter: what}}"},
+    errors = {"400": {"description": "a bad or unknown parameter: {error, message, errors: {parameter: "
+                                     f"what}}, at most {queries.MAX_ERRORS} errors listed (more_errors "
+                                     f"counts the rest); at most {queries.MAX_PARAMS} parameters in all "
+                                     f"and {queries.MAX_VALUES} values of one"},
               "503": {"description": "the read model cannot be read now"}}
     paths: dict[str, Any] = {}
     for name, view in queries.VIEWS.items():
@@ -171,8 +199,10 @@ def openapi_document() -> dict[str, Any]:
                                          "match any", schema))
         params += [
             param("limit", f"rows per page (default {queries.DEFAULT_LIMIT}, "
-                           f"at most {queries.MAX_LIMIT})", {"type": "integer"}),
-            param("offset", "rows to skip", {"type": "integer"}),
+                           f"at most {queries.MAX_LIMIT})",
+                  {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT}),
+            param("offset", f"rows to skip (at most {queries.MAX_OFFSET:,}: paging is bounded)",
+                  {"type": "integer", "minimum": 0, "maximum": queries.MAX_OFFSET}),
             param("order", "asc (default) or desc, on " + ", ".join(view.order),
                   {"type": "string", "enum": ["asc", "desc"]}),
         ]

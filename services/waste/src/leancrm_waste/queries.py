@@ -6,15 +6,20 @@ nothing else, so what operations see is exactly what ``leancrm_ops`` can read.
 Filters (every view listing and the summary):
 
 - ``from`` / ``to``: an RFC 3339 timestamp (``2026-11-30T09:00:00Z``, offsets allowed)
-  or a date (``2026-11-30`` = 00:00 UTC). Rows whose time column is in ``[from, to)``
-  are returned; a day counts as its 00:00 UTC, an hourly bucket as its start.
+  or a date (``2026-11-30`` = 00:00 UTC), from 1970-01-01T00:00:00Z up to, not
+  including, 2200-01-01T00:00:00Z (the contract's timestamp bounds). Rows whose time
+  column is in ``[from, to)`` are returned; a day counts as its 00:00 UTC, an hourly
+  bucket as its start.
 - ``channel``, ``reason``, ``team`` and the other filters of a view: one value, several
-  comma-separated values or the parameter repeated (any of them matches).
-- ``limit`` (1..10,000, default 1,000), ``offset`` and ``order`` (``asc``/``desc``) of a
-  stable order (the view's key columns).
+  comma-separated values or the parameter repeated (any of them matches; at most 100).
+- ``limit`` (1..10,000, default 1,000), ``offset`` (0..1,000,000) and ``order``
+  (``asc``/``desc``) of a stable order (the view's key columns).
 
-A bad value is a :class:`BadRequest` naming the parameter. Sums of seconds are taken
-in numeric, exactly, as in the views: no figure depends on the order rows are read in.
+Every query string gets a verdict before any SQL runs: a bad value, an unknown
+parameter, a NUL character or text that is not UTF-8, more than 200 parameters or 100
+values of one is a :class:`BadRequest` naming the parameter, which quotes at most 64
+characters of what was sent and lists at most 10 errors. Sums of seconds are taken in
+numeric, exactly, as in the views: no figure depends on the order rows are read in.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final, Literal
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from leancrm_contracts import read_model
@@ -117,48 +123,210 @@ def cost_table(overrides: Mapping[str, float] | None = None,
 # Parameters
 
 
+#: Every date and instant a parameter names lies in [TIME_MIN, TIME_MAX): these match the
+#: contract's timestamp bounds (section 2.5; ``TIMESTAMP_MIN``/``TIMESTAMP_MAX`` of
+#: ``leancrm_contracts.limits``), so nothing the read model holds lies outside them, and
+#: every day added to them (a summary's default week, the next midnight, the first day of
+#: a range, the huddle's baseline) stays far from the end of Python's calendar.
+TIME_MIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
+TIME_MAX: Final = datetime(2200, 1, 1, tzinfo=UTC)
+TIME_RANGE_WORDS: Final = (f"from {TIME_MIN:%Y-%m-%dT%H:%M:%SZ} up to, not including, "
+                           f"{TIME_MAX:%Y-%m-%dT%H:%M:%SZ}")
+
+#: ``offset`` at most: paging is bounded (a deeper page is found by narrowing the filters)
+MAX_OFFSET: Final = 1_000_000
+#: an integer parameter with more digits than this is refused before it is converted
+MAX_INT_DIGITS: Final = 18
+#: name=value pairs in one query string, in all
+MAX_PARAMS: Final = 200
+#: values of one parameter, repeated and comma-separated together
+MAX_VALUES: Final = 100
+#: characters of one value: far more than any valid value (100 UUIDs, comma-separated)
+MAX_VALUE_CHARS: Final = 4096
+#: errors a 400 lists (it counts the others)
+MAX_ERRORS: Final = 10
+#: characters of a value or a parameter's name a 400 quotes back
+ECHO_CHARS: Final = 64
+_MAX_MESSAGE_CHARS: Final = 400
+
+
+def shown(value: str) -> str:
+    """A value as an error message quotes it: ``repr`` (so control characters are escaped)
+    of at most :data:`ECHO_CHARS` characters, then "…" when there was more."""
+    if len(value) > ECHO_CHARS:
+        return repr(value[:ECHO_CHARS]) + "…"
+    return repr(value)
+
+
+def shown_name(name: str) -> str:
+    """A parameter's name as a key of a 400's ``errors``: unprintable characters escaped
+    (``seg\\x00ment``), at most :data:`ECHO_CHARS` characters, then "…" when there was more."""
+    cut = name[:ECHO_CHARS]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in cut)
+    return cut[:ECHO_CHARS] + "…" if len(name) > ECHO_CHARS or len(cut) > ECHO_CHARS else cut
+
+
 class BadRequest(ValueError):
-    """One or more bad parameters; ``errors`` maps each parameter to what is wrong."""
+    """One or more bad parameters; ``errors`` maps each parameter (as :func:`shown_name`
+    shows it) to what is wrong, at most :data:`MAX_ERRORS` of them; ``more`` counts the
+    others. However big the input, the error stays small."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+        items = [(shown_name(k), v if len(v) <= _MAX_MESSAGE_CHARS else v[:_MAX_MESSAGE_CHARS] + "…")
+                 for k, v in errors.items()]
+        self.errors = dict(items[:MAX_ERRORS])
+        self.more = max(0, len(items) - MAX_ERRORS)
+        text = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
+        super().__init__(text + (f"; and {self.more:,} more" if self.more else ""))
+
+
+def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
+    """The name=value pairs of a raw query string, percent-decoded and read as UTF-8.
+
+    Bytes that are not UTF-8 — a percent-encoded lone surrogate such as ``%ED%A0%80``, a
+    Latin-1 ``%E9``, a cut ``%C3`` — are kept as lone surrogates (``surrogateescape``),
+    which :func:`check_query` refuses, naming the parameter, where a lenient decoder
+    would have put U+FFFD and searched for something nobody sent."""
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    return [(_utf8(k), _utf8(v)) for k, v in pairs]
+
+
+def _utf8(text: str) -> str:
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+_UNUSABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` unusable as a parameter, or None: the NUL character (PostgreSQL
+    refuses it in text) or a lone surrogate (not UTF-8 at all)."""
+    m = _UNUSABLE.search(text)
+    if m is None:
+        return None
+    if m.group() == "\x00":
+        return "contains the NUL character (U+0000), which no parameter takes"
+    return "is not valid UTF-8 text (a lone surrogate, or a byte that starts no character)"
+
+
+def check_query(items: Iterable[tuple[str, str]], allowed: Sequence[str],
+                where: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The parameters by name, and what is wrong with them before any value is read:
+    unknown names, too many values of one, a NUL or a lone surrogate, a value too long to
+    be any valid value. More than :data:`MAX_PARAMS` pairs in all is a
+    :class:`BadRequest` at once, naming the parameters given most."""
+    pairs = list(items)
+    params = group_params(pairs)
+    too_many = f"given {{:,}} values; at most {MAX_VALUES} values of one parameter"
+    if len(pairs) > MAX_PARAMS:
+        ranked = sorted(params.items(), key=lambda kv: -len(kv[1]))
+        raise BadRequest({
+            name: too_many.format(len(vals)) if len(vals) > MAX_VALUES else
+            f"one of {len(pairs):,} parameters given; a query takes at most {MAX_PARAMS} parameters in all"
+            for name, vals in ranked})
+    errors: dict[str, str] = {}
+    for name, vals in params.items():
+        problem = text_problem(name)
+        if problem:
+            errors[name] = "the parameter's name " + problem
+        elif name not in allowed:
+            errors[name] = (f"not a parameter of {where} (allowed: {', '.join(allowed)})" if allowed
+                            else f"not a parameter of {where} (it takes none)")
+        elif len(vals) > MAX_VALUES:
+            errors[name] = too_many.format(len(vals))
+        else:
+            for v in vals:
+                problem = text_problem(v)
+                if problem:
+                    errors[name] = problem
+                    break
+                if len(v) > MAX_VALUE_CHARS:
+                    errors[name] = f"a value of {len(v):,} characters; at most {MAX_VALUE_CHARS:,}"
+                    break
+    return {k: v for k, v in params.items() if k not in errors}, errors
+
+
+def check_no_params(items: Iterable[tuple[str, str]], where: str) -> None:
+    """An endpoint that takes no parameter: any is a :class:`BadRequest`."""
+    _, errors = check_query(items, (), where)
+    if errors:
+        raise BadRequest(errors)
+
+
+_INT = re.compile(r"[+-]?([0-9]+)")
+
+
+def parse_int(text: str, low: int, high: int) -> int:
+    """An integer in ``low..high`` written with ASCII digits (no ``_``, no float, no
+    other script's digits); more than :data:`MAX_INT_DIGITS` digits is refused before
+    it is converted (Python would refuse more than 4,300 with ValueError anyway)."""
+    m = _INT.fullmatch(text.strip())
+    if not m or len(m.group(1).lstrip("0")) > MAX_INT_DIGITS:
+        raise ValueError("not an integer")
+    n = int(m.group())
+    if not low <= n <= high:
+        raise ValueError("out of range")
+    return n
 
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2}))?$")
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SLUG = re.compile(SLUG_PATTERN)
 _LABEL = re.compile(r"\S")
 
 
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"{shown(text)} is out of range: a time must lie {TIME_RANGE_WORDS}")
+
+
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 timestamp (with Z or an offset) or a date (00:00 UTC), as UTC."""
-    m = _RFC3339.match(text.strip())
+    """An RFC 3339 timestamp (with Z or an offset) or a date (00:00 UTC), as UTC, in
+    [:data:`TIME_MIN`, :data:`TIME_MAX`)."""
+    t = text.strip()
+    m = _RFC3339.fullmatch(t)
     if not m:
         raise ValueError("not an RFC 3339 timestamp or date (e.g. 2026-11-30 or 2026-11-30T09:00:00Z)")
     y, mo, d, h, mi, s, frac, tz = m.groups()
+    # a year outside these is out of range whatever its offset; inside them, converting
+    # to UTC cannot leave Python's calendar
+    if not TIME_MIN.year - 1 <= int(y) <= TIME_MAX.year:
+        raise _out_of_range(t)
     try:
         if h is None:
-            return datetime(int(y), int(mo), int(d), tzinfo=UTC)
-        micro = int((frac[1:] + "000000")[:6]) if frac else 0
-        tzinfo = UTC
-        if tz not in ("Z", "z"):
-            sign = 1 if tz[0] == "+" else -1
-            tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
-        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro,
-                        tzinfo=tzinfo).astimezone(UTC)
+            value = datetime(int(y), int(mo), int(d), tzinfo=UTC)
+        else:
+            micro = int((frac[1:] + "000000")[:6]) if frac else 0
+            tzinfo = UTC
+            if tz not in ("Z", "z"):
+                hours, minutes = int(tz[1:3]), int(tz[4:6])
+                if hours > 23 or minutes > 59:
+                    raise ValueError
+                sign = 1 if tz[0] == "+" else -1
+                tzinfo = timezone(sign * timedelta(hours=hours, minutes=minutes))
+            value = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro,
+                             tzinfo=tzinfo).astimezone(UTC)
     except ValueError:
         raise ValueError("not an RFC 3339 timestamp or date: no such date or time") from None
+    if not TIME_MIN <= value < TIME_MAX:
+        raise _out_of_range(t)
+    return value
 
 
 def parse_day(text: str) -> date:
+    """A date YYYY-MM-DD whose 00:00 UTC lies in [:data:`TIME_MIN`, :data:`TIME_MAX`)."""
     t = text.strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+    if not _DAY.fullmatch(t):
         raise ValueError("not a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(t)
+        day = date.fromisoformat(t)
     except ValueError:
         raise ValueError("not a date YYYY-MM-DD: no such day") from None
+    if not TIME_MIN.date() <= day < TIME_MAX.date():
+        raise ValueError(f"{shown(t)} is out of range: a day must lie {TIME_RANGE_WORDS}")
+    return day
 
 
 def rfc3339(value: datetime) -> str:
@@ -180,6 +348,9 @@ class Filter:
     what: str = ""
 
     def parse(self, raw: Sequence[str]) -> list[Any]:
+        n = len(raw) if self.kind == "label" else sum(item.count(",") + 1 for item in raw)
+        if n > MAX_VALUES:
+            raise ValueError(f"given {n:,} values; at most {MAX_VALUES} values of one parameter")
         values: list[Any] = []
         for item in raw:
             parts = [item] if self.kind == "label" else item.split(",")
@@ -192,28 +363,30 @@ class Filter:
     def _one(self, v: str) -> Any:
         if self.kind == "enum":
             if v not in self.choices:
-                raise ValueError(f"unknown {self.what or self.param} {v!r} "
+                raise ValueError(f"unknown {self.what or self.param} {shown(v)} "
                                  f"(one of {', '.join(self.choices)})")
             return v
         if self.kind == "slug":
             if len(v) > 64 or not _SLUG.match(v):
-                raise ValueError(f"{v!r} is not a {self.what or self.param}: a lowercase slug of "
+                raise ValueError(f"{shown(v)} is not a {self.what or self.param}: a lowercase slug of "
                                  "1–64 characters (letters, digits, _ or -)")
             return v
         if self.kind == "label":
             if len(v) > 64 or not _LABEL.search(v):
-                raise ValueError(f"{v!r} is not a {self.what or self.param} label of 1–64 characters")
+                raise ValueError(f"{shown(v)} is not a {self.what or self.param} label of 1–64 characters")
             return v
         if self.kind == "uuid":
             try:
+                if not v.isascii():
+                    raise ValueError
                 return UUID(v)
             except ValueError:
-                raise ValueError(f"{v!r} is not a UUID") from None
+                raise ValueError(f"{shown(v)} is not a UUID") from None
         if v.lower() in ("true", "1", "yes"):
             return True
         if v.lower() in ("false", "0", "no"):
             return False
-        raise ValueError(f"{v!r} is not true or false")
+        raise ValueError(f"{shown(v)} is not true or false")
 
 
 CHANNELS: Final = tuple(c.value for c in Channel)
@@ -353,17 +526,29 @@ def parse_time_range(params: Mapping[str, list[str]], errors: dict[str, str],
     return TimeRange(start, end)
 
 
-def _check_known(params: Mapping[str, list[str]], allowed: Sequence[str], where: str,
-                 errors: dict[str, str]) -> None:
-    for name in params:
-        if name not in allowed:
-            errors[name] = f"not a parameter of {where} (allowed: {', '.join(allowed)})"
+def _int_param(params: Mapping[str, list[str]], name: str, default: int, low: int, high: int,
+               wrong: str, errors: dict[str, str]) -> int:
+    try:
+        raw = _single(params, name)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return default
+    if raw is None:
+        return default
+    try:
+        return parse_int(raw, low, high)
+    except ValueError:
+        errors[name] = wrong
+        return default
+
+
+LIMIT_WRONG: Final = f"must be an integer from 1 to {MAX_LIMIT:,}"
+OFFSET_WRONG: Final = (f"must be an integer from 0 to {MAX_OFFSET:,} (paging is bounded: narrow the "
+                       "filters, e.g. from and to, to reach later rows)")
 
 
 def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
-    params = group_params(items)
-    errors: dict[str, str] = {}
-    _check_known(params, view.params, view.name, errors)
+    params, errors = check_query(items, view.params, view.name)
     time = parse_time_range(params, errors) if view.time_column else TimeRange()
     values: dict[str, list[Any]] = {}
     for f in view.filters:
@@ -372,23 +557,9 @@ def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
                 values[f.param] = f.parse(params[f.param])
             except ValueError as exc:
                 errors[f.param] = str(exc)
-    limit, offset, descending = DEFAULT_LIMIT, 0, False
-    try:
-        raw = _single(params, "limit")
-        if raw is not None:
-            limit = int(raw)
-            if not 1 <= limit <= MAX_LIMIT:
-                raise ValueError
-    except ValueError:
-        errors["limit"] = f"must be an integer from 1 to {MAX_LIMIT:,}"
-    try:
-        raw = _single(params, "offset")
-        if raw is not None:
-            offset = int(raw)
-            if offset < 0:
-                raise ValueError
-    except ValueError:
-        errors["offset"] = "must be an integer, 0 or more"
+    limit = _int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, LIMIT_WRONG, errors)
+    offset = _int_param(params, "offset", 0, 0, MAX_OFFSET, OFFSET_WRONG, errors)
+    descending = False
     try:
         raw = _single(params, "order")
         if raw is not None and raw not in ("asc", "desc"):
@@ -520,15 +691,16 @@ class Scope:
 
 
 SUMMARY_MAX_DAYS: Final = 92
+SUMMARY_PARAMS: Final = ("from", "to", "channel", "reason", "team")
 
 
 def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
                 default_days: int = 7) -> Scope:
     """Summary parameters: from, to (default: the last ``default_days`` UTC days, today
     included), channel, reason, team."""
-    params = group_params(items)
-    errors: dict[str, str] = {}
-    _check_known(params, ("from", "to", "channel", "reason", "team"), "the summary", errors)
+    if not 1 <= default_days <= SUMMARY_MAX_DAYS:
+        raise ValueError(f"default_days must be from 1 to {SUMMARY_MAX_DAYS}")
+    params, errors = check_query(items, SUMMARY_PARAMS, "the summary")
     time = parse_time_range(params, errors, SUMMARY_MAX_DAYS)
     values: dict[str, list[Any]] = {}
     for f in (F_CHANNEL, F_REASON, F_TEAM):
@@ -539,16 +711,22 @@ def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
                 errors[f.param] = str(exc)
     if errors:
         raise BadRequest(errors)
+    # Defaults stay in [TIME_MIN, TIME_MAX]: from alone runs to at most TIME_MAX, to
+    # alone goes back to at least TIME_MIN (both are at most 92 days from a bounded
+    # instant, so no arithmetic here can leave the calendar).
     span = timedelta(days=default_days)
-    tomorrow = _midnight((now or datetime.now(UTC)).astimezone(UTC).date() + timedelta(days=1))
     start, end = time.start, time.end
     if start is None and end is None:
-        end = tomorrow
+        today = min(max((now or datetime.now(UTC)).astimezone(UTC), TIME_MIN), TIME_MAX - timedelta(days=1))
+        end = _midnight(today.date()) + timedelta(days=1)
     if end is None:
         assert start is not None
-        end = start + span
+        end = min(start + span, TIME_MAX)
     if start is None:
-        start = end - span
+        start = max(end - span, TIME_MIN)
+        if start >= end:
+            raise BadRequest({"to": f"must be later than {rfc3339(TIME_MIN)}: a time must lie "
+                                    f"{TIME_RANGE_WORDS}"})
     if end - start > timedelta(days=SUMMARY_MAX_DAYS):
         raise BadRequest({"from": f"the range may cover at most {SUMMARY_MAX_DAYS} days"})
     return Scope(TimeRange(start, end), values.get("channel", []), values.get("reason", []),
@@ -752,9 +930,19 @@ async def summary(conn: Conn, scope: Scope, costs: Mapping[str, float],
     }
 
 
+#: the longest baseline of the huddle's figures (a year), so its window stays in the calendar
+MAX_BASELINE_DAYS: Final = 366
+
+
 async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7) -> dict[str, Any]:
     """The raw daily figures of ``day`` and the ``baseline_days`` days before it, in one
-    snapshot: wastes, flow (all and per reason) and capacity per day."""
+    snapshot: wastes, flow (all and per reason) and capacity per day. ``day`` lies in
+    [TIME_MIN, TIME_MAX) (:func:`parse_day` gives one) and ``baseline_days`` in
+    0..:data:`MAX_BASELINE_DAYS`; otherwise ValueError."""
+    if not TIME_MIN.date() <= day < TIME_MAX.date():
+        raise ValueError(f"day {day.isoformat()} is out of range: a day must lie {TIME_RANGE_WORDS}")
+    if not 0 <= baseline_days <= MAX_BASELINE_DAYS:
+        raise ValueError(f"baseline_days must be from 0 to {MAX_BASELINE_DAYS}")
     first = day - timedelta(days=baseline_days)
     scope = Scope(TimeRange(_midnight(first), _midnight(day + timedelta(days=1))))
     async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -217,7 +217,9 @@ async def test_bad_filters_are_400_errors_naming_the_parameter(api: Api) -> None
     for limit in ("0", "10001", "ten"):
         assert (await api.bad("/api/v1/waste_daily", limit=limit))["limit"] == (
             "must be an integer from 1 to 10,000")
-    assert (await api.bad("/api/v1/waste_daily", offset="-1"))["offset"] == "must be an integer, 0 or more"
+    assert (await api.bad("/api/v1/waste_daily", offset="-1"))["offset"] == (
+        "must be an integer from 0 to 1,000,000 (paging is bounded: narrow the filters, e.g. from and to, "
+        "to reach later rows)")
     assert (await api.bad("/api/v1/waste_daily", order="up"))["order"] == "must be asc or desc"
     assert (await api.bad("/api/v1/waste_daily", **{"from": "2026-06-15", "to": "2026-06-15"}))["to"] == (
         "must be later than from (2026-06-15T00:00:00.000Z)")
