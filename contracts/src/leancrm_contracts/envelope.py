@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final, Self
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from .enums import ErrorCode, Producer, ResultStatus
+from .limits import TIMESTAMP_MAX, TIMESTAMP_MIN
 
 # -- headers (section 2 and 2.4) ------------------------------------------------------------
 
@@ -39,6 +41,13 @@ DLQ_SOURCE_PARTITION: Final = "dlq_source_partition"
 DLQ_SOURCE_OFFSET: Final = "dlq_source_offset"
 DLQ_CONSUMER: Final = "dlq_consumer"
 DLQ_AT: Final = "dlq_at"
+#: size in bytes of the original value (section 2.4: a dead letter's value is truncated
+#: beyond ``limits.DLQ_MAX_VALUE_BYTES``)
+DLQ_ORIGINAL_SIZE: Final = "dlq_original_size"
+#: SHA-256 of the original value, hex
+DLQ_ORIGINAL_SHA256: Final = "dlq_original_sha256"
+#: ``true`` when the value, key or original headers were cut to their bounds, else ``false``
+DLQ_TRUNCATED: Final = "dlq_truncated"
 #: every DLQ header name of section 2.4, in the contract's order
 DLQ_HEADERS: Final[tuple[str, ...]] = (
     DLQ_REASON,
@@ -49,6 +58,8 @@ DLQ_HEADERS: Final[tuple[str, ...]] = (
     DLQ_CONSUMER,
     DLQ_AT,
 )
+#: what every dead letter also carries about the original (section 2.4)
+DLQ_ORIGINAL_HEADERS: Final[tuple[str, ...]] = (DLQ_ORIGINAL_SIZE, DLQ_ORIGINAL_SHA256, DLQ_TRUNCATED)
 
 # -- timestamps -----------------------------------------------------------------------------
 
@@ -72,6 +83,21 @@ def _rfc3339_only(value: object) -> object:
     raise ValueError("timestamp must be an RFC 3339 string with an offset")
 
 
+def _within_bounds(value: datetime) -> datetime:
+    """Section 2.5: a timestamp lies in [1970-01-01T00:00:00Z, 2200-01-01T00:00:00Z).
+    Outside, converting it to UTC may not even be possible (``9999-12-31T23:59:59-01:00``
+    is in year 10000)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not TIMESTAMP_MIN <= utc < TIMESTAMP_MAX:
+        raise ValueError(
+            "timestamp must lie from 1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z"
+        )
+    return value
+
+
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z``: milliseconds when the time is a whole number of them
     (``2026-11-23T09:15:02.120Z``), else microseconds (``...02.120001Z``)."""
@@ -83,11 +109,13 @@ def format_timestamp(value: datetime) -> str:
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
 
 
-#: an aware datetime: naive values, epoch numbers and malformed strings are errors;
-#: serialised to JSON by :func:`format_timestamp` (python-mode dumps keep the datetime)
+#: an aware datetime: naive values, epoch numbers, malformed strings and instants outside
+#: [1970-01-01Z, 2200-01-01Z) are errors; serialised to JSON by :func:`format_timestamp`
+#: (python-mode dumps keep the datetime)
 Timestamp = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339_only),
+    AfterValidator(_within_bounds),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
 ]
 

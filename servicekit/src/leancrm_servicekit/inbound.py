@@ -3,10 +3,17 @@
 Contract section 2.4: a record that is not JSON, or whose envelope has no usable
 ``command_id``, goes to the DLQ; a command with a usable ``command_id`` whose other
 fields fail validation gets a ``rejected`` result with code ``invalid`` instead.
+
+Every record gets a verdict of its own, whatever its bytes: the bounds of section 2.5
+(size, nesting, timestamps) are checked before anything costly, JSON is read as strict
+UTF-8 (no UTF-16/32, no byte-order mark, no NaN), and any exception decoding one
+record raises — a bug, or input nobody foresaw — is that record's dead letter, never
+its batch's failure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -21,19 +28,38 @@ from leancrm_contracts.envelope import (
     DLQ_AT,
     DLQ_CONSUMER,
     DLQ_ERROR_CODE,
+    DLQ_ORIGINAL_SHA256,
+    DLQ_ORIGINAL_SIZE,
     DLQ_REASON,
     DLQ_SOURCE_OFFSET,
     DLQ_SOURCE_PARTITION,
     DLQ_SOURCE_TOPIC,
+    DLQ_TRUNCATED,
     HEADER_CONTENT_TYPE,
     HEADER_MESSAGE_TYPE,
     CommandEnvelope,
 )
+from leancrm_contracts.limits import (
+    DLQ_MAX_KEY_BYTES,
+    DLQ_MAX_ORIGINAL_HEADER_BYTES,
+    DLQ_MAX_VALUE_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_NESTING,
+    MAX_REASON_CHARS,
+)
 from leancrm_contracts.topics import DLQ
 from leancrm_servicekit.decider import Command
-from leancrm_servicekit.eventstore import OutboxMessage
+from leancrm_servicekit.logging import get_logger
+from leancrm_servicekit.outbox import OutboxMessage
+
+log = get_logger(component="inbound")
 
 MAX_COMMAND_ID = 128
+MAX_COMMAND_TYPE = 128
+#: validation errors named in one reason; the rest are counted
+MAX_ERRORS_NAMED = 5
+#: characters of one field name or path part quoted in a reason
+MAX_NAME_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +94,72 @@ Decoded = Command | InvalidCommand | DeadLetter
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """'data.email: value is not a valid email address; occurred_at: ...' naming each field."""
+    """'data.email: value is not a valid email address; occurred_at: ...' naming each field:
+    the first few, then how many more (a record with 10,000 unknown fields must not make
+    a reason of half a megabyte), each name cut to a readable length."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
     parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(err["loc"]))
+    for err in errors[:MAX_ERRORS_NAMED]:
+        loc = ".".join(clip(str(p), MAX_NAME_CHARS)
+                       for p in ((prefix,) if prefix else ()) + tuple(err["loc"]))
         parts.append(f"{loc or '(message)'}: {err['msg']}")
-    return "; ".join(parts)
+    if len(errors) > MAX_ERRORS_NAMED:
+        parts.append(f"and {len(errors) - MAX_ERRORS_NAMED:,} more errors")
+    return clip("; ".join(parts), MAX_REASON_CHARS)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Unreadable(ValueError):
+    """A record that is not one strict UTF-8 JSON value within the bounds of section 2.5."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise Unreadable(f"{name} is not a JSON number")
+
+
+def parse_json(value: bytes) -> Any:
+    """One JSON value from ``value``, read as section 2 says a message is: strict UTF-8
+    with no byte-order mark (``json.loads`` would also guess UTF-16 and UTF-32), no
+    NaN or Infinity, at most ``MAX_MESSAGE_BYTES`` and ``MAX_NESTING`` deep. Raises
+    ``Unreadable`` naming what is wrong."""
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise Unreadable(f"the value has {len(value):,} bytes, more than the {MAX_MESSAGE_BYTES:,} "
+                         "a message may have (section 2.5)")
+    if value.startswith(b"\xef\xbb\xbf"):
+        raise Unreadable("not UTF-8 JSON: the value starts with a byte-order mark; "
+                         "a message is UTF-8 without one")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not UTF-8 JSON: {exc.reason} at byte {exc.start}") from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise Unreadable(f"JSON nested more than {MAX_NESTING} levels deep (section 2.5)") from None
+    except ValueError as exc:  # JSONDecodeError, and integers of more than 4,300 digits
+        raise Unreadable(f"not UTF-8 JSON: {clip(str(exc), 200)}") from None
+    check_nesting(value, obj)
+    return obj
+
+
+def check_nesting(value: bytes, obj: Any, depth: int = 1) -> None:
+    """Raise ``Unreadable`` when ``obj`` (parsed from ``value``, at ``depth`` in it) nests
+    objects and arrays more than ``MAX_NESTING`` deep. Only a value with that many
+    brackets can, so the walk is skipped for nearly every message."""
+    if value.count(b"{") + value.count(b"[") <= MAX_NESTING:
+        return
+    stack: list[tuple[Any, int]] = [(obj, depth)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_NESTING:
+                raise Unreadable(f"JSON nested more than {MAX_NESTING} levels deep (section 2.5)")
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 #: escapes that may decode to text PostgreSQL cannot store: NUL, or half a surrogate pair
@@ -119,10 +205,30 @@ def _find_unstorable(obj: Any, path: str) -> tuple[str, str] | None:
 def decode_command(
     record: InboundRecord, command_models: Mapping[str, type[BaseModel]]
 ) -> Decoded:
+    """The verdict on one consumed command record; never raises (section 2.4: a bad
+    message never stops a consumer)."""
     try:
-        obj: Any = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return DeadLetter(record, "undecodable", f"not UTF-8 JSON: {exc}")
+        return _decode_command(record, command_models)
+    except Exception as exc:  # whatever one record does, it is that record's verdict
+        return unforeseen(record, exc)
+
+
+def unforeseen(record: InboundRecord, exc: Exception) -> DeadLetter:
+    """The dead letter of a record whose decoding raised what no rule foresaw: logged with
+    its traceback (it may be a bug to fix, and the DLQ keeps the record to replay)."""
+    log.error("record_decoding_failed", topic=record.topic, partition=record.partition,
+              offset=record.offset, exc_info=exc)
+    return DeadLetter(record, "undecodable",
+                      clip(f"could not be decoded: {type(exc).__name__}: {exc}", MAX_REASON_CHARS))
+
+
+def _decode_command(
+    record: InboundRecord, command_models: Mapping[str, type[BaseModel]]
+) -> Decoded:
+    try:
+        obj: Any = parse_json(record.value)
+    except Unreadable as exc:
+        return DeadLetter(record, "undecodable", str(exc))
     if not isinstance(obj, dict):
         return DeadLetter(record, "invalid_envelope", f"expected a JSON object, got {type(obj).__name__}")
     command_id = obj.get("command_id")
@@ -133,7 +239,8 @@ def decode_command(
             "command_id: missing or not a string of 1-128 characters; no result can be addressed",
         )
     raw_type = obj.get("command_type")
-    command_type = raw_type if isinstance(raw_type, str) else ""
+    # the result echoes the type; one the result cannot carry is answered as ""
+    command_type = raw_type if isinstance(raw_type, str) and len(raw_type) <= MAX_COMMAND_TYPE else ""
     unstorable = unstorable_text(record.value, obj)
     if unstorable is not None:
         path, problem = unstorable
@@ -153,8 +260,8 @@ def decode_command(
         return InvalidCommand(
             command_id,
             command_type,
-            f"command_type: unknown command type {envelope.command_type!r} on {record.topic}"
-            f" (known: {known})",
+            f"command_type: unknown command type {clip(envelope.command_type, MAX_NAME_CHARS)!r} "
+            f"on {record.topic} (known: {known})",
         )
     try:
         data = model.model_validate(envelope.data)
@@ -170,23 +277,38 @@ def decode_command(
 
 
 def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None = None) -> OutboxMessage:
-    """The DLQ message of section 2.4: the original bytes and key, unchanged."""
+    """The DLQ message of section 2.4: the original bytes and key, unchanged up to their
+    bounds (section 2.5) and cut beyond, with the original's size and SHA-256, so a dead
+    letter always fits the producer's request size whatever came in (a 1 MiB record plus
+    headers would be refused by the producer for ever)."""
     rec = letter.record
     at = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-    original = tuple(
-        (_storable(k), _storable(v.decode(errors="replace")))  # headers are stored as JSONB
-        for k, v in rec.headers
-        if not k.startswith("dlq_")
-    )
+    value = rec.value[:DLQ_MAX_VALUE_BYTES]
+    key = rec.key[:DLQ_MAX_KEY_BYTES] if rec.key is not None else None
+    original: list[tuple[str, str]] = []
+    header_bytes = 0
+    headers_cut = False
+    for k, v in rec.headers:
+        if k.startswith("dlq_"):
+            continue
+        header_bytes += len(k) + len(v)
+        if header_bytes > DLQ_MAX_ORIGINAL_HEADER_BYTES:
+            headers_cut = True
+            continue
+        original.append((_storable(k), _storable(v.decode(errors="replace"))))  # stored as JSONB
+    truncated = len(value) < len(rec.value) or key != rec.key or headers_cut
     headers: Sequence[tuple[str, str]] = (
         *original,
-        (DLQ_REASON, letter.reason[:1000]),
+        (DLQ_REASON, _storable(clip(letter.reason, MAX_REASON_CHARS))),
         (DLQ_ERROR_CODE, letter.error_code),
-        (DLQ_SOURCE_TOPIC, rec.topic),
+        (DLQ_SOURCE_TOPIC, _storable(rec.topic)),
         (DLQ_SOURCE_PARTITION, str(rec.partition)),
         (DLQ_SOURCE_OFFSET, str(rec.offset)),
         (DLQ_CONSUMER, consumer),
         (DLQ_AT, at),
+        (DLQ_ORIGINAL_SIZE, str(len(rec.value))),
+        (DLQ_ORIGINAL_SHA256, hashlib.sha256(rec.value).hexdigest()),
+        (DLQ_TRUNCATED, "true" if truncated else "false"),
     )
     if not any(k == HEADER_CONTENT_TYPE for k, _ in headers):
         headers = ((HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON), *headers)
@@ -194,8 +316,8 @@ def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None 
         headers = ((HEADER_MESSAGE_TYPE, "dead_letter"), *headers)
     return OutboxMessage(
         topic=DLQ,
-        key=rec.key,
-        value=rec.value,
+        key=key,
+        value=value,
         headers=tuple(headers),
     )
 

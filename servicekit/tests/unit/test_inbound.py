@@ -154,3 +154,79 @@ def test_the_dead_letter_headers_are_storable() -> None:
     msg = dead_letter_message(DeadLetter(rec, "undecodable", "not UTF-8 JSON"), "customers")
     assert ("x-trace\ufffd", "a\ufffdb") in msg.headers
     assert msg.value == b"not json"
+
+
+# -- hostile records: each gets its own verdict, none raises (issue 10) -------------------
+
+
+@pytest.mark.parametrize("value", [
+    b"[" * 1000 + b"]" * 1000,  # RecursionError escaped to faststream and lost the batch
+    b'{"command_id": "c-1", "n": ' + b"9" * 5000 + b"}",  # ValueError, likewise
+    json.dumps(register(data={"customer_id": str(uuid.uuid4()), "name": "A\x00da",
+                              "segment": "retail"})).encode("utf-16"),  # passed, then failed every commit
+    json.dumps(register()).encode("utf-32"),
+    b"\xef\xbb\xbf" + json.dumps(register()).encode(),
+    b'{"command_id": "c-1", "x": NaN}',
+    b"{" * 5 + b"x" * 300_000,
+    b"",
+], ids=["nested 1000", "5000 digits", "utf-16 with NUL", "utf-32", "bom", "NaN", "too large", "empty"])
+def test_bytes_that_are_not_strict_utf8_json_within_bounds_are_dead_letters(value: bytes) -> None:
+    decoded = decode_command(record(value), COMMANDS)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable", decoded
+    assert decoded.reason.startswith(("not UTF-8 JSON", "the value has", "JSON nested"))
+
+
+def test_a_timestamp_beyond_the_calendar_is_invalid_not_an_overflow() -> None:
+    decoded = decode_command(record(register(occurred_at="9999-12-31T23:59:59-01:00")), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert decoded.message.startswith("occurred_at: ") and "2200-01-01" in decoded.message
+
+
+def test_nesting_beyond_the_bound_is_a_verdict_naming_it() -> None:
+    deep: Any = 1
+    for _ in range(70):
+        deep = [deep]
+    decoded = decode_command(record(register(correlation_id=deep)), COMMANDS)
+    assert isinstance(decoded, DeadLetter) and "nested more than 64" in decoded.reason
+
+
+def test_ten_thousand_unknown_fields_make_a_short_message() -> None:
+    cmd = register()
+    cmd["data"].update({f"field_{i}": i for i in range(10_000)})
+    decoded = decode_command(record(cmd), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert len(decoded.message) <= 1000 and "more errors" in decoded.message
+
+
+def test_a_command_type_too_long_for_a_result_is_answered_without_it() -> None:
+    decoded = decode_command(record(register(command_type="x" * 200)), COMMANDS)
+    assert isinstance(decoded, InvalidCommand) and decoded.command_type == ""
+
+
+def test_whatever_decoding_raises_is_the_records_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    import leancrm_servicekit.inbound as inbound
+
+    def boom(*_: Any) -> None:
+        raise OverflowError("a bug nobody foresaw")
+
+    monkeypatch.setattr(inbound, "unstorable_text", boom)
+    decoded = decode_command(record(register()), COMMANDS)
+    assert isinstance(decoded, DeadLetter)
+    assert decoded.reason.startswith("could not be decoded: OverflowError")
+
+
+def test_a_dead_letter_never_exceeds_its_bounds_and_says_what_the_original_was() -> None:
+    import hashlib
+
+    value = b"\xff" * 1_100_000
+    rec = InboundRecord(TOPIC, 1, 5, b"k" * 5000, value, tuple((f"h{i}", b"v" * 1000) for i in range(100)))
+    msg = dead_letter_message(DeadLetter(rec, "undecodable", "r" * 5000), "customers")
+    headers = dict(msg.headers)
+    assert len(msg.value) == 262_144 and msg.value == value[:262_144]
+    assert msg.key is not None and len(msg.key) == 1024
+    assert headers["dlq_original_size"] == "1100000"
+    assert headers["dlq_original_sha256"] == hashlib.sha256(value).hexdigest()
+    assert headers["dlq_truncated"] == "true" and len(headers["dlq_reason"]) <= 1000
+    assert sum(len(k) + len(v) for k, v in msg.headers) < 20_000
+    small = dead_letter_message(DeadLetter(record(b"{oops"), "undecodable", "r"), "customers")
+    assert dict(small.headers)["dlq_truncated"] == "false" and small.value == b"{oops"

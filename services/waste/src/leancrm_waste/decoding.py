@@ -9,6 +9,9 @@ good if written (section 2.4: a bad message never stops a consumer) are dead-let
 too: a ``stream_id`` that is not the id of the aggregate the data names (section 2.1;
 the projector keys interactions and agents by it) → ``invalid_envelope``; text
 PostgreSQL cannot store (NUL) → ``invalid_data`` in ``data``, else ``invalid_envelope``.
+A value beyond the bounds of section 2.5 (size, nesting) is ``undecodable``, a timestamp
+beyond them ``invalid_envelope``; and whatever else decoding one record raises is that
+record's dead letter, never its batch's failure.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from leancrm_contracts.envelope import EventEnvelope
+from leancrm_contracts.limits import MAX_MESSAGE_BYTES
 from leancrm_contracts.registry import ALL_EVENTS
 from leancrm_servicekit.inbound import (
     DeadLetter,
     InboundRecord,
+    Unreadable,
+    check_nesting,
     describe_validation_error,
+    unforeseen,
     unstorable_text,
 )
 
@@ -57,12 +64,28 @@ class DecodedEvent:
 
 
 def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
+    """The verdict on one consumed event record; never raises."""
+    try:
+        return _decode_event(record)
+    except Exception as exc:  # whatever one record does, it is that record's verdict
+        return unforeseen(record, exc)
+
+
+def _decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
+    if len(record.value) > MAX_MESSAGE_BYTES:
+        return DeadLetter(record, "undecodable",
+                          f"the value has {len(record.value):,} bytes, more than the "
+                          f"{MAX_MESSAGE_BYTES:,} a message may have (section 2.5)")
     try:
         envelope = EventEnvelope.model_validate_json(record.value)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             return DeadLetter(record, "undecodable", f"not UTF-8 JSON: {exc.errors()[0]['msg']}")
         return DeadLetter(record, "invalid_envelope", describe_validation_error(exc))
+    try:
+        check_nesting(record.value, envelope.data, depth=2)  # data is inside the envelope
+    except Unreadable as exc:
+        return DeadLetter(record, "undecodable", str(exc))
     model = ALL_EVENTS.get(envelope.event_type)
     if model is None:
         return Skipped(record, envelope.event_type)

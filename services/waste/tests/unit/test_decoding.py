@@ -86,3 +86,57 @@ def test_nul_in_the_envelope_is_an_invalid_envelope() -> None:
 def test_unknown_types_are_skipped_before_anything_else_is_asked_of_them() -> None:
     decoded = decode(interaction_started(event_type="interaction.tagged", stream_id="x\x00"))
     assert isinstance(decoded, Skipped)
+
+
+# -- hostile records: each gets its own verdict, none raises (issue 10) -------------------
+
+
+def decode_raw(value: bytes) -> DecodedEvent | Skipped | DeadLetter:
+    return decode_event(InboundRecord("crm.interactions.events.v1", 3, 9, b"k", value))
+
+
+def test_a_timestamp_beyond_the_calendar_is_an_invalid_envelope_not_an_overflow() -> None:
+    # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC: astimezone raised OverflowError in
+    # the projector, every time, for every partition
+    for stamp in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z"):
+        decoded = decode(interaction_started(occurred_at=stamp))
+        assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_envelope", stamp
+        assert decoded.reason.startswith("occurred_at: ") and "1970-01-01" in decoded.reason
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (json.dumps(interaction_started()).encode("utf-16"), "undecodable"),
+    (json.dumps(interaction_started()).encode("utf-32"), "undecodable"),
+    (b"\xef\xbb\xbf" + json.dumps(interaction_started()).encode(), "undecodable"),
+    (b'{"a":' * 1000 + b"1" + b"}" * 1000, "undecodable"),
+    (b'{"event_id": ' + b"9" * 5000 + b"}", "undecodable"),
+    (b"x" * 262_145, "undecodable"),
+    (b"", "undecodable"),
+    (b"null", "invalid_envelope"),
+], ids=["utf-16", "utf-32", "bom", "nested 1000", "5000 digits", "too large", "empty", "null"])
+def test_hostile_bytes_are_dead_lettered(value: bytes, code: str) -> None:
+    decoded = decode_raw(value)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == code, decoded
+
+
+def test_data_nested_deeper_than_the_bound_is_undecodable() -> None:
+    deep: Any = 1
+    for _ in range(70):
+        deep = {"x": deep}
+    env = interaction_started()
+    env["data"]["extra"] = deep  # an unknown field: ignored, but not at any depth
+    decoded = decode(env)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable"
+    assert "nested more than 64" in decoded.reason
+
+
+def test_whatever_decoding_raises_is_the_records_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    import leancrm_waste.decoding as decoding
+
+    def boom(*_: Any) -> None:
+        raise KeyError("a bug nobody foresaw")
+
+    monkeypatch.setattr(decoding, "_stream_mismatch", boom)
+    decoded = decode(interaction_started())
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable"
+    assert decoded.reason.startswith("could not be decoded: KeyError")
