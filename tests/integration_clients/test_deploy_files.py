@@ -24,6 +24,9 @@ FIRST_PARTY = {"leancrm_contracts", "leancrm_servicekit", "leancrm_customers", "
                "leancrm_feedback", "leancrm_waste", "leancrm_simulator"}
 #: laptop and test tooling inside leancrm_servicekit, never run in the image
 NOT_IN_IMAGE = {"testing.py", "embedded.py", "launcher.py", "local_database.py"}
+#: packages under tools/ for developers only (the fault-injection harness drives an
+#: embedded stack), never installed in the image
+DEVELOPMENT_TOOLS = {"chaos"}
 
 
 def _requirements(path: Path) -> dict[str, str]:
@@ -43,7 +46,8 @@ def _canonical(name: str) -> str:
 def _packages() -> list[Path]:
     """Every installable package of the repository (a folder with a pyproject.toml)."""
     candidates = [ROOT / "contracts", ROOT / "servicekit",
-                  *sorted((ROOT / "services").iterdir()), *sorted((ROOT / "tools").iterdir())]
+                  *sorted((ROOT / "services").iterdir()),
+                  *sorted(p for p in (ROOT / "tools").iterdir() if p.name not in DEVELOPMENT_TOOLS)]
     return [p for p in candidates if (p / "pyproject.toml").is_file()]
 
 

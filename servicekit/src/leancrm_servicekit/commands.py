@@ -1,11 +1,19 @@
 """Handling a batch of consumed commands: decode → validate → decide → commit.
 
 One batch is one transaction: the new events, the processed-command records, the
-command results and any dead letters are committed together, so a crash anywhere
-either loses nothing or redoes the batch (whose commands are then duplicates).
-Commands of one stream are decided in the order they were consumed; a concurrent
-writer on the same stream makes the commit fail on the unique stream version,
-and the batch is decided again on the fresh state (never lost, never doubled).
+command results, any dead letters and the consumed partitions' next offsets are
+committed together, so a crash anywhere either loses nothing or redoes the batch —
+and a redone batch's records, already covered by the stored offsets, are recognised
+and not answered twice. Commands of one stream are decided in the order they were
+consumed; a concurrent writer on the same stream makes the commit fail on the unique
+stream version, and the batch is decided again on the fresh state (never lost, never
+doubled).
+
+Every record gets its verdict on its own: decoding never raises (inbound.py), and a
+record whose values PostgreSQL refuses when written makes the batch go again one
+record at a time, where that record is answered ``invalid`` (or dead-lettered) and
+the others commit. Transient failures (a database restarting, a lock timeout) are
+retried with back-off; anything else stops the line (jidoka) until it goes through.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import structlog
 from pydantic import BaseModel
 
@@ -31,6 +38,7 @@ from leancrm_contracts.envelope import (
     CommandResult,
     EventEnvelope,
 )
+from leancrm_contracts.limits import MAX_REASON_CHARS
 from leancrm_contracts.topics import COMMAND_RESULTS
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.decider import (
@@ -43,19 +51,22 @@ from leancrm_servicekit.decider import (
 from leancrm_servicekit.eventstore import (
     ConcurrencyConflict,
     EventStore,
-    OutboxMessage,
+    PositionClaim,
     ProcessedCommand,
     StoredEvent,
 )
+from leancrm_servicekit.faults import is_record_database_error, is_transient_database_error
 from leancrm_servicekit.inbound import (
     DeadLetter,
     InboundRecord,
     InvalidCommand,
+    clip,
     dead_letter_message,
     decode_command,
 )
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import OutboxMessage
 
 log = get_logger(component="commands")
 
@@ -70,14 +81,50 @@ def event_data_json(data: BaseModel) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude_unset=exclude_unset)
 
 
+Decoded = Command | InvalidCommand | DeadLetter
+
+
 @dataclass
 class BatchOutcome:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    redelivered: int = 0  # records the stored offsets already covered: not handled again
     events: list[StoredEvent] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def add(self, other: BatchOutcome) -> None:
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        self.duplicates += other.duplicates
+        self.dead_letters += other.dead_letters
+        self.redelivered += other.redelivered
+        self.events.extend(other.events)
+        self.results.extend(other.results)
+        self.letters.extend(other.letters)
+
+
+class _RecordRefused(Exception):
+    """PostgreSQL refused a value of one of the batch's records (faults.RECORD_DATABASE_ERRORS)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _refused_verdict(item: tuple[InboundRecord, Decoded], detail: str) -> Decoded:
+    """The verdict on a record PostgreSQL refused to store: ``invalid`` when a result can
+    be addressed, else a dead letter without the original headers (the only part of a
+    dead letter that is not stored as raw bytes)."""
+    record, decoded = item
+    message = clip(f"cannot be stored: {detail}", MAX_REASON_CHARS)
+    if isinstance(decoded, Command | InvalidCommand):
+        return InvalidCommand(decoded.command_id, decoded.command_type, message)
+    return DeadLetter(InboundRecord(record.topic, record.partition, record.offset, record.key,
+                                    record.value), decoded.error_code,
+                      f"{decoded.reason} ({message})")
 
 
 class CommandHandler:
@@ -104,61 +151,95 @@ class CommandHandler:
         self.last_error: str | None = None  # the current batch's failure, until it goes through
 
     async def handle_batch(self, records: Sequence[InboundRecord]) -> BatchOutcome:
-        """Handle the batch until it is committed. Retries concurrency conflicts and
-        database outages (with back-off) rather than skip a command. Any other failure
-        (a bug, a decider raising something other than a DomainError) stops the line:
-        it is logged with its traceback, counted, shown by /ready, and the same batch is
-        tried again with back-off until it goes through, so no command is ever skipped
+        """Handle the batch until it is committed; never raises but to be cancelled.
+
+        Each record is decoded on its own (any exception is that record's dead letter).
+        Concurrency conflicts and transient database failures are retried with back-off.
+        A record whose values PostgreSQL refuses makes the batch go again one record at a
+        time, where it is answered ``invalid`` (or dead-lettered) and the rest commit. Any
+        other failure (a bug, a decider raising something other than a DomainError) stops
+        the line: logged with its traceback, counted, shown by /ready, and the same batch
+        is tried again with back-off until it goes through, so no command is ever skipped
         and the consumer's lag shows the stop."""
         started = time.perf_counter()
         for topic, n in Counter(r.topic for r in records).items():
             self.metrics.messages_in.labels(topic=topic).inc(n)  # once per topic, not per record
-        decoded = [decode_command(r, self.command_models) for r in records]
+        items = [(r, decode_command(r, self.command_models)) for r in records]
+        try:
+            outcome = await self._until_committed(items)
+        except _RecordRefused as refused:
+            log.warning("command_batch_isolating", records=len(items), error=refused.detail)
+            outcome = BatchOutcome()
+            for item in items:  # the slow path, for this batch only
+                try:
+                    one = await self._until_committed([item])
+                except _RecordRefused as exc:
+                    one = await self._until_committed([(item[0], _refused_verdict(item, exc.detail))])
+                outcome.add(one)
+        self.metrics.handler_latency.observe(time.perf_counter() - started)
+        for res in outcome.results:
+            self.metrics.results.labels(status=res.status).inc()
+        for letter in outcome.letters:
+            self.metrics.dlq.labels(error_code=letter.error_code).inc()
+        return outcome
+
+    async def _until_committed(self, items: Sequence[tuple[InboundRecord, Decoded]]) -> BatchOutcome:
         attempt = 0
         while True:
             attempt += 1
             failure: Exception
             try:
-                outcome = await self._attempt(decoded)
-                break
+                outcome = await self._attempt(items)
+                self.last_error = None
+                return outcome
             except ConcurrencyConflict as exc:
                 if attempt < self.max_attempts:
                     log.info("commands_concurrency_conflict", attempt=attempt, detail=str(exc)[:200])
                     await asyncio.sleep(min(0.01 * attempt, 0.2))
                     continue
                 failure = exc
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                    asyncpg.CannotConnectNowError) as exc:
-                delay = min(0.5 * attempt, 5.0)
-                log.warning("commands_database_unavailable", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                continue
             except Exception as exc:
+                if is_transient_database_error(exc):
+                    delay = min(0.5 * attempt, 5.0)
+                    self.metrics.transient_errors.labels(dependency="database",
+                                                         error=type(exc).__name__).inc()
+                    self.last_error = f"database unavailable: {type(exc).__name__}: {exc}"[:500]
+                    log.warning("commands_database_unavailable", error=repr(exc)[:300],
+                                retry_in_s=delay, attempt=attempt)
+                    await asyncio.sleep(delay)
+                    continue
+                if is_record_database_error(exc):
+                    raise _RecordRefused(f"{type(exc).__name__}: {exc}") from exc
                 failure = exc
             delay = min(1.0 * attempt, 30.0)
             self.last_error = f"{type(failure).__name__}: {failure}"[:500]
             self.metrics.batch_failures.inc()
+            first = items[0][0] if items else None
             log.error("command_batch_failed", attempt=attempt, retry_in_s=delay,
-                      records=len(records), topic=records[0].topic if records else None,
-                      partition=records[0].partition if records else None,
-                      first_offset=records[0].offset if records else None,
+                      records=len(items), topic=first.topic if first else None,
+                      partition=first.partition if first else None,
+                      first_offset=first.offset if first else None,
                       exc_info=failure)
             await asyncio.sleep(delay)
-        self.last_error = None
-        self.metrics.handler_latency.observe(time.perf_counter() - started)
-        for res in outcome.results:
-            self.metrics.results.labels(status=res.status).inc()
-        if outcome.dead_letters:
-            for d in decoded:
-                if isinstance(d, DeadLetter):
-                    self.metrics.dlq.labels(error_code=d.error_code).inc()
-        return outcome
 
-    async def _attempt(self, decoded: Sequence[Command | InvalidCommand | DeadLetter]) -> BatchOutcome:
+    async def _attempt(self, items: Sequence[tuple[InboundRecord, Decoded]]) -> BatchOutcome:
         now = datetime.now(UTC)
         outcome = BatchOutcome()
         outbox: list[OutboxMessage] = []
         processed: list[ProcessedCommand] = []
+        expected = await self.store.positions((r.topic, r.partition) for r, _ in items)
+        nxt: dict[tuple[str, int], int] = {}
+        for r, _ in items:
+            tp = (r.topic, r.partition)
+            nxt[tp] = max(nxt.get(tp, 0), r.offset + 1, expected.get(tp, 0))
+        # records the stored offsets already cover were handled (and answered) before a
+        # crash or a rebalance; the broker delivers them again, they are not handled again
+        decoded = [d for r, d in items if r.offset >= expected.get((r.topic, r.partition), 0)]
+        if len(decoded) < len(items):
+            outcome.redelivered = len(items) - len(decoded)
+            log.info("commands_redelivered_skipped", records=outcome.redelivered)
+        if not decoded:
+            return outcome
         commands = [d for d in decoded if isinstance(d, Command)]
         already = await self.store.processed(c.command_id for c in commands)
         streams = await self.store.load_streams(
@@ -176,6 +257,7 @@ class CommandHandler:
             if isinstance(item, DeadLetter):
                 outbox.append(dead_letter_message(item, self.service, now))
                 outcome.dead_letters += 1
+                outcome.letters.append(item)
                 log.warning("command_dead_lettered", error_code=item.error_code, reason=item.reason,
                             source_partition=item.record.partition, source_offset=item.record.offset)
                 continue
@@ -185,7 +267,7 @@ class CommandHandler:
                     command_type=item.command_type,
                     status="rejected",
                     event_ids=[],
-                    error=CommandError(code="invalid", message=item.message),
+                    error=CommandError(code="invalid", message=clip(item.message, MAX_REASON_CHARS)),
                     processed_at=now,
                 )
                 outcome.rejected += 1
@@ -260,7 +342,8 @@ class CommandHandler:
             outbox.append(self._result_message(result))
             outcome.results.append(result)
 
-        await self.store.commit(outcome.events, processed, outbox, self.read_model)
+        await self.store.commit(outcome.events, processed, outbox, self.read_model,
+                                positions=PositionClaim(expected=expected, next=nxt))
         return outcome
 
     def _stored(

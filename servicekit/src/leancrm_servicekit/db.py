@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import asyncpg.pool
@@ -29,17 +31,57 @@ def check_identifier(name: str) -> str:
     return name
 
 
-async def connect(dsn: str, schema: str) -> asyncpg.Connection:
-    return await asyncpg.connect(dsn, server_settings={"search_path": check_identifier(schema)})
+@dataclass(frozen=True)
+class Timeouts:
+    """What bounds every connection a service opens, so that a lost peer frees its locks
+    within about a minute and a lost server does not hang a consumer: server-side
+    statement, lock and idle-in-transaction timeouts and TCP keepalives, and client-side
+    connect and command timeouts (asyncpg). Zero turns a server-side timeout off."""
+
+    connect_s: float = 10.0
+    statement_s: float = 60.0
+    lock_s: float = 30.0
+    idle_in_transaction_s: float = 60.0
+    keepalive_s: int = 15
+    command_s: float = 120.0
+
+    @classmethod
+    def of(cls, settings: Any) -> Timeouts:
+        """From a ``ServiceSettings`` (its ``db_*`` fields)."""
+        return cls(connect_s=settings.db_connect_timeout_s, statement_s=settings.db_statement_timeout_s,
+                   lock_s=settings.db_lock_timeout_s,
+                   idle_in_transaction_s=settings.db_idle_in_transaction_timeout_s,
+                   keepalive_s=settings.db_tcp_keepalive_s, command_s=settings.db_command_timeout_s)
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": _ms(self.statement_s),
+            "lock_timeout": _ms(self.lock_s),
+            "idle_in_transaction_session_timeout": _ms(self.idle_in_transaction_s),
+            "tcp_keepalives_idle": str(self.keepalive_s),
+            "tcp_keepalives_interval": str(self.keepalive_s),
+            "tcp_keepalives_count": "4",
+        }
+
+    def options(self, schema: str) -> dict[str, Any]:
+        return {"timeout": self.connect_s, "command_timeout": self.command_s,
+                "server_settings": {"search_path": check_identifier(schema), **self.server_settings()}}
 
 
-async def create_pool(dsn: str, schema: str, size: int = 5) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=1,
-        max_size=size,
-        server_settings={"search_path": check_identifier(schema)},
-    )
+def _ms(seconds: float) -> str:
+    return str(int(seconds * 1000))
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+async def connect(dsn: str, schema: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> asyncpg.Connection:
+    return await asyncpg.connect(dsn, **timeouts.options(schema))
+
+
+async def create_pool(dsn: str, schema: str, size: int = 5,
+                      timeouts: Timeouts = DEFAULT_TIMEOUTS) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, **timeouts.options(schema))
     assert pool is not None
     return pool
 

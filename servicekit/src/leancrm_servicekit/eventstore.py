@@ -1,7 +1,9 @@
 """The PostgreSQL event store: streams with optimistic concurrency, a gapless
-global position, command deduplication and the transactional outbox.
+global position and command deduplication. Its commit also queues the outgoing
+messages in the outbox (:mod:`leancrm_servicekit.outbox`) and advances the consumer
+positions (:mod:`leancrm_servicekit.offsets`), in the same transaction.
 
-All SQL of the store lives in this module; the tables are created by
+All SQL of the event store lives in this module; the tables are created by
 ``migrations/kit_0001_event_store.sql``.
 """
 
@@ -17,6 +19,11 @@ from uuid import UUID
 import asyncpg
 
 from leancrm_servicekit.db import Conn
+from leancrm_servicekit.offsets import ConsumerOffsets, TopicPartition
+from leancrm_servicekit.outbox import Outbox, OutboxMessage, OutboxRow
+
+__all__ = ["ConcurrencyConflict", "EventStore", "OutboxMessage", "OutboxRow", "PositionClaim",
+           "ProcessedCommand", "StoredEvent"]
 
 
 class ConcurrencyConflict(Exception):
@@ -52,17 +59,13 @@ class ProcessedCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, str], ...]
+class PositionClaim:
+    """The consumed partitions a commit covers: the next offsets read before deciding
+    (``expected``; absent = never stored) and those to store (``next``). The commit fails
+    with ``ConcurrencyConflict`` if another consumer moved one in between."""
 
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    message: OutboxMessage
+    expected: dict[TopicPartition, int]
+    next: dict[TopicPartition, int]
 
 
 _LOAD_STREAMS = """
@@ -98,17 +101,6 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::ti
      AS c(command_id, command_type, status, event_ids, error, processed_at)
 """
 
-_INSERT_OUTBOX = """
-INSERT INTO outbox (topic, kafka_key, value, headers)
-SELECT m.topic, m.kafka_key, m.value, m.headers
-FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[]) WITH ORDINALITY
-     AS m(topic, kafka_key, value, headers, n)
-ORDER BY m.n
-"""
-
-_READ_OUTBOX = "SELECT id, topic, kafka_key, value, headers FROM outbox ORDER BY id LIMIT $1"
-_DELETE_OUTBOX = "DELETE FROM outbox WHERE id <= $1"
-_OUTBOX_BACKLOG = "SELECT count(*) FROM outbox"
 _READ_ALL = """
 SELECT global_position, event_id, stream_id, stream_version, event_type, schema_version,
        occurred_at, recorded_at, customer_id, correlation_id, causation_id, kafka_key, data
@@ -137,9 +129,15 @@ def _event(row: asyncpg.Record) -> StoredEvent:
 class EventStore:
     """One service's event store, in the schema its pool's search_path names."""
 
-    def __init__(self, pool: asyncpg.Pool, notify_channel: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, offsets: ConsumerOffsets | None = None) -> None:
         self.pool = pool
-        self.notify_channel = notify_channel
+        self.outbox = outbox
+        self.offsets = offsets or ConsumerOffsets()
+
+    async def positions(self, parts: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offsets of consumed partitions (absent: never stored)."""
+        async with self.pool.acquire() as conn:
+            return await self.offsets.read(conn, parts)
 
     async def load_streams(self, stream_ids: Iterable[str]) -> dict[str, list[StoredEvent]]:
         ids = sorted(set(stream_ids))
@@ -173,14 +171,23 @@ class EventStore:
         outbox: Sequence[OutboxMessage],
         read_model: Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
         | None = None,
+        positions: PositionClaim | None = None,
     ) -> None:
-        """Append events, record commands and queue outgoing messages, atomically;
-        ``read_model`` updates the service's own read state in the same transaction.
+        """Append events, record commands, queue outgoing messages and advance the
+        consumer positions, atomically; ``read_model`` updates the service's own read
+        state in the same transaction.
 
-        Raises ``ConcurrencyConflict`` when a stream version or command id is taken.
+        Raises ``ConcurrencyConflict`` when a stream version or command id is taken, or
+        another consumer handled some of the claimed records first.
         """
         try:
             async with self.pool.acquire() as conn, conn.transaction():
+                if positions is not None:
+                    stored = await self.offsets.lock(conn, positions.next)
+                    moved = {tp: n for tp, n in stored.items() if n != positions.expected.get(tp, 0)}
+                    if moved:
+                        raise ConcurrencyConflict(f"another consumer handled records first: {moved}")
+                    await self.offsets.advance(conn, positions.next)
                 last = await conn.fetchval(_ALLOCATE, len(events))
                 if events:
                     first = last - len(events) + 1
@@ -212,49 +219,9 @@ class EventStore:
                     )
                 if read_model is not None and events:
                     await read_model(conn, events)
-                if outbox:
-                    await self._insert_outbox(conn, outbox)
-                    await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
+                await self.outbox.insert(conn, outbox)
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
-
-    @staticmethod
-    async def _insert_outbox(conn: Conn, outbox: Sequence[OutboxMessage]) -> None:
-        await conn.execute(
-            _INSERT_OUTBOX,
-            [m.topic for m in outbox],
-            [m.key for m in outbox],
-            [m.value for m in outbox],
-            [json.dumps([list(h) for h in m.headers]) for m in outbox],
-        )
-
-    async def enqueue(self, outbox: Sequence[OutboxMessage]) -> None:
-        """Queue messages with no events (e.g. republishing), in position order."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.fetchval(_ALLOCATE, 0)
-            await self._insert_outbox(conn, outbox)
-            await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
-
-    async def read_outbox(self, conn: Conn, limit: int) -> list[OutboxRow]:
-        rows = await conn.fetch(_READ_OUTBOX, limit)
-        return [
-            OutboxRow(
-                id=r["id"],
-                message=OutboxMessage(
-                    topic=r["topic"],
-                    key=bytes(r["kafka_key"]) if r["kafka_key"] is not None else None,
-                    value=bytes(r["value"]),
-                    headers=tuple((h[0], h[1]) for h in json.loads(r["headers"])),
-                ),
-            )
-            for r in rows
-        ]
-
-    async def delete_outbox_through(self, conn: Conn, last_id: int) -> None:
-        await conn.execute(_DELETE_OUTBOX, last_id)
-
-    async def outbox_backlog(self) -> int:
-        return int(await self.pool.fetchval(_OUTBOX_BACKLOG))
 
     async def read_all(self, after_position: int, limit: int) -> list[StoredEvent]:
         """Events in global order after a position: for republishing to a broker that

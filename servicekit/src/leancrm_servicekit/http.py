@@ -16,17 +16,27 @@ from starlette.routing import BaseRoute, Route
 from leancrm_servicekit.metrics import ServiceMetrics
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str | None]]]
+#: what /ready reports without failing: work that waits for people (parked messages)
+WarningsCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
-def ops_routes(service: str, metrics: ServiceMetrics, readiness: ReadinessCheck) -> list[BaseRoute]:
+def ops_routes(service: str, metrics: ServiceMetrics, readiness: ReadinessCheck,
+               warnings: WarningsCheck | None = None) -> list[BaseRoute]:
     async def health(_: Request) -> Response:
         return JSONResponse({"service": service, "status": "alive"})
 
     async def ready(_: Request) -> Response:
         problems = {k: v for k, v in (await readiness()).items() if v is not None}
+        notes: dict[str, str] = {}
+        if warnings is not None and "database" not in problems:
+            try:
+                notes = await asyncio.wait_for(warnings(), 2)
+            except Exception as exc:
+                notes = {"warnings": f"could not be read: {exc!r}"}
         status = 200 if not problems else 503
         return JSONResponse(
-            {"service": service, "ready": not problems, "problems": problems}, status_code=status
+            {"service": service, "ready": not problems, "problems": problems, "warnings": notes},
+            status_code=status,
         )
 
     async def prometheus(_: Request) -> Response:

@@ -25,6 +25,19 @@ class ServiceMetrics:
             "leancrm_batch_failures_total",
             "Consumed batches that failed unexpectedly and are being tried again", registry=r
         )
+        self.transient_errors = Counter(
+            "leancrm_transient_errors_total",
+            "Failures of a dependency that were retried (database restarting, broker unreachable, "
+            "timeouts), by dependency and error class", ["dependency", "error"], registry=r
+        )
+        self.parked = Counter(
+            "leancrm_parked_total",
+            "Outbox messages the broker or producer refused for good, parked with their reason",
+            ["reason"], registry=r
+        )
+        self.parked_backlog = Gauge(
+            "leancrm_parked_messages", "Messages waiting in the parking lot", registry=r
+        )
         self.outbox_backlog = Gauge(
             "leancrm_outbox_backlog", "Outbox rows not yet published", registry=r
         )

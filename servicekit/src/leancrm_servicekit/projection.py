@@ -7,6 +7,14 @@ partitions' offset rows and drops records already applied (another instance may
 have applied them during a rebalance), then applies the rest, then stores the next
 offsets, and queues dead letters in the outbox. Kafka's own committed offsets are
 never relied on. Lag is taken from the fetch high watermark.
+
+Nothing stops the line for good: a transient failure (the database restarting, a lock
+timeout) is retried with back-off and counted; a batch whose apply raises anything else
+is applied again one record at a time, each in a savepoint, so that the record that
+raises is dead-lettered with the reason and the rest commit — the slow path, for that
+batch only. A database error that is not a record's own (a missing table, a privilege)
+stops the line instead, visibly, until it is mended: dead-lettering every record for
+it would empty the stream into the DLQ.
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from leancrm_contracts.limits import MAX_REASON_CHARS
 from leancrm_servicekit.db import Conn, check_identifier
-from leancrm_servicekit.eventstore import EventStore, OutboxMessage
-from leancrm_servicekit.inbound import InboundRecord
+from leancrm_servicekit.faults import is_record_database_error, is_transient_database_error
+from leancrm_servicekit.inbound import DeadLetter, InboundRecord, clip, dead_letter_message
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.offsets import ConsumerOffsets
+from leancrm_servicekit.outbox import Outbox, OutboxMessage
 
 log = get_logger(component="projection")
 
@@ -70,8 +81,9 @@ class CheckpointedConsumer:
         pool: asyncpg.Pool,
         offsets_table: str,
         apply: ApplyBatch,
-        outbox: EventStore | None,
+        outbox: Outbox | None,
         metrics: ServiceMetrics,
+        consumer_name: str = "projection",
         max_records: int = 2000,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
@@ -79,7 +91,11 @@ class CheckpointedConsumer:
         concurrency: int = 1,
     ) -> None:
         schema, _, table = offsets_table.partition(".")
-        self.offsets_table = f"{check_identifier(schema)}.{check_identifier(table)}"
+        if table != "consumer_offsets":
+            raise ValueError(f"offsets live in a schema's consumer_offsets table, not {offsets_table}")
+        self.offsets = ConsumerOffsets(check_identifier(schema))
+        self.consumer_name = consumer_name
+        self.last_error: str | None = None
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.group_id = group_id
@@ -100,10 +116,18 @@ class CheckpointedConsumer:
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         assert self.consumer is not None
-        rows = await self.pool.fetch(
-            f"SELECT topic, partition, next_offset FROM {self.offsets_table}"
-        )
-        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        attempt = 0
+        while True:  # a database restarting during a rebalance is waited for
+            attempt += 1
+            try:
+                async with self.pool.acquire() as conn:
+                    stored = await self.offsets.read(conn)
+                break
+            except Exception as exc:
+                if not is_transient_database_error(exc) or attempt >= 60:
+                    raise
+                self._transient(exc)
+                await asyncio.sleep(min(0.2 * attempt, 2.0))
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
@@ -148,50 +172,81 @@ class CheckpointedConsumer:
 
     async def _apply_until_done(self, records: list[InboundRecord], stop: asyncio.Event) -> None:
         attempt = 0
+        isolate = False
         while True:
             attempt += 1
             try:
-                await self._apply_once(records)
+                await (self._apply_isolated(records) if isolate else self._apply_once(records))
+                self.last_error = None
                 return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                    asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-                delay = min(0.2 * attempt, 5.0)
-                log.warning("projection_batch_retry", error=repr(exc), retry_in_s=delay)
-                if stop.is_set() and attempt > 3:
+            except Exception as exc:
+                if is_transient_database_error(exc):
+                    delay = min(0.2 * attempt, 5.0)
+                    self._transient(exc)
+                    self.last_error = f"database unavailable: {type(exc).__name__}: {exc}"[:500]
+                    log.warning("projection_batch_retry", error=repr(exc)[:300], retry_in_s=delay)
+                    if stop.is_set() and attempt > 3:
+                        raise
+                    await asyncio.sleep(delay)
+                    continue
+                if not isolate and _records_fault(exc):
+                    log.warning("projection_batch_isolating", records=len(records), error=repr(exc)[:300])
+                    isolate = True
+                    continue
+                delay = min(1.0 * attempt, 30.0)
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                self.metrics.batch_failures.inc()
+                log.error("projection_batch_failed", attempt=attempt, retry_in_s=delay,
+                          records=len(records), exc_info=exc)
+                if stop.is_set():
                     raise
                 await asyncio.sleep(delay)
 
+    def _transient(self, exc: BaseException) -> None:
+        self.metrics.transient_errors.labels(dependency="database", error=type(exc).__name__).inc()
+
     async def _apply_once(self, records: list[InboundRecord]) -> None:
         started = time.perf_counter()
-        parts = sorted({(r.topic, r.partition) for r in records})
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"INSERT INTO {self.offsets_table} (topic, partition, next_offset) "
-                "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ON CONFLICT DO NOTHING",
-                [p[0] for p in parts], [p[1] for p in parts], [0] * len(parts),
-            )
-            rows = await conn.fetch(
-                f"SELECT topic, partition, next_offset FROM {self.offsets_table} "
-                "WHERE (topic, partition) IN (SELECT * FROM unnest($1::text[], $2::int[])) "
-                "ORDER BY topic, partition FOR UPDATE",
-                [p[0] for p in parts], [p[1] for p in parts],
-            )
-            stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            stored = await self.offsets.lock(conn, {(r.topic, r.partition) for r in records})
             fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
             dead = await self.apply(conn, fresh) if fresh else []
-            nxt: dict[tuple[str, int], int] = {}
-            for r in records:
-                key = (r.topic, r.partition)
-                nxt[key] = max(nxt.get(key, 0), r.offset + 1, stored[key])
-            await conn.execute(
-                f"UPDATE {self.offsets_table} o SET next_offset = u.n FROM "
-                "unnest($1::text[], $2::int[], $3::bigint[]) AS u(t, p, n) "
-                "WHERE o.topic = u.t AND o.partition = u.p",
-                [k[0] for k in nxt], [k[1] for k in nxt], list(nxt.values()),
-            )
+            nxt = _next_offsets(records, stored)
+            await self.offsets.advance(conn, nxt)
             if dead and self.outbox is not None:
-                await self.outbox._insert_outbox(conn, dead)
-                await conn.execute("SELECT pg_notify($1, '')", self.outbox.notify_channel)
+                await self.outbox.insert(conn, dead)
+        self._applied(records, fresh, dead, nxt, started)
+
+    async def _apply_isolated(self, records: list[InboundRecord]) -> None:
+        """The batch again, each record in a savepoint of one transaction: a record whose
+        apply raises (not a transient or infrastructure failure) is dead-lettered with the
+        reason, and the others commit."""
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn, conn.transaction():
+            stored = await self.offsets.lock(conn, {(r.topic, r.partition) for r in records})
+            fresh = [r for r in records if r.offset >= stored[(r.topic, r.partition)]]
+            dead: list[OutboxMessage] = []
+            for record in fresh:
+                try:
+                    async with conn.transaction():
+                        dead.extend(await self.apply(conn, [record]))
+                except Exception as exc:
+                    if not _records_fault(exc):
+                        raise
+                    log.error("projection_record_failed", topic=record.topic,
+                              partition=record.partition, offset=record.offset, exc_info=exc)
+                    dead.append(dead_letter_message(DeadLetter(
+                        record, "invalid_data",
+                        clip(f"could not be applied: {type(exc).__name__}: {exc}", MAX_REASON_CHARS)),
+                        self.consumer_name))
+            nxt = _next_offsets(records, stored)
+            await self.offsets.advance(conn, nxt)
+            if dead and self.outbox is not None:
+                await self.outbox.insert(conn, dead)
+        self._applied(records, fresh, dead, nxt, started)
+
+    def _applied(self, records: list[InboundRecord], fresh: list[InboundRecord],
+                 dead: list[OutboxMessage], nxt: dict[tuple[str, int], int], started: float) -> None:
         for (topic, partition), n in nxt.items():
             self._next[TopicPartition(topic, partition)] = n
         for topic, n in Counter(r.topic for r in records).items():
@@ -238,3 +293,21 @@ class CheckpointedConsumer:
             if high is not None:
                 out[f"{tp.topic}/{tp.partition}"] = max(0, high - self._next.get(tp, 0))
         return out
+
+
+def _next_offsets(records: Sequence[InboundRecord], stored: dict[tuple[str, int], int]
+                  ) -> dict[tuple[str, int], int]:
+    nxt: dict[tuple[str, int], int] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        nxt[key] = max(nxt.get(key, 0), r.offset + 1, stored[key])
+    return nxt
+
+
+def _records_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` may be one record's doing: anything Python raises, and the database
+    errors of a value being written. Other database errors (a missing table, a privilege,
+    a syntax error) are the system's and stop the line."""
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return is_record_database_error(exc)
+    return not is_transient_database_error(exc)

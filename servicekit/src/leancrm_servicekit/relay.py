@@ -1,36 +1,84 @@
-"""The outbox relay: publishes what the event store committed, in order, at least once.
+"""The outbox relay: publishes what the services committed, in order, at least once.
 
-One relay per service holds a PostgreSQL advisory lock (replicas wait on standby).
-It wakes on LISTEN/NOTIFY with a polling fallback, publishes outbox rows in id
-order (so in global order per key), and deletes them only after the broker
-acknowledged every one (acks=all). When the broker is unreachable it keeps
-retrying with back-off and loses nothing; consumers deduplicate the rare
-republished message by its id. It never needs an idempotent or transactional
-producer.
+One relay per service leads, holding a lease in the service's own schema (only the
+service's role can take it; a standby takes over when the lease expires or the
+leader's database session is gone). It wakes on LISTEN/NOTIFY with a polling
+fallback, publishes outbox rows in id order (so in global order per key) with
+``acks=all``, and deletes exactly the rows the broker acknowledged. A row the broker or
+the producer refuses for good (too large, invalid) is parked with its reason
+(:mod:`leancrm_servicekit.outbox`) and the rows after it go on; a broker or database
+that does not answer is retried with back-off for as long as it takes, losing
+nothing. Consumers deduplicate the rare republished message by its id; no idempotent
+or transactional producer is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import os
+import socket
 import time
+import uuid
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
 from leancrm_servicekit.db import connect
-from leancrm_servicekit.eventstore import EventStore, OutboxRow
+from leancrm_servicekit.faults import is_transient_database_error
 from leancrm_servicekit.kafka import encode_headers, make_producer, stop_quietly
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import Outbox, OutboxRow, Refusal
+from leancrm_servicekit.settings import ServiceSettings
 
 log = get_logger(component="relay")
 
+#: what the broker or the producer raises for one message that no retry will ever take
+_REFUSED_FOR_GOOD: dict[type[BaseException], str] = {
+    MessageSizeTooLargeError: "message_too_large",
+    RecordTooLargeError: "message_too_large",
+    RecordListTooLargeError: "message_too_large",
+    InvalidTopicError: "invalid_topic",
+    CorruptRecordException: "corrupt_record",
+    UnsupportedForMessageFormatError: "unsupported_format",
+    TypeError: "invalid_message",
+    ValueError: "invalid_message",
+}
 
-def relay_lock_key(schema: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"relay:{schema}".encode()).digest()[:8], "big", signed=True)
+_TAKE_LEASE = """
+UPDATE relay_lease SET holder = $1, backend_pid = pg_backend_pid(),
+       expires_at = now() + make_interval(secs => $2)
+WHERE holder = $1 OR expires_at < now()
+   OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = relay_lease.backend_pid)
+RETURNING holder
+"""
+_RENEW_LEASE = """
+UPDATE relay_lease SET expires_at = now() + make_interval(secs => $2) WHERE holder = $1
+RETURNING holder
+"""
+_RELEASE_LEASE = "UPDATE relay_lease SET expires_at = '-infinity' WHERE holder = $1"
+
+
+def refusal_reason(exc: BaseException) -> str | None:
+    """The parking reason when ``exc`` refuses a message for good, else None."""
+    for kind, reason in _REFUSED_FOR_GOOD.items():
+        if isinstance(exc, kind):
+            return reason
+    return None
+
+
+class _LeaseLost(Exception):
+    pass
 
 
 class OutboxRelay:
@@ -39,21 +87,27 @@ class OutboxRelay:
         *,
         dsn: str,
         schema: str,
-        store: EventStore,
+        outbox: Outbox,
         bootstrap: str,
         metrics: ServiceMetrics,
         batch_size: int = 1000,
         poll_interval_s: float = 1.0,
+        lease_s: float = 30.0,
+        producer_options: dict[str, Any] | None = None,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
-        self.store = store
+        self.outbox = outbox
         self.bootstrap = bootstrap
         self.metrics = metrics
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.lease_s = lease_s
+        self.producer_options = producer_options or {}
+        self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self.published = 0
+        self.parked = 0
         self.is_leader = False
         self.last_error: str | None = None
 
@@ -61,95 +115,190 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set, surviving database and broker outages."""
+        """Run until ``stop`` is set, surviving database and broker outages — and bugs,
+        which are logged with their traceback and shown by /ready while it retries."""
         backoff = 0.5
         while not stop.is_set():
             try:
                 await self._lead(stop)
                 backoff = 0.5
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                self.last_error = f"database: {exc}"
-                log.warning("relay_database_error", error=str(exc), retry_in_s=backoff)
+            except Exception as exc:
+                if is_transient_database_error(exc):
+                    self.metrics.transient_errors.labels(dependency="database",
+                                                         error=type(exc).__name__).inc()
+                    self.last_error = f"database: {type(exc).__name__}: {exc}"[:500]
+                    log.warning("relay_database_error", error=repr(exc)[:300], retry_in_s=backoff)
+                else:
+                    self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    log.error("relay_failed", retry_in_s=backoff, exc_info=exc)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.outbox.pool.execute(_RELEASE_LEASE, self.holder), 5)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn = await connect(self.dsn, self.schema)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", relay_lock_key(self.schema)):
+            while await conn.fetchval(_TAKE_LEASE, self.holder, self.lease_s) is None:
                 self.is_leader = False
-                if await _sleep_or_stop(stop, self.poll_interval_s * 2):
+                self.last_error = None  # a standby is fine
+                if await _sleep_or_stop(stop, min(2.0, self.lease_s / 3)):
                     return
             self.is_leader = True
-            await conn.add_listener(self.store.notify_channel, self.wake)
-            log.info("relay_leading", schema=self.schema)
+            self.last_error = None
+            await conn.add_listener(self.outbox.notify_channel, self.wake)
+            log.info("relay_leading", schema=self.schema, holder=self.holder)
             await self._publish_loop(conn, stop)
+        except _LeaseLost:
+            log.warning("relay_lease_lost", holder=self.holder)
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 5)
 
+    async def _renew(self, conn: asyncpg.Connection) -> float:
+        if await conn.fetchval(_RENEW_LEASE, self.holder, self.lease_s) is None:
+            raise _LeaseLost
+        return time.monotonic()
+
     async def _publish_loop(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         producer: AIOKafkaProducer | None = None
         failures = 0
+        renewed = time.monotonic()
         try:
             while not stop.is_set():
+                if time.monotonic() - renewed > self.lease_s / 5:
+                    renewed = await self._renew(conn)
                 self._wake.clear()
-                rows = await self.store.read_outbox(conn, self.batch_size)
+                rows = await self.outbox.read(conn, self.batch_size)
                 self.metrics.outbox_backlog.set(len(rows) if len(rows) < self.batch_size
-                                                else await self.store.outbox_backlog())
+                                                else await self.outbox.backlog())
                 if not rows:
-                    await _wait_any(stop, self._wake, self.poll_interval_s)
+                    await _wait_any(stop, self._wake, min(self.poll_interval_s, self.lease_s / 5))
                     continue
                 try:
                     if producer is None:
-                        candidate = make_producer(self.bootstrap)
+                        candidate = make_producer(self.bootstrap, **self.producer_options)
                         try:
                             await asyncio.wait_for(candidate.start(), 30)
                         except BaseException:
                             await stop_quietly(candidate)
                             raise
                         producer = candidate
-                    await asyncio.wait_for(self._publish(producer, rows), 90)
+                    published, refused, failure = await asyncio.wait_for(
+                        self._publish(producer, rows), self.lease_s / 2)
                 except Exception as exc:
-                    failures += 1
-                    self.last_error = f"broker: {exc!r}"
-                    delay = min(0.5 * 2 ** min(failures, 5), 10.0)
-                    log.warning("relay_publish_failed", error=repr(exc), pending=len(rows),
-                                attempt=failures, retry_in_s=delay)
-                    if failures % 3 == 0 and producer is not None:
-                        # a fresh producer re-resolves metadata and connections
-                        await stop_quietly(producer)
-                        producer = None
-                    await _sleep_or_stop(stop, delay)
+                    published, refused, failure = [], [], exc
+                if published or refused:
+                    await self.outbox.settle(conn, published, refused)
+                    self.published += len(published)
+                    for r in refused:
+                        self._parked(r)
+                if failure is None:
+                    if failures:
+                        log.info("relay_recovered", after_attempts=failures)
+                    failures = 0
+                    self.last_error = None
                     continue
-                if failures:
-                    log.info("relay_recovered", after_attempts=failures)
-                failures = 0
-                self.last_error = None
-                await self.store.delete_outbox_through(conn, rows[-1].id)
-                self.published += len(rows)
+                failures += 1
+                self.metrics.transient_errors.labels(dependency="broker",
+                                                     error=type(failure).__name__).inc()
+                self.last_error = f"broker: {failure!r}"[:500]
+                delay = min(0.5 * 2 ** min(failures, 5), 10.0)
+                log.warning("relay_publish_failed", error=repr(failure)[:300],
+                            pending=len(rows) - len(published) - len(refused),
+                            attempt=failures, retry_in_s=delay)
+                if failures % 3 == 0 and producer is not None:
+                    # a fresh producer re-resolves metadata and connections
+                    await stop_quietly(producer)
+                    producer = None
+                await _sleep_or_stop(stop, delay)
+                renewed = await self._renew(conn)
         finally:
             if producer is not None:
                 await stop_quietly(producer)
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxRow]) -> None:
+    def _parked(self, refusal: Refusal) -> None:
+        self.parked += 1
+        self.metrics.parked.labels(reason=refusal.reason).inc()
+        m = refusal.row.message
+        log.error("outbox_message_parked", reason=refusal.reason, error=refusal.error,
+                  outbox_id=refusal.row.id, topic=m.topic, value_bytes=len(m.value))
+
+    async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxRow]
+                       ) -> tuple[list[int], list[Refusal], Exception | None]:
+        """Send ``rows`` and wait for the broker. Returns the ids published, the rows
+        refused for good, and the first other failure. Only the published rows *before*
+        that failure count as published: the rows after it are sent again (a duplicate,
+        which consumers drop by id, rather than a message overtaking an earlier one of
+        its key)."""
         started = time.perf_counter()
-        futures = []
+        refused: list[Refusal] = []
+        sent: list[tuple[OutboxRow, asyncio.Future[Any]]] = []
         for row in rows:
             m = row.message
-            futures.append(
-                await producer.send(
-                    m.topic,
-                    value=m.value,
-                    key=m.key,
-                    headers=encode_headers(m.headers),
-                )
-            )
-        await asyncio.wait_for(asyncio.gather(*futures), 60)
-        for row in rows:
-            self.metrics.messages_out.labels(topic=row.message.topic).inc()
+            try:
+                fut = await producer.send(m.topic, value=m.value, key=m.key,
+                                          headers=encode_headers(m.headers))
+            except Exception as exc:
+                reason = refusal_reason(exc)
+                if reason is None:
+                    raise
+                refused.append(Refusal(row, reason, repr(exc)[:1000]))
+                continue
+            sent.append((row, fut))
+        outcomes = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        published: list[int] = []
+        failure: Exception | None = None
+        for (row, _), outcome in zip(sent, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                reason = refusal_reason(outcome)
+                if reason is not None:
+                    refused.append(Refusal(row, reason, repr(outcome)[:1000]))
+                elif failure is None:
+                    failure = outcome if isinstance(outcome, Exception) else RuntimeError(repr(outcome))
+            elif failure is None:
+                published.append(row.id)
+                self.metrics.messages_out.labels(topic=row.message.topic).inc()
         self.metrics.relay_latency.observe(time.perf_counter() - started)
+        return published, refused, failure
+
+    async def parked_backlog(self) -> int:
+        n = await self.outbox.parked_count()
+        self.metrics.parked_backlog.set(n)
+        return n
+
+
+def make_relay(settings: ServiceSettings, dsn: str, schema: str, outbox: Outbox, bootstrap: str,
+               metrics: ServiceMetrics) -> OutboxRelay:
+    return OutboxRelay(dsn=dsn, schema=schema, outbox=outbox, bootstrap=bootstrap, metrics=metrics,
+                       batch_size=settings.relay_batch_size,
+                       poll_interval_s=settings.relay_poll_interval_s,
+                       lease_s=settings.relay_lease_s)
+
+
+def relay_problem(relay: OutboxRelay | None, task: asyncio.Task[None] | None) -> str | None:
+    """What /ready reports of a relay running in this process: its task ended (it must
+    not, while the service runs), or it keeps failing."""
+    if relay is None:
+        return None
+    if task is not None and task.done():
+        error = None if task.cancelled() else task.exception()
+        return f"the outbox relay stopped: {error!r}"
+    return relay.last_error
+
+
+async def parked_warning(outbox: Outbox, metrics: ServiceMetrics, service: str) -> dict[str, str]:
+    """/ready's warning while messages wait in the parking lot (a warning, not a stop:
+    everything else is published)."""
+    summary = await outbox.parked_summary()
+    total = sum(int(r["messages"]) for r in summary)
+    metrics.parked_backlog.set(total)
+    if not total:
+        return {}
+    reasons = ", ".join(f"{r['reason']} on {r['topic']}: {r['messages']}" for r in summary[:5])
+    return {"parked": f"{total} message(s) the broker refused are parked ({reasons}); see "
+                      f"`python -m leancrm_{service} parked list`"}
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:

@@ -62,6 +62,30 @@ class ServiceSettings(BaseSettings):
         default=1.0, gt=0, description="Outbox polling fallback when no NOTIFY arrives."
     )
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Longest wait to open a database connection.")
+    db_statement_timeout_s: float = Field(
+        default=60.0, ge=0, le=3600,
+        description="PostgreSQL statement_timeout of every service connection (0: none).")
+    db_lock_timeout_s: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="PostgreSQL lock_timeout: the longest a statement waits for a lock (0: none).")
+    db_idle_in_transaction_timeout_s: float = Field(
+        default=60.0, ge=0, le=3600,
+        description="PostgreSQL idle_in_transaction_session_timeout: a session that went quiet in "
+                    "a transaction (its process stopped or cut off) is ended and frees its locks.")
+    db_tcp_keepalive_s: int = Field(
+        default=15, ge=1, le=3600,
+        description="Seconds of silence before PostgreSQL probes a client's connection; with 4 "
+                    "probes this far apart, a client that vanished is dropped within ~a minute.")
+    db_command_timeout_s: float = Field(
+        default=120.0, gt=0, le=7200,
+        description="Client side: the longest a query may take before the connection gives up on "
+                    "the server (a server that vanished mid-query).")
+    relay_lease_s: float = Field(
+        default=30.0, ge=3, le=600,
+        description="The relay leader's lease: a standby takes over once it expires (at once when "
+                    "the leader's database session is gone).")
     gc_gen0_threshold: int = Field(
         default=50_000, ge=0,
         description="Allocations between collections of Python's youngest GC generation "

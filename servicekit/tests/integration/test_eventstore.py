@@ -14,10 +14,11 @@ from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.eventstore import (
     ConcurrencyConflict,
     EventStore,
-    OutboxMessage,
+    PositionClaim,
     ProcessedCommand,
     StoredEvent,
 )
+from leancrm_servicekit.outbox import Outbox, OutboxMessage
 from leancrm_servicekit.testing import Infra
 
 pytestmark = pytest.mark.integration
@@ -35,10 +36,10 @@ def event(stream: str, version: int) -> StoredEvent:
 @pytest.fixture
 async def store(infra: Infra, schema_name: str) -> AsyncIterator[EventStore]:
     applied = await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS])
-    assert applied == ["kit_0001_event_store.sql"]
+    assert applied == ["kit_0001_event_store.sql", "kit_0002_nothing_lost.sql"]
     assert await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS]) == []  # once only
     pool = await create_pool(infra.dsn, schema_name)
-    yield EventStore(pool, f"n_{schema_name}")
+    yield EventStore(pool, Outbox(pool, schema_name))
     await pool.close()
 
 
@@ -57,7 +58,7 @@ async def test_a_taken_stream_version_is_a_conflict_and_nothing_is_written(store
         await store.commit([event("b", 1), event("a", 1)], [],
                            [OutboxMessage("t", b"k", b"v", ())])
     assert (await store.load_streams(["b"]))["b"] == []
-    assert await store.outbox_backlog() == 0
+    assert await store.outbox.backlog() == 0
 
 
 async def test_concurrent_writers_keep_positions_gapless(store: EventStore) -> None:
@@ -79,11 +80,45 @@ async def test_processed_commands_and_outbox_order(store: EventStore) -> None:
     done = await store.processed(["cmd-1", "cmd-2"])
     assert list(done) == ["cmd-1"] and done["cmd-1"].event_ids == (e.event_id,)
     async with store.pool.acquire() as conn:
-        rows = await store.read_outbox(conn, 10)
+        rows = await store.outbox.read(conn, 10)
         assert [(r.message.key, r.message.value, r.message.headers) for r in rows] == [
             (b"k1", b"1", (("h", "v"),)), (None, b"2", ())]
-        await store.delete_outbox_through(conn, rows[0].id)
-    assert await store.outbox_backlog() == 1
+        await store.outbox.settle(conn, [rows[0].id], [])
+    assert await store.outbox.backlog() == 1
+
+
+async def test_the_relay_deletes_exactly_what_it_published(store: EventStore, infra: Infra,
+                                                           schema_name: str) -> None:
+    """A message whose transaction took its id first but commits after the relay read the
+    outbox, and before it deletes what it published, must stay (deleting every id up to
+    the last published one deleted it unpublished)."""
+    slow = await asyncpg.connect(infra.dsn, server_settings={"search_path": schema_name})
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        await store.outbox.insert(slow, [OutboxMessage("t", b"k", b"slow", ())])  # takes its id now
+        await store.outbox.enqueue([OutboxMessage("t", b"k", b"fast", ())])  # a later id, committed
+        async with store.pool.acquire() as conn:
+            read = await store.outbox.read(conn, 10)
+            assert [r.message.value for r in read] == [b"fast"]  # the slow one is not visible yet
+            await tx.commit()  # it commits between the relay's read and its delete
+            await store.outbox.settle(conn, [r.id for r in read], [])
+            assert [r.message.value for r in await store.outbox.read(conn, 10)] == [b"slow"]
+    finally:
+        await slow.close()
+
+
+async def test_positions_advance_with_the_commit_and_a_stale_claim_is_a_conflict(
+        store: EventStore) -> None:
+    tp = ("crm.x.commands.v1", 2)
+    assert await store.positions([tp]) == {}
+    await store.commit([event("a", 1)], [], [], positions=PositionClaim({}, {tp: 8}))
+    assert await store.positions([tp]) == {tp: 8}
+    with pytest.raises(ConcurrencyConflict):  # another consumer got there first
+        await store.commit([event("b", 1)], [], [], positions=PositionClaim({tp: 5}, {tp: 9}))
+    assert (await store.load_streams(["b"]))["b"] == []  # and nothing of it was written
+    await store.commit([], [], [], positions=PositionClaim({tp: 8}, {tp: 9}))
+    assert await store.positions([tp]) == {tp: 9}
 
 
 async def test_migrations_refuse_odd_schema_names(infra: Infra) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.embedded import EmbeddedBroker
-from leancrm_servicekit.eventstore import EventStore, OutboxMessage
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import Outbox, OutboxMessage
 from leancrm_servicekit.relay import OutboxRelay
 from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 
@@ -21,11 +22,11 @@ TOPIC = "relay.test.v1"
 
 
 @pytest.fixture
-async def store(infra: Infra, schema_name: str, bootstrap: str) -> AsyncIterator[EventStore]:
+async def store(infra: Infra, schema_name: str, bootstrap: str) -> AsyncIterator[Outbox]:
     await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS])
     await ensure_topics(bootstrap, [TOPIC], 3, 1)
     pool = await create_pool(infra.dsn, schema_name)
-    yield EventStore(pool, f"n_{schema_name}")
+    yield Outbox(pool, schema_name)
     await pool.close()
 
 
@@ -40,8 +41,8 @@ async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Event]:
         await asyncio.wait_for(task, 30)
 
 
-def make_relay(infra: Infra, schema: str, store: EventStore, bootstrap: str) -> OutboxRelay:
-    return OutboxRelay(dsn=infra.dsn, schema=schema, store=store, bootstrap=bootstrap,
+def make_relay(infra: Infra, schema: str, store: Outbox, bootstrap: str) -> OutboxRelay:
+    return OutboxRelay(dsn=infra.dsn, schema=schema, outbox=store, bootstrap=bootstrap,
                        metrics=ServiceMetrics("test"), batch_size=50, poll_interval_s=0.2)
 
 
@@ -58,7 +59,7 @@ def per_key_order(values: list[bytes], keys: list[bytes | None]) -> dict[bytes |
 
 
 async def test_relay_publishes_in_order_per_key_and_empties_the_outbox(
-    infra: Infra, schema_name: str, store: EventStore, bootstrap: str
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
 ) -> None:
     relay = make_relay(infra, schema_name, store, bootstrap)
     async with TopicReader(bootstrap, TOPIC) as reader, running(relay):
@@ -74,7 +75,7 @@ async def test_relay_publishes_in_order_per_key_and_empties_the_outbox(
 
 
 async def test_only_one_relay_leads(
-    infra: Infra, schema_name: str, store: EventStore, bootstrap: str
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
 ) -> None:
     a = make_relay(infra, schema_name, store, bootstrap)
     b = make_relay(infra, schema_name, store, bootstrap)
@@ -87,7 +88,7 @@ async def test_only_one_relay_leads(
 
 
 async def test_relay_survives_a_20s_broker_outage_and_loses_nothing(
-    infra: Infra, schema_name: str, store: EventStore, bootstrap: str,
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str,
     broker_handle: EmbeddedBroker | None,
 ) -> None:
     if broker_handle is None:
@@ -100,7 +101,7 @@ async def test_relay_survives_a_20s_broker_outage_and_loses_nothing(
         try:
             await store.enqueue(msgs("during", 30))
             await asyncio.sleep(20)
-            assert await store.outbox_backlog() == 30  # nothing deleted unacknowledged
+            assert await store.backlog() == 30  # nothing deleted unacknowledged
         finally:
             broker_handle.resume()
         await wait_until(lambda: {r.value for r in reader.on(TOPIC)} >= {
@@ -109,7 +110,63 @@ async def test_relay_survives_a_20s_broker_outage_and_loses_nothing(
         assert relay.last_error is None
 
 
-def _empty(store: EventStore):  # type: ignore[no-untyped-def]
+def _empty(store: Outbox):  # type: ignore[no-untyped-def]
     async def check() -> bool:
-        return await store.outbox_backlog() == 0
+        return await store.backlog() == 0
     return check
+
+
+async def test_a_message_the_producer_refuses_for_good_is_parked_and_the_rest_go_on(
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
+) -> None:
+    """A message larger than the producer's max_request_size (1 MiB) is refused on every
+    try (MessageSizeTooLargeError): it used to block the outbox for ever."""
+    huge = OutboxMessage(TOPIC, b"key-0", b"x" * (1_100_000), (("message_type", "test"),))
+    relay = make_relay(infra, schema_name, store, bootstrap)
+    async with TopicReader(bootstrap, TOPIC) as reader, running(relay):
+        await store.enqueue([*msgs("a", 3), huge, *msgs("b", 3)])
+        await wait_until(lambda: len(reader.on(TOPIC)) >= 6, 30, what="the six others")
+        await wait_until(_empty(store), 10, what="an empty outbox")
+        assert relay.last_error is None
+    assert sorted(r.value for r in reader.on(TOPIC)) == sorted(m.value for m in msgs("a", 3) + msgs("b", 3))
+    (parked,) = await store.parked_page()
+    assert (parked.reason, parked.message.value, parked.message.key) == (
+        "message_too_large", huge.value, b"key-0")
+    assert "MessageSizeTooLargeError" in parked.error
+    assert relay.metrics.parked.labels(reason="message_too_large")._value.get() == 1
+
+
+async def test_a_killed_leader_is_replaced_at_once_and_no_other_role_can_hold_the_lease(
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
+) -> None:
+    a = make_relay(infra, schema_name, store, bootstrap)
+    b = make_relay(infra, schema_name, store, bootstrap)
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    tasks = {a: asyncio.create_task(a.run(stop_a)), b: asyncio.create_task(b.run(stop_b))}
+    async with TopicReader(bootstrap, TOPIC) as reader:
+        await wait_until(lambda: a.is_leader or b.is_leader, 10, what="a leader")
+        leader, standby = (a, b) if a.is_leader else (b, a)
+        # the leader dies without a word (its lease is still valid for 30 s): its database
+        # session ends with it, and the standby need not wait for the lease to expire
+        tasks[leader].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tasks[leader]
+        await wait_until(lambda: standby.is_leader, 10, what="the standby leading")
+        await store.enqueue(msgs("x", 20))
+        await wait_until(lambda: len(reader.on(TOPIC)) >= 20, 30, what="20 messages")
+    stop_a.set()
+    stop_b.set()
+    await asyncio.wait_for(tasks[standby], 30)
+    # the lease is a row of the service's own schema: a role without rights on it (such as
+    # leancrm_ops) cannot take it, where a fixed-key advisory lock could be taken by anyone
+    role = f"r_{schema_name}"
+    await store.pool.execute(f"CREATE ROLE {role}")
+    await store.pool.execute(f"GRANT USAGE ON SCHEMA {schema_name} TO {role}")
+    try:
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL ROLE {role}")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("UPDATE relay_lease SET holder = 'intruder'")
+    finally:
+        await store.pool.execute(f"REVOKE USAGE ON SCHEMA {schema_name} FROM {role}")
+        await store.pool.execute(f"DROP ROLE {role}")

@@ -124,8 +124,9 @@ async def test_bad_messages_go_to_the_dlq_and_the_consumer_goes_on(
 async def test_concurrent_commands_on_one_customer_never_share_a_version(
     customers: CommandService, infra: Infra, schema_name: str
 ) -> None:
-    """Two handlers (as two replicas would) decide on the same stream at once: the
-    unique (stream_id, version) key makes the loser retry; nothing is lost."""
+    """Two handlers (as two replicas would, reading other partitions: a producer keyed the
+    commands otherwise) decide on the same stream at once: the unique (stream_id,
+    version) key makes the loser retry; nothing is lost."""
     from leancrm_customers.app import SPEC
     from leancrm_servicekit.commands import CommandHandler
     from leancrm_servicekit.inbound import InboundRecord
@@ -133,8 +134,8 @@ async def test_concurrent_commands_on_one_customer_never_share_a_version(
     assert customers.store is not None
     cid = str(uuid.uuid4())
 
-    def rec(cmd: dict[str, object]) -> InboundRecord:
-        return InboundRecord(COMMANDS, 0, 0, cid.encode(), json.dumps(cmd).encode())
+    def rec(cmd: dict[str, object], partition: int = 0, offset: int = 0) -> InboundRecord:
+        return InboundRecord(COMMANDS, partition, offset, cid.encode(), json.dumps(cmd).encode())
 
     handlers = [
         CommandHandler(service="customers", decider=SPEC.decider, command_models=SPEC.command_models,
@@ -145,7 +146,7 @@ async def test_concurrent_commands_on_one_customer_never_share_a_version(
     changes = [command("change_customer_details", {"customer_id": cid, "name": f"Name {i}"})
                for i in range(20)]
     outcomes = await asyncio.gather(
-        *(handlers[i % 2].handle_batch([rec(c)]) for i, c in enumerate(changes))
+        *(handlers[i % 2].handle_batch([rec(c, 1 + i, 0)]) for i, c in enumerate(changes))
     )
     assert sum(o.accepted for o in outcomes) == 20
     conn = await asyncpg.connect(infra.dsn)

@@ -13,9 +13,9 @@ import time
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leancrm_contracts.topics import EVENT_TOPICS
-from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
-from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.settings import require
 from leancrm_waste import readmodel
@@ -32,7 +32,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
     bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
     schema = settings.db_schema or "waste_service"
     await migrate(dsn, schema, [KIT_MIGRATIONS])
-    pool = await create_pool(dsn, schema, 4)
+    pool = await create_pool(dsn, schema, 4, Timeouts.of(settings))
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn:
@@ -43,7 +43,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
             bootstrap=bootstrap, topics=list(EVENT_TOPICS), group_id=f"leancrm-waste-rebuild-{new}",
             pool=pool, offsets_table=f"{new}.consumer_offsets",
             apply=WasteApplier(WasteStore(new)),
-            outbox=EventStore(pool, f"leancrm_outbox_{schema}"),
+            outbox=Outbox(pool, schema), consumer_name="waste",
             metrics=ServiceMetrics("waste-rebuild"),
             max_records=settings.projector_batch_max_records,
             session_timeout_ms=settings.session_timeout_ms,

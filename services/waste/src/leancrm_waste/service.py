@@ -11,14 +11,15 @@ import asyncpg
 from starlette.routing import BaseRoute
 
 from leancrm_contracts.topics import DLQ, EVENT_TOPICS
-from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
-from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.faults import is_transient_database_error
 from leancrm_servicekit.http import HttpServer, ops_routes
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
-from leancrm_servicekit.relay import OutboxRelay
+from leancrm_servicekit.relay import OutboxRelay, make_relay, parked_warning, relay_problem
 from leancrm_servicekit.settings import require
 from leancrm_waste import readmodel
 from leancrm_waste.apply import WasteApplier
@@ -47,7 +48,9 @@ class WasteService:
         self.metrics = ServiceMetrics(NAME)
         self.stop_event = asyncio.Event()
         self.pool: asyncpg.Pool | None = None
-        self.outbox: EventStore | None = None
+        self.outbox: Outbox | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
         self.store_name: str | None = None
         self.consumer: CheckpointedConsumer | None = None
         self.http: HttpServer | None = None
@@ -71,8 +74,9 @@ class WasteService:
     async def prepare(self) -> str:
         """Migrate, create the first store and the views if needed; the active store."""
         await migrate(self.dsn, self.schema, [KIT_MIGRATIONS])
-        self.pool = await create_pool(self.dsn, self.schema, self.settings.db_pool_size)
-        self.outbox = EventStore(self.pool, f"leancrm_outbox_{self.schema}")
+        self.pool = await create_pool(self.dsn, self.schema, self.settings.db_pool_size,
+                                      Timeouts.of(self.settings))
+        self.outbox = Outbox(self.pool, self.schema)
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
             try:
@@ -93,12 +97,10 @@ class WasteService:
         await ensure_topics(self.bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
                             self.settings.replication_factor)
         assert self.outbox is not None
-        relay = OutboxRelay(dsn=self.dsn, schema=self.schema, store=self.outbox,
-                            bootstrap=self.bootstrap, metrics=self.metrics,
-                            batch_size=self.settings.relay_batch_size,
-                            poll_interval_s=self.settings.relay_poll_interval_s)
-        self.relay = relay
-        self._tasks.append(asyncio.create_task(relay.run(self.stop_event)))
+        self.relay = make_relay(self.settings, self.dsn, self.schema, self.outbox, self.bootstrap,
+                                self.metrics)
+        self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
+        self._tasks.append(self._relay_task)
         self._start_consumer(store)
         self._tasks.append(asyncio.create_task(self._watch_store()))
         if http:
@@ -108,7 +110,7 @@ class WasteService:
         log.info("waste_started", store=store)
 
     def routes(self) -> list[BaseRoute]:
-        routes = ops_routes(NAME, self.metrics, self.readiness)
+        routes = ops_routes(NAME, self.metrics, self.readiness, self.warnings)
         try:
             from leancrm_waste.api import api_routes
         except ImportError:
@@ -123,6 +125,7 @@ class WasteService:
             bootstrap=self.bootstrap, topics=list(EVENT_TOPICS), group_id=self.group_id,
             pool=self.pool, offsets_table=f"{store}.consumer_offsets",
             apply=WasteApplier(WasteStore(store)), outbox=self.outbox, metrics=self.metrics,
+            consumer_name=NAME,
             max_records=self.settings.projector_batch_max_records,
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
@@ -149,8 +152,11 @@ class WasteService:
             try:
                 async with self.pool.acquire() as conn:
                     active = await readmodel.active_store(conn, self.schema)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("store_check_failed", error=str(exc))
+            except Exception as exc:
+                if is_transient_database_error(exc):
+                    self.metrics.transient_errors.labels(dependency="database",
+                                                         error=type(exc).__name__).inc()
+                log.warning("store_check_failed", error=repr(exc)[:300])
                 continue
             if active and active != self.store_name:
                 log.info("store_switched", old=self.store_name, new=active)
@@ -162,7 +168,7 @@ class WasteService:
                 self._start_consumer(self.store_name or initial_store_name(self.schema))
 
     async def readiness(self) -> dict[str, str | None]:
-        checks: dict[str, str | None] = {"database": None, "projector": None}
+        checks: dict[str, str | None] = {"database": None, "projector": None, "relay": None}
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
@@ -170,7 +176,14 @@ class WasteService:
             checks["database"] = repr(exc)
         if self._consumer_task is None or self._consumer_task.done():
             checks["projector"] = "projector consumer is not running"
+        elif self.consumer is not None and self.consumer.last_error:
+            checks["projector"] = f"a batch keeps failing: {self.consumer.last_error}"
+        checks["relay"] = relay_problem(self.relay, self._relay_task)
         return checks
+
+    async def warnings(self) -> dict[str, str]:
+        assert self.outbox is not None
+        return await parked_warning(self.outbox, self.metrics, NAME)
 
     async def stop(self) -> None:
         self.stop_event.set()
