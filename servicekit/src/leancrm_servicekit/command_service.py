@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_servicekit.commands import CommandHandler, ReadModelHook
-from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
+from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
 from leancrm_servicekit.decider import Decider
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.http import HttpServer, ops_routes
@@ -31,7 +32,8 @@ from leancrm_servicekit.inbound import InboundRecord
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.logging import configure_logging, get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
-from leancrm_servicekit.relay import OutboxRelay
+from leancrm_servicekit.outbox import Outbox
+from leancrm_servicekit.relay import OutboxRelay, make_relay, parked_warning, relay_problem
 from leancrm_servicekit.runtime import tune_gc
 from leancrm_servicekit.settings import ServiceSettings, require
 
@@ -89,6 +91,7 @@ class CommandService:
         self.metrics = ServiceMetrics(spec.name)
         self.stop_event = asyncio.Event()
         self.pool: asyncpg.Pool | None = None
+        self.outbox: Outbox | None = None
         self.store: EventStore | None = None
         self.broker: KafkaBroker | None = None
         self.relay: OutboxRelay | None = None
@@ -109,8 +112,9 @@ class CommandService:
         dirs = [KIT_MIGRATIONS] + ([spec.migrations] if spec.migrations else [])
         applied = await migrate(self.dsn, self.schema, dirs)
         log.info("migrated", schema=self.schema, applied=applied)
-        self.pool = await create_pool(self.dsn, self.schema, s.db_pool_size)
-        self.store = EventStore(self.pool, f"leancrm_outbox_{self.schema}")
+        self.pool = await create_pool(self.dsn, self.schema, s.db_pool_size, Timeouts.of(s))
+        self.outbox = Outbox(self.pool, self.schema)
+        self.store = EventStore(self.pool, self.outbox)
         created = await ensure_topics(
             self.bootstrap,
             [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ],
@@ -128,26 +132,20 @@ class CommandService:
             read_model=spec.read_model,
         )
         if s.relay_enabled:
-            self.relay = OutboxRelay(
-                dsn=self.dsn,
-                schema=self.schema,
-                store=self.store,
-                bootstrap=self.bootstrap,
-                metrics=self.metrics,
-                batch_size=s.relay_batch_size,
-                poll_interval_s=s.relay_poll_interval_s,
-            )
+            self.relay = make_relay(s, self.dsn, self.schema, self.outbox, self.bootstrap, self.metrics)
             self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self.broker = self._build_broker()
         await self.broker.start()
         port = spec.default_http_port if s.http_port is None else s.http_port
-        self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness), s.http_host, port)
+        self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness, self._warnings),
+                               s.http_host, port)
         await self.http.start()
         log.info("service_started", http_port=self.http.port, command_topic=spec.command_topic)
 
     def _build_broker(self) -> KafkaBroker:
         s, spec = self.settings, self.spec
-        broker = KafkaBroker(self.bootstrap, client_id=f"leancrm-{spec.name}", logger=None)
+        broker = KafkaBroker(self.bootstrap, client_id=f"leancrm-{spec.name}",
+                             logger=logging.getLogger("faststream"))
         handler = self.handler
         assert handler is not None
 
@@ -198,11 +196,14 @@ class CommandService:
                 checks["broker"] = "broker does not answer"
         except Exception as exc:
             checks["broker"] = repr(exc)
-        if self.relay is not None and self.relay.last_error:
-            checks["relay"] = self.relay.last_error
+        checks["relay"] = relay_problem(self.relay, self._relay_task)
         if self.handler is not None and self.handler.last_error:
             checks["commands"] = f"a batch keeps failing, the line is stopped: {self.handler.last_error}"
         return checks
+
+    async def _warnings(self) -> dict[str, str]:
+        assert self.outbox is not None
+        return await parked_warning(self.outbox, self.metrics, self.spec.name)
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -246,11 +247,8 @@ async def _relay_only(spec: CommandServiceSpec) -> None:
     dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
     bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
     await migrate(dsn, schema, [KIT_MIGRATIONS] + ([spec.migrations] if spec.migrations else []))
-    pool = await create_pool(dsn, schema, 2)
-    store = EventStore(pool, f"leancrm_outbox_{schema}")
-    relay = OutboxRelay(dsn=dsn, schema=schema, store=store, bootstrap=bootstrap,
-                        metrics=ServiceMetrics(spec.name), batch_size=settings.relay_batch_size,
-                        poll_interval_s=settings.relay_poll_interval_s)
+    pool = await create_pool(dsn, schema, 2, Timeouts.of(settings))
+    relay = make_relay(settings, dsn, schema, Outbox(pool, schema), bootstrap, ServiceMetrics(spec.name))
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     tune_gc(settings.gc_gen0_threshold)
@@ -272,8 +270,8 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
     configure_logging(spec.name, settings.log_level)
     schema = settings.db_schema or spec.name
     dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
-    pool = await create_pool(dsn, schema, 2)
-    store = EventStore(pool, f"leancrm_outbox_{schema}")
+    pool = await create_pool(dsn, schema, 2, Timeouts.of(settings))
+    store = EventStore(pool, Outbox(pool, schema))
     total = int(await pool.fetchval("SELECT count(*) FROM events WHERE global_position > $1",
                                     from_position))
     queued = 0
@@ -284,8 +282,8 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
             events = await store.read_all(position, batch)
             if not events:
                 break
-            await store.enqueue([event_message(e, spec.event_topic, spec.decider.producer)
-                                 for e in events])
+            await store.outbox.enqueue([event_message(e, spec.event_topic, spec.decider.producer)
+                                        for e in events])
             position = events[-1].global_position
             queued += len(events)
             progress.update(task, advance=len(events))
@@ -294,7 +292,7 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
 
 
 def run_service(spec: CommandServiceSpec) -> None:
-    """Entry point of ``python -m leancrm_<service> [serve|relay|republish]``."""
+    """Entry point of ``python -m leancrm_<service> [serve|relay|republish|dlq|parked]``."""
     import typer
 
     app = typer.Typer(add_completion=False, help=f"The Lean CRM {spec.name} service.")
@@ -318,6 +316,12 @@ def run_service(spec: CommandServiceSpec) -> None:
         The running service's relay publishes what this queues."""
         queued = asyncio.run(_republish(spec, from_position, batch))
         typer.echo(f"queued {queued} {spec.name} events for publishing")
+
+    from leancrm_servicekit.parking_lot import operations_app
+
+    dlq, parked = operations_app(spec.name, [spec.command_topic], spec.name)
+    app.add_typer(dlq, name="dlq")
+    app.add_typer(parked, name="parked")
 
     import sys
 

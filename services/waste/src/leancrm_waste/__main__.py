@@ -1,4 +1,4 @@
-"""`python -m leancrm_waste [serve|rebuild|huddle]`."""
+"""`python -m leancrm_waste [serve|rebuild|huddle|dlq|parked]`."""
 
 from __future__ import annotations
 
@@ -52,6 +52,17 @@ def rebuild(
     typer.echo(f"rebuilt {applied:,} events into {new} in {seconds:.1f}s; views switched"
                f" (previous store: {old or 'none'}{', dropped' if drop_old and old else ''})")
 
+
+def _register_parking_lot() -> None:
+    from leancrm_contracts.topics import EVENT_TOPICS
+    from leancrm_servicekit.parking_lot import operations_app
+
+    dlq, parked = operations_app("waste", list(EVENT_TOPICS), "waste_service", WasteSettings)
+    app.add_typer(dlq, name="dlq")
+    app.add_typer(parked, name="parked")
+
+
+_register_parking_lot()
 
 try:
     from leancrm_waste.huddle import register as _register_huddle
