@@ -164,8 +164,8 @@ def _check_command_verdict(verdict: Command | InvalidCommand | DeadLetter) -> No
 KNOWN = [  # each once stopped a line
     b"[" * 1000 + b"]" * 1000,
     b'{"command_id": "c-1", "n": ' + b"9" * 5000 + b"}",
-    json.dumps({"command_id": "c-1", "command_type": "register_customer", "occurred_at": "2026-11-23T09:00:00Z",
-                "data": {"name": "A\x00"}}).encode("utf-16"),
+    json.dumps({"command_id": "c-1", "command_type": "register_customer",
+                "occurred_at": "2026-11-23T09:00:00Z", "data": {"name": "A\x00"}}).encode("utf-16"),
     json.dumps({"command_id": "c-1", "command_type": "x" * 200, "occurred_at": "2026-11-23T09:00:00Z",
                 "data": {}}).encode(),
     json.dumps({"command_id": "c-1", "command_type": "register_customer",
