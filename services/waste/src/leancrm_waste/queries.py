@@ -37,6 +37,7 @@ from uuid import UUID
 
 from leancrm_contracts import read_model
 from leancrm_contracts.enums import SLUG_PATTERN, Channel, FeedbackSource, RoutingTeam
+from leancrm_contracts.limits import TIMESTAMP_MAX, TIMESTAMP_MIN
 from leancrm_servicekit.db import Conn
 
 # --------------------------------------------------------------------------------------
@@ -123,13 +124,12 @@ def cost_table(overrides: Mapping[str, float] | None = None,
 # Parameters
 
 
-#: Every date and instant a parameter names lies in [TIME_MIN, TIME_MAX): these match the
-#: contract's timestamp bounds (section 2.5; ``TIMESTAMP_MIN``/``TIMESTAMP_MAX`` of
-#: ``leancrm_contracts.limits``), so nothing the read model holds lies outside them, and
+#: Every date and instant a parameter names lies in [TIME_MIN, TIME_MAX): the contract's
+#: timestamp bounds (section 2.5), so nothing the read model holds lies outside them, and
 #: every day added to them (a summary's default week, the next midnight, the first day of
 #: a range, the huddle's baseline) stays far from the end of Python's calendar.
-TIME_MIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
-TIME_MAX: Final = datetime(2200, 1, 1, tzinfo=UTC)
+TIME_MIN: Final = TIMESTAMP_MIN
+TIME_MAX: Final = TIMESTAMP_MAX
 TIME_RANGE_WORDS: Final = (f"from {TIME_MIN:%Y-%m-%dT%H:%M:%SZ} up to, not including, "
                            f"{TIME_MAX:%Y-%m-%dT%H:%M:%SZ}")
 
