@@ -64,7 +64,16 @@ FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[]) WITH ORDINALITY
      AS m(topic, kafka_key, value, headers, n)
 ORDER BY m.n
 """
-_READ = "SELECT id, topic, kafka_key, value, headers, created_at FROM outbox ORDER BY id LIMIT $1"
+#: the next rows in id order, at most $1 of them and, beyond the first, at most $2 bytes of
+#: values: a round of 1,000 dead letters of 256 KiB each must not need 256 MB of memory
+_READ = """
+SELECT id, topic, kafka_key, value, headers, created_at FROM (
+    SELECT o.*, sum(octet_length(o.value)) OVER (ORDER BY o.id) AS running
+    FROM (SELECT * FROM outbox ORDER BY id LIMIT $1) o
+) r WHERE running - octet_length(value) < $2 ORDER BY id
+"""
+#: bytes of message values the relay takes in one round (at least one message)
+READ_MAX_BYTES = 8 * 1024 * 1024
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _BACKLOG = "SELECT count(*) FROM outbox"
 _PARK = """
@@ -139,9 +148,11 @@ class Outbox:
         async with self.pool.acquire() as conn, conn.transaction():
             await self.insert(conn, messages)
 
-    async def read(self, conn: Conn, limit: int) -> list[OutboxRow]:
+    async def read(self, conn: Conn, limit: int, max_bytes: int = READ_MAX_BYTES) -> list[OutboxRow]:
+        """The next rows in id order: at most ``limit``, and at most ``max_bytes`` of values
+        beyond the first row."""
         return [OutboxRow(id=r["id"], message=_message(r), created_at=r["created_at"])
-                for r in await conn.fetch(_READ, limit)]
+                for r in await conn.fetch(_READ, limit, max_bytes)]
 
     async def settle(self, conn: Conn, published: Sequence[int], refused: Sequence[Refusal]) -> None:
         """Delete exactly the rows the broker acknowledged and park the refused ones, in

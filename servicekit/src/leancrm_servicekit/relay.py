@@ -38,7 +38,7 @@ from leancrm_servicekit.faults import is_transient_database_error
 from leancrm_servicekit.kafka import encode_headers, make_producer, stop_quietly
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
-from leancrm_servicekit.outbox import Outbox, OutboxRow, Refusal
+from leancrm_servicekit.outbox import READ_MAX_BYTES, Outbox, OutboxRow, Refusal
 from leancrm_servicekit.settings import ServiceSettings
 
 log = get_logger(component="relay")
@@ -171,8 +171,9 @@ class OutboxRelay:
                     renewed = await self._renew(conn)
                 self._wake.clear()
                 rows = await self.outbox.read(conn, self.batch_size)
-                self.metrics.outbox_backlog.set(len(rows) if len(rows) < self.batch_size
-                                                else await self.outbox.backlog())
+                read_all = len(rows) < self.batch_size and sum(
+                    len(r.message.value) for r in rows) < READ_MAX_BYTES // 2
+                self.metrics.outbox_backlog.set(len(rows) if read_all else await self.outbox.backlog())
                 if not rows:
                     await _wait_any(stop, self._wake, min(self.poll_interval_s, self.lease_s / 5))
                     continue

@@ -108,6 +108,13 @@ async def test_the_relay_deletes_exactly_what_it_published(store: EventStore, in
         await slow.close()
 
 
+async def test_the_relay_reads_a_bounded_number_of_bytes_at_a_time(store: EventStore) -> None:
+    await store.outbox.enqueue([OutboxMessage("t", None, bytes([i]) * 5_000_000, ()) for i in range(3)])
+    async with store.pool.acquire() as conn:
+        assert [r.message.value[0] for r in await store.outbox.read(conn, 10)] == [0, 1]  # 8 MB: two
+        assert len(await store.outbox.read(conn, 10, max_bytes=1)) == 1  # always at least one
+
+
 async def test_positions_advance_with_the_commit_and_a_stale_claim_is_a_conflict(
         store: EventStore) -> None:
     tp = ("crm.x.commands.v1", 2)
