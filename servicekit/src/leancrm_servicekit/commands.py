@@ -58,11 +58,13 @@ from leancrm_servicekit.eventstore import (
 from leancrm_servicekit.faults import is_record_database_error, is_transient_database_error
 from leancrm_servicekit.inbound import (
     DeadLetter,
+    Decoded,
     InboundRecord,
     InvalidCommand,
     clip,
     dead_letter_message,
     decode_command,
+    storable,
 )
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
@@ -79,9 +81,6 @@ def event_data_json(data: BaseModel) -> dict[str, Any]:
     declare ``__exclude_unset__`` (e.g. ``customer.details_changed``: changed fields)."""
     exclude_unset = bool(getattr(type(data), "__exclude_unset__", False))
     return data.model_dump(mode="json", exclude_unset=exclude_unset)
-
-
-Decoded = Command | InvalidCommand | DeadLetter
 
 
 @dataclass
@@ -119,7 +118,7 @@ def _refused_verdict(item: tuple[InboundRecord, Decoded], detail: str) -> Decode
     be addressed, else a dead letter without the original headers (the only part of a
     dead letter that is not stored as raw bytes)."""
     record, decoded = item
-    message = clip(f"cannot be stored: {detail}", MAX_REASON_CHARS)
+    message = storable(clip(f"cannot be stored: {detail}", MAX_REASON_CHARS))
     if isinstance(decoded, Command | InvalidCommand):
         return InvalidCommand(decoded.command_id, decoded.command_type, message)
     return DeadLetter(InboundRecord(record.topic, record.partition, record.offset, record.key,

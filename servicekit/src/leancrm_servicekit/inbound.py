@@ -295,13 +295,13 @@ def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None 
         if header_bytes > DLQ_MAX_ORIGINAL_HEADER_BYTES:
             headers_cut = True
             continue
-        original.append((_storable(k), _storable(v.decode(errors="replace"))))  # stored as JSONB
+        original.append((storable(k), storable(v.decode(errors="replace"))))  # stored as JSONB
     truncated = len(value) < len(rec.value) or key != rec.key or headers_cut
     headers: Sequence[tuple[str, str]] = (
         *original,
-        (DLQ_REASON, _storable(clip(letter.reason, MAX_REASON_CHARS))),
+        (DLQ_REASON, storable(clip(letter.reason, MAX_REASON_CHARS))),
         (DLQ_ERROR_CODE, letter.error_code),
-        (DLQ_SOURCE_TOPIC, _storable(rec.topic)),
+        (DLQ_SOURCE_TOPIC, storable(rec.topic)),
         (DLQ_SOURCE_PARTITION, str(rec.partition)),
         (DLQ_SOURCE_OFFSET, str(rec.offset)),
         (DLQ_CONSUMER, consumer),
@@ -322,6 +322,6 @@ def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None 
     )
 
 
-def _storable(text: str) -> str:
+def storable(text: str) -> str:
     """Text PostgreSQL can store: NUL and lone surrogates become U+FFFD."""
     return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)

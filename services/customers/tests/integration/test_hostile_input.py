@@ -83,3 +83,37 @@ async def test_malformed_records_among_valid_commands_each_get_a_verdict_and_not
             return await outbox.backlog() == 0
 
         await wait_until(outbox_empty, 30, what="an empty outbox")
+
+
+async def test_a_command_postgresql_refuses_is_answered_invalid_and_the_batch_commits(
+        infra: Infra, bootstrap: str) -> None:
+    """A value PostgreSQL refuses when the batch is written (here the service's read-model
+    hook casts a name to a number, as a faulty migration or an unforeseen value could)
+    failed the whole batch for ever; now the batch goes again one command at a time and
+    only that command is refused."""
+    import dataclasses
+    from collections.abc import Sequence
+
+    from leancrm_servicekit.db import Conn
+    from leancrm_servicekit.eventstore import StoredEvent
+
+    poison = str(uuid.uuid4())
+
+    async def hook(conn: Conn, events: Sequence[StoredEvent]) -> None:
+        assert SPEC.read_model is not None
+        await SPEC.read_model(conn, events)
+        for e in events:  # PostgreSQL itself refuses the poison's value (22P02)
+            await conn.execute("SELECT $1::text::int", "x" if e.stream_id == poison else "1")
+
+    spec = dataclasses.replace(SPEC, read_model=hook)
+    cmds = [register(str(uuid.uuid4())) for _ in range(5)]
+    cmds.insert(2, register(poison))
+    async with running_service(spec, infra, bootstrap) as h:
+        for cmd in cmds:
+            await h.send(cmd, key="one-partition")  # one key: one batch, in order
+        results = {c["command_id"]: await h.result(c) for c in cmds}
+        refused = results[cmds[2]["command_id"]]
+        assert refused["status"] == "rejected" and refused["error"]["code"] == "invalid"
+        assert refused["error"]["message"].startswith("cannot be stored: InvalidTextRepresentationError")
+        assert [results[c["command_id"]]["status"] for c in cmds if c is not cmds[2]] == ["accepted"] * 5
+        assert await h.stored_caused_by(cmds[2]["command_id"]) == 0
