@@ -3,7 +3,6 @@ each function writes one batch's rows with one statement."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,13 +105,6 @@ def _uuid_text(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _lock_key(kind: str, stream_id: str) -> int:
-    """A stream's advisory lock key: 64 bits of its hash, as a signed bigint (a
-    collision only makes two streams wait for each other)."""
-    digest = hashlib.blake2b(f"leancrm.waste.{kind}:{stream_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 _UPDATE_INTERACTION = ", ".join(
     f"{c} = excluded.{c}" for c in InteractionRow.__slots__ if c != "interaction_id")
 
@@ -128,8 +120,9 @@ class WasteStore:
         deadlock). An interaction is locked by its row, created as a placeholder when
         new (the batch's recomputation fills it in): row locks take no shared memory,
         whereas thousands of advisory locks per batch could exhaust PostgreSQL's lock
-        table (max_locks_per_transaction × max_connections). Agents, few per batch,
-        take an advisory lock."""
+        table (max_locks_per_transaction × max_connections). An agent is locked by its
+        row of ``agents``, likewise. Rows of the store can be locked by the projector's
+        role only: an advisory lock on a known key could be held by any role."""
         ids = sorted(set(interactions))
         if ids:
             # a new row another transaction is inserting makes this wait for its commit
@@ -145,10 +138,14 @@ class WasteStore:
                 "ORDER BY interaction_id FOR UPDATE",
                 ids,
             )
-        keys = sorted({_lock_key("agent", a) for a in agents})
-        if keys:
+        agent_ids = sorted(set(agents))
+        if agent_ids:
             await conn.execute(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", keys)
+                f"INSERT INTO {self.s}.agents (agent_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+                agent_ids)
+            await conn.execute(
+                f"SELECT FROM {self.s}.agents WHERE agent_id = ANY($1::text[]) ORDER BY agent_id FOR UPDATE",
+                agent_ids)
 
     async def mark_seen(self, conn: Conn, ids: Sequence[str],
                         types: Sequence[str]) -> set[str]:

@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS {store}.agent_events (
     PRIMARY KEY (agent_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS agent_events_time_idx ON {store}.agent_events (agent_id, occurred_at);
+-- One row per agent, locked by the transaction recomputing that agent: a row of the
+-- store, which only the projector's role can lock (an advisory lock on a known key
+-- could be held by any role and stall the projector).
+CREATE TABLE IF NOT EXISTS {store}.agents (
+    agent_id TEXT PRIMARY KEY
+);
 -- Each agent's sign-in periods as the pairing scan found them: a batch replays an
 -- agent only from its last resume point (domain capacity.resume_point), so the work
 -- per batch does not grow with the agent's history.
