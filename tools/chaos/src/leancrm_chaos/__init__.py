@@ -1,0 +1,1 @@
+"""Lean CRM's fault-injection suite: a harness that proves "nothing lost, never stalled"."""
