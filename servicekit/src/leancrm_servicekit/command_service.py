@@ -23,8 +23,8 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel
 
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
+from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.commands import CommandHandler, ReadModelHook
-from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
 from leancrm_servicekit.decider import Decider
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.http import HttpServer, ops_routes
@@ -33,9 +33,9 @@ from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.logging import configure_logging, get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
-from leancrm_servicekit.relay import OutboxRelay, make_relay, parked_warning, relay_problem
+from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_servicekit.runtime import tune_gc
-from leancrm_servicekit.settings import ServiceSettings, require
+from leancrm_servicekit.settings import ServiceSettings
 
 log = get_logger(component="runtime")
 
@@ -80,6 +80,11 @@ class CommandServiceSpec:
     migrations: Path | None = None
     read_model: ReadModelHook | None = None
 
+    @property
+    def migration_dirs(self) -> tuple[Path, ...]:
+        """The service's own migrations (the kit's come first, from the bootstrap)."""
+        return (self.migrations,) if self.migrations else ()
+
 
 class CommandService:
     """One running command service (also started in-process by tests)."""
@@ -89,6 +94,7 @@ class CommandService:
         self.settings = settings or ServiceSettings()
         self.schema = self.settings.db_schema or spec.name
         self.metrics = ServiceMetrics(spec.name)
+        self.infra: Infrastructure | None = None
         self.stop_event = asyncio.Event()
         self.pool: asyncpg.Pool | None = None
         self.outbox: Outbox | None = None
@@ -99,24 +105,13 @@ class CommandService:
         self._relay_task: asyncio.Task[None] | None = None
         self.handler: CommandHandler | None = None
 
-    @property
-    def bootstrap(self) -> str:
-        return require(self.settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
-
-    @property
-    def dsn(self) -> str:
-        return require(self.settings.database_url, "LEANCRM_DATABASE_URL")
-
     async def start(self) -> None:
         s, spec = self.settings, self.spec
-        dirs = [KIT_MIGRATIONS] + ([spec.migrations] if spec.migrations else [])
-        applied = await migrate(self.dsn, self.schema, dirs)
-        log.info("migrated", schema=self.schema, applied=applied)
-        self.pool = await create_pool(self.dsn, self.schema, s.db_pool_size, Timeouts.of(s))
-        self.outbox = Outbox(self.pool, self.schema)
-        self.store = EventStore(self.pool, self.outbox)
+        self.infra = infra = await open_infrastructure(spec.name, s, migrations=spec.migration_dirs,
+                                                       metrics=self.metrics)
+        self.pool, self.outbox, self.store = infra.pool, infra.outbox, infra.event_store()
         created = await ensure_topics(
-            self.bootstrap,
+            infra.kafka_bootstrap,
             [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ],
             s.partitions,
             s.replication_factor,
@@ -132,9 +127,9 @@ class CommandService:
             read_model=spec.read_model,
         )
         if s.relay_enabled:
-            self.relay = make_relay(s, self.dsn, self.schema, self.outbox, self.bootstrap, self.metrics)
+            self.relay = infra.relay()
             self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
-        self.broker = self._build_broker()
+        self.broker = self._build_broker(infra.kafka_bootstrap)
         await self.broker.start()
         port = spec.default_http_port if s.http_port is None else s.http_port
         self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness, self._warnings),
@@ -142,9 +137,9 @@ class CommandService:
         await self.http.start()
         log.info("service_started", http_port=self.http.port, command_topic=spec.command_topic)
 
-    def _build_broker(self) -> KafkaBroker:
+    def _build_broker(self, kafka_bootstrap: str) -> KafkaBroker:
         s, spec = self.settings, self.spec
-        broker = KafkaBroker(self.bootstrap, client_id=f"leancrm-{spec.name}",
+        broker = KafkaBroker(kafka_bootstrap, client_id=f"leancrm-{spec.name}",
                              logger=logging.getLogger("faststream"))
         handler = self.handler
         assert handler is not None
@@ -215,9 +210,8 @@ class CommandService:
                 await asyncio.wait_for(self._relay_task, 15)
         if self.http is not None:
             await self.http.stop()
-        if self.pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.pool.close(), 10)
+        if self.infra is not None:
+            await self.infra.close()
         log.info("service_stopped")
 
 
@@ -243,19 +237,14 @@ async def _relay_only(spec: CommandServiceSpec) -> None:
     """Only the outbox relay (when it runs apart from the command consumers)."""
     settings = ServiceSettings()
     configure_logging(spec.name, settings.log_level)
-    schema = settings.db_schema or spec.name
-    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
-    bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
-    await migrate(dsn, schema, [KIT_MIGRATIONS] + ([spec.migrations] if spec.migrations else []))
-    pool = await create_pool(dsn, schema, 2, Timeouts.of(settings))
-    relay = make_relay(settings, dsn, schema, Outbox(pool, schema), bootstrap, ServiceMetrics(spec.name))
+    infra = await open_infrastructure(spec.name, settings, migrations=spec.migration_dirs, pool_size=2)
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
+    task = asyncio.create_task(infra.relay().run(stop))
     tune_gc(settings.gc_gen0_threshold)
     await _until_signalled()
     stop.set()
     await task
-    await pool.close()
+    await infra.close()
 
 
 async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -> int:
@@ -268,12 +257,9 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
 
     settings = ServiceSettings()
     configure_logging(spec.name, settings.log_level)
-    schema = settings.db_schema or spec.name
-    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
-    pool = await create_pool(dsn, schema, 2, Timeouts.of(settings))
-    store = EventStore(pool, Outbox(pool, schema))
-    total = int(await pool.fetchval("SELECT count(*) FROM events WHERE global_position > $1",
-                                    from_position))
+    infra = await open_infrastructure(spec.name, settings, migrations=spec.migration_dirs, pool_size=2)
+    store = infra.event_store()
+    total = await store.count_after(from_position)
     queued = 0
     with Progress() as progress:
         task = progress.add_task(f"republishing {spec.name} events", total=total)
@@ -287,7 +273,7 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
             position = events[-1].global_position
             queued += len(events)
             progress.update(task, advance=len(events))
-    await pool.close()
+    await infra.close()
     return queued
 
 

@@ -101,6 +101,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::ti
      AS c(command_id, command_type, status, event_ids, error, processed_at)
 """
 
+_COUNT_AFTER = "SELECT count(*) FROM events WHERE global_position > $1"
 _READ_ALL = """
 SELECT global_position, event_id, stream_id, stream_version, event_type, schema_version,
        occurred_at, recorded_at, customer_id, correlation_id, causation_id, kafka_key, data
@@ -222,6 +223,10 @@ class EventStore:
                 await self.outbox.insert(conn, outbox)
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
+
+    async def count_after(self, position: int) -> int:
+        """How many events lie after a global position."""
+        return int(await self.pool.fetchval(_COUNT_AFTER, position))
 
     async def read_all(self, after_position: int, limit: int) -> list[StoredEvent]:
         """Events in global order after a position: for republishing to a broker that

@@ -39,7 +39,6 @@ from leancrm_servicekit.kafka import encode_headers, make_producer, stop_quietly
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import READ_MAX_BYTES, Outbox, OutboxRow, Refusal
-from leancrm_servicekit.settings import ServiceSettings
 
 log = get_logger(component="relay")
 
@@ -268,14 +267,6 @@ class OutboxRelay:
         n = await self.outbox.parked_count()
         self.metrics.parked_backlog.set(n)
         return n
-
-
-def make_relay(settings: ServiceSettings, dsn: str, schema: str, outbox: Outbox, bootstrap: str,
-               metrics: ServiceMetrics) -> OutboxRelay:
-    return OutboxRelay(dsn=dsn, schema=schema, outbox=outbox, bootstrap=bootstrap, metrics=metrics,
-                       batch_size=settings.relay_batch_size,
-                       poll_interval_s=settings.relay_poll_interval_s,
-                       lease_s=settings.relay_lease_s)
 
 
 def relay_problem(relay: OutboxRelay | None, task: asyncio.Task[None] | None) -> str | None:

@@ -19,7 +19,7 @@ from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
-from leancrm_servicekit.relay import OutboxRelay, make_relay, parked_warning, relay_problem
+from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_servicekit.settings import require
 from leancrm_waste import readmodel
 from leancrm_waste.apply import WasteApplier
@@ -97,8 +97,11 @@ class WasteService:
         await ensure_topics(self.bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
                             self.settings.replication_factor)
         assert self.outbox is not None
-        self.relay = make_relay(self.settings, self.dsn, self.schema, self.outbox, self.bootstrap,
-                                self.metrics)
+        s = self.settings
+        self.relay = OutboxRelay(dsn=self.dsn, schema=self.schema, outbox=self.outbox,
+                                 bootstrap=self.bootstrap, metrics=self.metrics,
+                                 batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
+                                 lease_s=s.relay_lease_s)
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)
         self._start_consumer(store)

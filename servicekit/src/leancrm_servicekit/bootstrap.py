@@ -1,0 +1,76 @@
+"""The composition root: the one place where a service's settings meet the kit's
+infrastructure (Cosmic Python's ``bootstrap.py``). Every entry point — a command
+service, its relay alone, republish, the projector, a rebuild — asks it for what it
+needs and stays thin: the settings are checked, the schema migrated, the pool opened
+with its timeouts, and the outbox, event store and relay made, here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.logging import get_logger
+from leancrm_servicekit.metrics import ServiceMetrics
+from leancrm_servicekit.outbox import Outbox
+from leancrm_servicekit.relay import OutboxRelay
+from leancrm_servicekit.settings import ServiceSettings, require
+
+log = get_logger(component="bootstrap")
+
+
+@dataclass
+class Infrastructure:
+    """What a service process holds of the outside world, built from its settings."""
+
+    name: str
+    settings: ServiceSettings
+    schema: str
+    dsn: str
+    kafka_bootstrap: str
+    pool: asyncpg.Pool
+    outbox: Outbox
+    metrics: ServiceMetrics
+
+    def event_store(self) -> EventStore:
+        return EventStore(self.pool, self.outbox)
+
+    def relay(self) -> OutboxRelay:
+        s = self.settings
+        return OutboxRelay(dsn=self.dsn, schema=self.schema, outbox=self.outbox,
+                           bootstrap=self.kafka_bootstrap, metrics=self.metrics,
+                           batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
+                           lease_s=s.relay_lease_s)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pool.close(), 10)
+
+
+async def open_infrastructure(
+    name: str,
+    settings: ServiceSettings,
+    *,
+    default_schema: str | None = None,
+    migrations: Sequence[Path] = (),
+    pool_size: int | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> Infrastructure:
+    """Check the settings, migrate the service's schema (the kit's tables, then the
+    service's own ``migrations``), open its pool and make its outbox."""
+    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
+    kafka_bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
+    schema = settings.db_schema or default_schema or name
+    applied = await migrate(dsn, schema, [KIT_MIGRATIONS, *migrations])
+    log.info("migrated", schema=schema, applied=applied)
+    pool = await create_pool(dsn, schema, pool_size or settings.db_pool_size, Timeouts.of(settings))
+    return Infrastructure(name=name, settings=settings, schema=schema, dsn=dsn,
+                          kafka_bootstrap=kafka_bootstrap, pool=pool, outbox=Outbox(pool, schema),
+                          metrics=metrics or ServiceMetrics(name))
