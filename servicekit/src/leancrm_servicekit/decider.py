@@ -9,6 +9,9 @@ or structlog.
 - ``evolve(state, event)``: the state after one recorded event (a fold).
 - ``decide(state, command)``: the events a command produces on that state, or a
   ``DomainError`` naming the contract's error code and the rule that was broken.
+
+``event_from_command`` is contract section 4's rule for an event's data, shared by
+every decider.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
+
+from leancrm_contracts.base import EventData
 
 ErrorCode = Literal["invalid", "not_found", "conflict", "out_of_order"]
 
@@ -71,6 +76,15 @@ class RecordedEvent:
 
 
 S = TypeVar("S")
+E = TypeVar("E", bound=EventData)
+
+
+def event_from_command(event: type[E], command_data: BaseModel, **additions: Any) -> E:
+    """The data of ``event`` caused by a command (contract section 4): exactly the
+    command's fields (optional ones not given as ``null``), plus the table's additions
+    for that event, which may also replace a field (``interaction.transferred``'s
+    ``to_channel``)."""
+    return event.model_validate({**command_data.model_dump(), **additions})
 
 
 class Decider(Protocol, Generic[S]):

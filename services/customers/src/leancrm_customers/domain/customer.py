@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from leancrm_contracts import customers as c
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 DETAIL_FIELDS = ("name", "email", "phone", "segment")
 
@@ -67,7 +73,8 @@ class CustomersDecider:
             case c.RegisterCustomer():
                 if state.exists:
                     raise DomainError("conflict", f"customer {key} is already registered")
-                return [self._event("customer.registered", c.CustomerRegistered(**data.model_dump()), data)]
+                registered = event_from_command(c.CustomerRegistered, data)
+                return [self._event("customer.registered", registered, data)]
             case c.ChangeCustomerDetails():
                 self._require(state, key)
                 if state.forgotten:
@@ -79,13 +86,14 @@ class CustomersDecider:
                 return [self._event("customer.details_changed", event, data)]
             case c.ChangeConsent():
                 self._require(state, key)
-                consent = c.CustomerConsentChanged(**data.model_dump())
+                consent = event_from_command(c.CustomerConsentChanged, data)
                 return [self._event("customer.consent_changed", consent, data)]
             case c.ForgetCustomer():
                 self._require(state, key)
                 if state.forgotten:
                     raise DomainError("conflict", f"customer {key} is already forgotten")
-                return [self._event("customer.forgotten", c.CustomerForgotten(**data.model_dump()), data)]
+                forgotten = event_from_command(c.CustomerForgotten, data)
+                return [self._event("customer.forgotten", forgotten, data)]
         raise DomainError("invalid", f"command_type: {command.command_type} is not a customers command")
 
     @staticmethod

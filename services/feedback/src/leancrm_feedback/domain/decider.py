@@ -30,16 +30,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from leancrm_contracts import feedback as m
 from leancrm_feedback.domain import routing, sentiment
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-
-E = TypeVar("E", bound=BaseModel)
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 PRODUCER = "feedback"
 
@@ -151,14 +154,14 @@ def _submit(state: FeedbackState, ct: str, data: m.SubmitFeedback) -> list[NewEv
         return NewEvent(event_type=event_type, data=model, customer_id=customer_id, key=key)
 
     return [
-        event("feedback.received", _build(m.FeedbackReceived, data)),
+        event("feedback.received", event_from_command(m.FeedbackReceived, data)),
         event(
             "feedback.sentiment_scored",
-            _build(m.FeedbackSentimentScored, data, score=scored.score, label=scored.label,
+            event_from_command(m.FeedbackSentimentScored, data, score=scored.score, label=scored.label,
                    scorer=scored.scorer),
         ),
         event("feedback.routed",
-              _build(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)),
+              event_from_command(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)),
     ]
 
 
@@ -191,16 +194,11 @@ def _vote(state: FeedbackState, command: Command, data: m.VoteIdea) -> list[NewE
     return [
         NewEvent(
             event_type="feedback.idea_voted",
-            data=_build(m.FeedbackIdeaVoted, data),
+            data=event_from_command(m.FeedbackIdeaVoted, data),
             customer_id=state.customer_id,
             key=key,
         )
     ]
-
-
-def _build(model: type[E], command_data: BaseModel, **additions: Any) -> E:
-    """The event data: exactly the command's fields, plus the table's additions."""
-    return model.model_validate({**command_data.model_dump(), **additions})
 
 
 def _value(v: object) -> str:

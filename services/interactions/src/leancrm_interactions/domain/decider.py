@@ -41,16 +41,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from leancrm_contracts import interactions as m
 from leancrm_interactions.domain.state import Agent, Interaction, NoStream, State, evolve
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-
-E = TypeVar("E", bound=BaseModel)
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 PRODUCER = "interactions"
 
@@ -113,7 +116,8 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
             )
         if isinstance(state, Agent):
             raise _kind_conflict(ct, iid, "an agent")
-        return [_event("interaction.started", _build(m.InteractionStarted, data), data.customer_id)]
+        started = event_from_command(m.InteractionStarted, data)
+        return [_event("interaction.started", started, data.customer_id)]
 
     if isinstance(state, NoStream):
         raise DomainError("not_found", f"{ct}: interaction {iid} does not exist (never started)")
@@ -130,7 +134,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
     match data:
         case m.IdentifyCustomer():
             event: NewEvent = _on(state, "interaction.customer_identified",
-                                  _build(m.InteractionCustomerIdentified, data))
+                                  event_from_command(m.InteractionCustomerIdentified, data))
         case m.QueueInteraction():
             if state.queue is not None:
                 raise DomainError(
@@ -138,7 +142,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} is already queued on {state.queue}; "
                     "assign an agent or end it first",
                 )
-            event = _on(state, "interaction.queued", _build(m.InteractionQueued, data))
+            event = _on(state, "interaction.queued", event_from_command(m.InteractionQueued, data))
         case m.AssignAgent():
             if state.agent_id is not None:
                 raise DomainError(
@@ -146,7 +150,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} already has agent {state.agent_id} assigned; "
                     "transfer or end it first",
                 )
-            assigned = _build(m.InteractionAgentAssigned, data)
+            assigned = event_from_command(m.InteractionAgentAssigned, data)
             event = _on(state, "interaction.agent_assigned", assigned)
         case m.TransferInteraction():
             if state.agent_id is None:
@@ -156,7 +160,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     "only an assigned interaction can be transferred",
                 )
             to_channel = data.to_channel if data.to_channel is not None else state.channel
-            transferred = _build(
+            transferred = event_from_command(
                 m.InteractionTransferred,
                 data,
                 from_agent_id=state.agent_id,
@@ -173,11 +177,11 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                 )
             if state.on_hold:
                 raise DomainError("conflict", f"{ct}: interaction {iid} is already on hold")
-            event = _on(state, "interaction.hold_started", _build(m.InteractionHoldStarted, data))
+            event = _on(state, "interaction.hold_started", event_from_command(m.InteractionHoldStarted, data))
         case m.EndHold():
             if not state.on_hold:
                 raise DomainError("conflict", f"{ct}: interaction {iid} is not on hold")
-            event = _on(state, "interaction.hold_ended", _build(m.InteractionHoldEnded, data))
+            event = _on(state, "interaction.hold_ended", event_from_command(m.InteractionHoldEnded, data))
         case m.ResolveInteraction():
             if state.resolved:
                 raise DomainError(
@@ -190,7 +194,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} was abandoned (at {state.abandoned_stage}); "
                     "an abandoned interaction cannot be resolved",
                 )
-            event = _on(state, "interaction.resolved", _build(m.InteractionResolved, data))
+            event = _on(state, "interaction.resolved", event_from_command(m.InteractionResolved, data))
         case m.AbandonInteraction():
             if state.resolved:
                 raise DomainError(
@@ -203,9 +207,9 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     "conflict",
                     f"{ct}: interaction {iid} is already abandoned (at {state.abandoned_stage})",
                 )
-            event = _on(state, "interaction.abandoned", _build(m.InteractionAbandoned, data))
+            event = _on(state, "interaction.abandoned", event_from_command(m.InteractionAbandoned, data))
         case m.EndInteraction():
-            event = _on(state, "interaction.ended", _build(m.InteractionEnded, data))
+            event = _on(state, "interaction.ended", event_from_command(m.InteractionEnded, data))
         case _:  # pragma: no cover - _INTERACTION_COMMANDS is exhaustive
             raise DomainError("invalid", f"command_type: {ct} is not an interactions command")
     return [event]
@@ -238,14 +242,14 @@ def _decide_agent(
                     "conflict",
                     f"{ct}: agent {aid} is already signed in (team {state.team}); sign out first",
                 )
-        return [_agent_event("agent.signed_in", _build(m.AgentSignedIn, data), aid)]
+        return [_agent_event("agent.signed_in", event_from_command(m.AgentSignedIn, data), aid)]
 
     if isinstance(state, NoStream):
         raise DomainError("not_found", f"{ct}: agent {aid} does not exist (never signed in)")
     _check_order(ct, f"agent {aid}", state.last_at, command.occurred_at)
     if not state.signed_in:
         raise DomainError("conflict", f"{ct}: agent {aid} is not signed in")
-    return [_agent_event("agent.signed_out", _build(m.AgentSignedOut, data), aid)]
+    return [_agent_event("agent.signed_out", event_from_command(m.AgentSignedOut, data), aid)]
 
 
 def _agent_event(event_type: str, data: BaseModel, agent_id: str) -> NewEvent:
@@ -253,11 +257,6 @@ def _agent_event(event_type: str, data: BaseModel, agent_id: str) -> NewEvent:
 
 
 # --- shared ---------------------------------------------------------------------------
-
-
-def _build(model: type[E], command_data: BaseModel, **additions: Any) -> E:
-    """The event data: exactly the command's fields, plus the table's additions."""
-    return model.model_validate({**command_data.model_dump(), **additions})
 
 
 def _check_order(ct: str, what: str, last_at: datetime, occurred_at: datetime) -> None:
