@@ -53,15 +53,21 @@ class Command:
 class NewEvent:
     """An event the domain decided on; the kit adds the envelope fields.
 
-    ``data`` is the contract's data model of ``event_type``. ``customer_id`` is the
-    envelope's customer_id (None for ``agent.*`` and anonymous feedback) and ``key``
-    the Kafka key the event is published under (contract section 1).
+    ``data`` is the contract's model of the event, and its class names the
+    ``event_type``: a decider builds ``NewEvent(m.InteractionQueued(...), ...)`` and
+    never pairs a type string with a model by hand. ``customer_id`` is the envelope's
+    customer_id (None for ``agent.*`` and anonymous feedback) and ``key`` the Kafka key
+    the event is published under (contract section 1).
     """
 
-    event_type: str
-    data: BaseModel
+    data: EventData
     customer_id: UUID | None
     key: str
+
+    @property
+    def event_type(self) -> str:
+        """The envelope's ``event_type``: the one its data model names."""
+        return type(self.data).event_type
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 from leancrm_contracts import customers as c
+from leancrm_contracts.base import EventData
 from leancrm_servicekit.decider import (
     Command,
     DomainError,
@@ -73,8 +75,7 @@ class CustomersDecider:
             case c.RegisterCustomer():
                 if state.exists:
                     raise DomainError("conflict", f"customer {key} is already registered")
-                registered = event_from_command(c.CustomerRegistered, data)
-                return [self._event("customer.registered", registered, data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerRegistered, data))]
             case c.ChangeCustomerDetails():
                 self._require(state, key)
                 if state.forgotten:
@@ -82,18 +83,16 @@ class CustomersDecider:
                         "conflict", f"customer {key} has been forgotten; details can no longer change"
                     )
                 given = {f: getattr(data, f) for f in DETAIL_FIELDS if getattr(data, f) is not None}
-                event = c.CustomerDetailsChanged(customer_id=data.customer_id, **given)
-                return [self._event("customer.details_changed", event, data)]
+                changed = c.CustomerDetailsChanged(customer_id=data.customer_id, **given)
+                return [_event(data.customer_id, changed)]
             case c.ChangeConsent():
                 self._require(state, key)
-                consent = event_from_command(c.CustomerConsentChanged, data)
-                return [self._event("customer.consent_changed", consent, data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerConsentChanged, data))]
             case c.ForgetCustomer():
                 self._require(state, key)
                 if state.forgotten:
                     raise DomainError("conflict", f"customer {key} is already forgotten")
-                forgotten = event_from_command(c.CustomerForgotten, data)
-                return [self._event("customer.forgotten", forgotten, data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerForgotten, data))]
         raise DomainError("invalid", f"command_type: {command.command_type} is not a customers command")
 
     @staticmethod
@@ -101,12 +100,7 @@ class CustomersDecider:
         if not state.exists:
             raise DomainError("not_found", f"customer {key} is not registered")
 
-    @staticmethod
-    def _event(event_type: str, event: object, data: object) -> NewEvent:
-        customer_id = data.customer_id  # type: ignore[attr-defined]
-        return NewEvent(
-            event_type=event_type,
-            data=event,  # type: ignore[arg-type]
-            customer_id=customer_id,
-            key=str(customer_id),
-        )
+
+def _event(customer_id: UUID, data: EventData) -> NewEvent:
+    """A customers event: on the customer's stream, keyed by its customer_id."""
+    return NewEvent(data, customer_id=customer_id, key=str(customer_id))

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from leancrm_contracts import feedback as m
 from leancrm_feedback.domain import routing, sentiment
 from leancrm_servicekit.decider import (
@@ -150,18 +148,14 @@ def _submit(state: FeedbackState, ct: str, data: m.SubmitFeedback) -> list[NewEv
         )
     )
 
-    def event(event_type: str, model: BaseModel) -> NewEvent:
-        return NewEvent(event_type=event_type, data=model, customer_id=customer_id, key=key)
-
+    received = event_from_command(m.FeedbackReceived, data)
+    sentiment_scored = event_from_command(
+        m.FeedbackSentimentScored, data, score=scored.score, label=scored.label, scorer=scored.scorer
+    )
+    routed = event_from_command(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)
     return [
-        event("feedback.received", event_from_command(m.FeedbackReceived, data)),
-        event(
-            "feedback.sentiment_scored",
-            event_from_command(m.FeedbackSentimentScored, data, score=scored.score, label=scored.label,
-                   scorer=scored.scorer),
-        ),
-        event("feedback.routed",
-              event_from_command(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)),
+        NewEvent(event, customer_id=customer_id, key=key)
+        for event in (received, sentiment_scored, routed)
     ]
 
 
@@ -193,10 +187,7 @@ def _vote(state: FeedbackState, command: Command, data: m.VoteIdea) -> list[NewE
     key = str(state.customer_id) if state.customer_id is not None else fid
     return [
         NewEvent(
-            event_type="feedback.idea_voted",
-            data=event_from_command(m.FeedbackIdeaVoted, data),
-            customer_id=state.customer_id,
-            key=key,
+            event_from_command(m.FeedbackIdeaVoted, data), customer_id=state.customer_id, key=key
         )
     ]
 
