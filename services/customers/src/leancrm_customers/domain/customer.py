@@ -53,7 +53,7 @@ class CustomersDecider:
     def evolve(self, state: Customer, event: RecordedEvent) -> Customer:
         d = event.data
         match event.event_type:
-            case "customer.registered":
+            case c.CustomerRegistered.event_type:
                 return Customer(
                     customer_id=str(d["customer_id"]),
                     name=d.get("name"),
@@ -61,9 +61,9 @@ class CustomersDecider:
                     phone=d.get("phone"),
                     segment=d.get("segment"),
                 )
-            case "customer.details_changed":
+            case c.CustomerDetailsChanged.event_type:
                 return replace(state, **{f: d[f] for f in DETAIL_FIELDS if f in d})
-            case "customer.forgotten":
+            case c.CustomerForgotten.event_type:
                 return replace(state, name=None, email=None, phone=None, forgotten=True)
             case _:
                 return state

@@ -95,7 +95,7 @@ class FeedbackDecider:
     def evolve(self, state: FeedbackState, event: RecordedEvent) -> FeedbackState:
         d = event.data
         at = event.occurred_at
-        if event.event_type == "feedback.received":
+        if event.event_type == m.FeedbackReceived.event_type:
             customer_id = d.get("customer_id")
             return Feedback(
                 feedback_id=str(d["feedback_id"]),
@@ -106,11 +106,11 @@ class FeedbackDecider:
         if not isinstance(state, Feedback):
             return state
         match event.event_type:
-            case "feedback.sentiment_scored":
+            case m.FeedbackSentimentScored.event_type:
                 return replace(state, label=str(d["label"]))
-            case "feedback.routed":
+            case m.FeedbackRouted.event_type:
                 return replace(state, team=str(d["team"]))
-            case "feedback.idea_voted":
+            case m.FeedbackIdeaVoted.event_type:
                 voter = str(d["voter_customer_id"])
                 votes = {**state.votes, voter: Vote(vote=int(d["vote"]), at=at)}
                 return replace(state, votes=votes)
