@@ -24,8 +24,6 @@ from leancrm_servicekit.decider import (
     event_from_command,
 )
 
-DETAIL_FIELDS = ("name", "email", "phone", "segment")
-
 
 @dataclass(frozen=True, slots=True)
 class Customer:
@@ -62,7 +60,7 @@ class CustomersDecider:
                     segment=d.get("segment"),
                 )
             case c.CustomerDetailsChanged.event_type:
-                return replace(state, **{f: d[f] for f in DETAIL_FIELDS if f in d})
+                return replace(state, **{f: d[f] for f in c.DETAIL_FIELDS if f in d})
             case c.CustomerForgotten.event_type:
                 return replace(state, name=None, email=None, phone=None, forgotten=True)
             case _:
@@ -82,7 +80,7 @@ class CustomersDecider:
                     raise DomainError(
                         "conflict", f"customer {key} has been forgotten; details can no longer change"
                     )
-                given = {f: getattr(data, f) for f in DETAIL_FIELDS if getattr(data, f) is not None}
+                given = {f: getattr(data, f) for f in c.DETAIL_FIELDS if getattr(data, f) is not None}
                 changed = c.CustomerDetailsChanged(customer_id=data.customer_id, **given)
                 return [_event(data.customer_id, changed)]
             case c.ChangeConsent():
