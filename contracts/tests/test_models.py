@@ -7,7 +7,13 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from leancrm_contracts import customers, feedback, interactions, registry, topics
-from leancrm_contracts.base import CommandData, EventData, event_data_json
+from leancrm_contracts.base import (
+    CommandData,
+    EventData,
+    by_command_type,
+    by_event_type,
+    event_data_json,
+)
 from leancrm_contracts.enums import Channel, Direction, Producer
 from leancrm_contracts.examples import (
     AGENT_ID,
@@ -397,6 +403,31 @@ def test_registry_by_topic() -> None:
     }
     assert sum(len(m) for m in registry.COMMANDS_BY_TOPIC.values()) == len(registry.ALL_COMMANDS)
     assert sum(len(m) for m in registry.EVENTS_BY_TOPIC.values()) == len(registry.ALL_EVENTS)
+
+
+def test_each_model_knows_its_type_and_it_is_not_a_field() -> None:
+    """The type is a class variable: the registry is keyed by it, and neither ``data``
+    nor its JSON Schema holds it."""
+    for command_type, command in registry.ALL_COMMANDS.items():
+        assert command.command_type == command_type
+        assert "command_type" not in command.model_fields
+        assert "command_type" not in command.model_json_schema()["properties"]
+    for event_type, event in registry.ALL_EVENTS.items():
+        assert event.event_type == event_type
+        assert "event_type" not in event.model_fields
+        assert "event_type" not in event.model_json_schema()["properties"]
+        assert "event_type" not in event_data_json(event.model_validate(EVENT_EXAMPLES[event_type]))
+
+
+def test_a_type_named_by_two_models_is_an_error() -> None:
+    class Again(EventData):
+        event_type = interactions.InteractionStarted.event_type
+
+    with pytest.raises(ValueError, match=r"'interaction\.started' is named by both"):
+        models: list[type[EventData]] = [interactions.InteractionStarted, Again]
+        by_event_type(models)
+    with pytest.raises(ValueError, match="'vote_idea' is named by both"):
+        by_command_type([feedback.VoteIdea, feedback.VoteIdea])
 
 
 def test_service_constants() -> None:

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from .base import CommandData, EventData
+from .base import CommandData, EventData, by_command_type, by_event_type
 from .enums import Channel, Producer, Segment
 from .fields import Email, Name, Phone
 from .topics import CUSTOMERS_COMMANDS, CUSTOMERS_EVENTS
@@ -63,9 +63,13 @@ class RegisterCustomer(_Registration, CommandData):
     """``register_customer``: name 1–200 chars, email ≤ 254 (basic format), phone ≤ 32,
     segment 1–64 chars. customer_id must be new (``conflict``)."""
 
+    command_type = "register_customer"
+
 
 class ChangeCustomerDetails(_DetailsChange, CommandData):
     """``change_customer_details``: at least one of name, email, phone, segment."""
+
+    command_type = "change_customer_details"
 
     @model_validator(mode="after")
     def _at_least_one_detail(self) -> Self:
@@ -77,9 +81,13 @@ class ChangeCustomerDetails(_DetailsChange, CommandData):
 class ChangeConsent(_Consent, CommandData):
     """``change_consent``: ``granted`` is a JSON boolean (``"yes"``, ``1`` are errors)."""
 
+    command_type = "change_consent"
+
 
 class ForgetCustomer(_Customer, CommandData):
     """``forget_customer``: afterwards PII is erased and detail changes are ``conflict``."""
+
+    command_type = "forget_customer"
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -88,6 +96,8 @@ class ForgetCustomer(_Customer, CommandData):
 class CustomerRegistered(_Registration, EventData):
     """``customer.registered``: the command's fields (email/phone ``null`` when not given)."""
 
+    event_type = "customer.registered"
+
 
 class CustomerDetailsChanged(_DetailsChange, EventData):
     """``customer.details_changed``: customer_id and the changed fields only (see module).
@@ -95,6 +105,7 @@ class CustomerDetailsChanged(_DetailsChange, EventData):
     Built from a full ``ChangeCustomerDetails.model_dump()`` it still serialises without the
     ``null`` (not given) details."""
 
+    event_type = "customer.details_changed"
     __exclude_unset__ = True
 
     @model_serializer(mode="wrap")
@@ -106,27 +117,25 @@ class CustomerDetailsChanged(_DetailsChange, EventData):
 class CustomerConsentChanged(_Consent, EventData):
     """``customer.consent_changed``: customer_id, channel, granted."""
 
+    event_type = "customer.consent_changed"
+
 
 class CustomerForgotten(_Customer, EventData):
     """``customer.forgotten``: customer_id."""
 
+    event_type = "customer.forgotten"
 
-COMMANDS: Final[dict[str, type[BaseModel]]] = {
-    "register_customer": RegisterCustomer,
-    "change_customer_details": ChangeCustomerDetails,
-    "change_consent": ChangeConsent,
-    "forget_customer": ForgetCustomer,
-}
-EVENTS: Final[dict[str, type[BaseModel]]] = {
-    "customer.registered": CustomerRegistered,
-    "customer.details_changed": CustomerDetailsChanged,
-    "customer.consent_changed": CustomerConsentChanged,
-    "customer.forgotten": CustomerForgotten,
-}
+
+#: each command and the event it causes when accepted (section 4's table), in its order
+CAUSES: Final[tuple[tuple[type[CommandData], type[EventData]], ...]] = (
+    (RegisterCustomer, CustomerRegistered),
+    (ChangeCustomerDetails, CustomerDetailsChanged),
+    (ChangeConsent, CustomerConsentChanged),
+    (ForgetCustomer, CustomerForgotten),
+)
+COMMANDS: Final[dict[str, type[CommandData]]] = by_command_type(command for command, _ in CAUSES)
+EVENTS: Final[dict[str, type[EventData]]] = by_event_type(event for _, event in CAUSES)
 #: the event each command causes when accepted
 EVENT_OF_COMMAND: Final[dict[str, str]] = {
-    "register_customer": "customer.registered",
-    "change_customer_details": "customer.details_changed",
-    "change_consent": "customer.consent_changed",
-    "forget_customer": "customer.forgotten",
+    command.command_type: event.event_type for command, event in CAUSES
 }

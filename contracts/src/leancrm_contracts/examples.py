@@ -2,9 +2,15 @@
 
 Used by the tests and the AsyncAPI document; handy for integrators and simulators.
 Optional fields are given in full in the event examples (``null`` when not given).
+Written per model; the two lookups are keyed by the models' own type names.
 """
 
 from typing import Any, Final
+
+from . import customers as c
+from . import feedback as f
+from . import interactions as i
+from .base import CommandData, EventData
 
 CUSTOMER_ID: Final = "5b0c3a52-6f43-4d6c-9d2b-7f0e6a1c2d31"
 INTERACTION_ID: Final = "9e2f4b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -28,67 +34,76 @@ _VOTE: Final[dict[str, Any]] = {
     "vote": 1,
 }
 
-COMMAND_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
-    "register_customer": {
+_COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
+    c.RegisterCustomer: {
         "customer_id": CUSTOMER_ID,
         "name": "Ada Lovelace",
         "email": "ada@example.com",
         "phone": "+44 20 7946 0958",
         "segment": "enterprise",
     },
-    "change_customer_details": {"customer_id": CUSTOMER_ID, "email": "ada@example.org"},
-    "change_consent": {"customer_id": CUSTOMER_ID, "channel": "sms", "granted": False},
-    "forget_customer": {"customer_id": CUSTOMER_ID},
-    "start_interaction": {
+    c.ChangeCustomerDetails: {"customer_id": CUSTOMER_ID, "email": "ada@example.org"},
+    c.ChangeConsent: {"customer_id": CUSTOMER_ID, "channel": "sms", "granted": False},
+    c.ForgetCustomer: {"customer_id": CUSTOMER_ID},
+    i.StartInteraction: {
         **_I,
         "customer_id": CUSTOMER_ID,
         "channel": "phone",
         "reason": "billing",
         "direction": "inbound",
     },
-    "identify_customer": {**_I, "step": "ivr", "method": "account_number"},
-    "queue_interaction": {**_I, "queue": "billing"},
-    "assign_agent": {**_I, "agent_id": AGENT_ID, "team": "billing"},
-    "transfer_interaction": {**_I, "to_queue": "tech", "to_channel": "chat", "reason": "technical"},
-    "start_hold": dict(_I),
-    "end_hold": dict(_I),
-    "resolve_interaction": {**_I, "resolved_by": "agent"},
-    "abandon_interaction": {**_I, "stage": "queue"},
-    "end_interaction": dict(_I),
-    "sign_in_agent": {"agent_id": AGENT_ID, "team": "billing"},
-    "sign_out_agent": {"agent_id": AGENT_ID},
-    "submit_feedback": dict(_SUBMIT),
-    "vote_idea": dict(_VOTE),
+    i.IdentifyCustomer: {**_I, "step": "ivr", "method": "account_number"},
+    i.QueueInteraction: {**_I, "queue": "billing"},
+    i.AssignAgent: {**_I, "agent_id": AGENT_ID, "team": "billing"},
+    i.TransferInteraction: {**_I, "to_queue": "tech", "to_channel": "chat", "reason": "technical"},
+    i.StartHold: dict(_I),
+    i.EndHold: dict(_I),
+    i.ResolveInteraction: {**_I, "resolved_by": "agent"},
+    i.AbandonInteraction: {**_I, "stage": "queue"},
+    i.EndInteraction: dict(_I),
+    i.SignInAgent: {"agent_id": AGENT_ID, "team": "billing"},
+    i.SignOutAgent: {"agent_id": AGENT_ID},
+    f.SubmitFeedback: dict(_SUBMIT),
+    f.VoteIdea: dict(_VOTE),
 }
 
-EVENT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
-    "customer.registered": dict(COMMAND_EXAMPLES["register_customer"]),
-    "customer.details_changed": dict(COMMAND_EXAMPLES["change_customer_details"]),
-    "customer.consent_changed": dict(COMMAND_EXAMPLES["change_consent"]),
-    "customer.forgotten": dict(COMMAND_EXAMPLES["forget_customer"]),
-    "interaction.started": dict(COMMAND_EXAMPLES["start_interaction"]),
-    "interaction.customer_identified": dict(COMMAND_EXAMPLES["identify_customer"]),
-    "interaction.queued": dict(COMMAND_EXAMPLES["queue_interaction"]),
-    "interaction.agent_assigned": dict(COMMAND_EXAMPLES["assign_agent"]),
-    "interaction.transferred": {
-        **COMMAND_EXAMPLES["transfer_interaction"],
+_EVENTS: Final[dict[type[EventData], dict[str, Any]]] = {
+    c.CustomerRegistered: dict(_COMMANDS[c.RegisterCustomer]),
+    c.CustomerDetailsChanged: dict(_COMMANDS[c.ChangeCustomerDetails]),
+    c.CustomerConsentChanged: dict(_COMMANDS[c.ChangeConsent]),
+    c.CustomerForgotten: dict(_COMMANDS[c.ForgetCustomer]),
+    i.InteractionStarted: dict(_COMMANDS[i.StartInteraction]),
+    i.InteractionCustomerIdentified: dict(_COMMANDS[i.IdentifyCustomer]),
+    i.InteractionQueued: dict(_COMMANDS[i.QueueInteraction]),
+    i.InteractionAgentAssigned: dict(_COMMANDS[i.AssignAgent]),
+    i.InteractionTransferred: {
+        **_COMMANDS[i.TransferInteraction],
         "from_agent_id": AGENT_ID,
         "from_channel": "phone",
     },
-    "interaction.hold_started": dict(_I),
-    "interaction.hold_ended": dict(_I),
-    "interaction.resolved": dict(COMMAND_EXAMPLES["resolve_interaction"]),
-    "interaction.abandoned": dict(COMMAND_EXAMPLES["abandon_interaction"]),
-    "interaction.ended": dict(_I),
-    "agent.signed_in": dict(COMMAND_EXAMPLES["sign_in_agent"]),
-    "agent.signed_out": dict(COMMAND_EXAMPLES["sign_out_agent"]),
-    "feedback.received": dict(_SUBMIT),
-    "feedback.sentiment_scored": {
+    i.InteractionHoldStarted: dict(_I),
+    i.InteractionHoldEnded: dict(_I),
+    i.InteractionResolved: dict(_COMMANDS[i.ResolveInteraction]),
+    i.InteractionAbandoned: dict(_COMMANDS[i.AbandonInteraction]),
+    i.InteractionEnded: dict(_I),
+    i.AgentSignedIn: dict(_COMMANDS[i.SignInAgent]),
+    i.AgentSignedOut: dict(_COMMANDS[i.SignOutAgent]),
+    f.FeedbackReceived: dict(_SUBMIT),
+    f.FeedbackSentimentScored: {
         **_SUBMIT,
         "score": -0.4767,
         "label": "negative",
         "scorer": "vader-3.3.2",
     },
-    "feedback.routed": {**_SUBMIT, "team": "sales", "reason": "price_or_buying_signal"},
-    "feedback.idea_voted": dict(_VOTE),
+    f.FeedbackRouted: {**_SUBMIT, "team": "sales", "reason": "price_or_buying_signal"},
+    f.FeedbackIdeaVoted: dict(_VOTE),
+}
+
+#: command_type → a valid ``data``
+COMMAND_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
+    model.command_type: data for model, data in _COMMANDS.items()
+}
+#: event_type → a valid ``data``
+EVENT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
+    model.event_type: data for model, data in _EVENTS.items()
 }

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from .base import CommandData, EventData
+from .base import CommandData, EventData, by_command_type, by_event_type
 from .enums import FeedbackSource, Producer, Reason, RoutingTeam, SentimentLabel
 from .fields import FeedbackText, Rating, Score, Scorer, Topic, Vote
 from .topics import FEEDBACK_COMMANDS, FEEDBACK_EVENTS
@@ -47,9 +47,13 @@ class SubmitFeedback(_Submission, CommandData):
     """``submit_feedback``: customer_id null for anonymous feedback; rating an integer
     0–10; feedback_id new."""
 
+    command_type = "submit_feedback"
+
 
 class VoteIdea(_Vote, CommandData):
     """``vote_idea``: vote exactly +1 or −1; a voter's second vote replaces the first."""
+
+    command_type = "vote_idea"
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -58,9 +62,13 @@ class VoteIdea(_Vote, CommandData):
 class FeedbackReceived(_Submission, EventData):
     """``feedback.received``."""
 
+    event_type = "feedback.received"
+
 
 class FeedbackSentimentScored(_Submission, EventData):
     """``feedback.sentiment_scored``."""
+
+    event_type = "feedback.sentiment_scored"
 
     score: Score
     label: SentimentLabel
@@ -70,6 +78,8 @@ class FeedbackSentimentScored(_Submission, EventData):
 class FeedbackRouted(_Submission, EventData):
     """``feedback.routed``."""
 
+    event_type = "feedback.routed"
+
     team: RoutingTeam
     reason: Reason
 
@@ -77,19 +87,17 @@ class FeedbackRouted(_Submission, EventData):
 class FeedbackIdeaVoted(_Vote, EventData):
     """``feedback.idea_voted``."""
 
+    event_type = "feedback.idea_voted"
 
-COMMANDS: Final[dict[str, type[BaseModel]]] = {
-    "submit_feedback": SubmitFeedback,
-    "vote_idea": VoteIdea,
-}
-EVENTS: Final[dict[str, type[BaseModel]]] = {
-    "feedback.received": FeedbackReceived,
-    "feedback.sentiment_scored": FeedbackSentimentScored,
-    "feedback.routed": FeedbackRouted,
-    "feedback.idea_voted": FeedbackIdeaVoted,
-}
+
+#: each command and the events it causes when accepted, in order (section 4's table)
+CAUSES: Final[tuple[tuple[type[CommandData], tuple[type[EventData], ...]], ...]] = (
+    (SubmitFeedback, (FeedbackReceived, FeedbackSentimentScored, FeedbackRouted)),
+    (VoteIdea, (FeedbackIdeaVoted,)),
+)
+COMMANDS: Final[dict[str, type[CommandData]]] = by_command_type(command for command, _ in CAUSES)
+EVENTS: Final[dict[str, type[EventData]]] = by_event_type(event for _, events in CAUSES for event in events)
 #: the events each command causes when accepted, in order
 EVENTS_OF_COMMAND: Final[dict[str, tuple[str, ...]]] = {
-    "submit_feedback": ("feedback.received", "feedback.sentiment_scored", "feedback.routed"),
-    "vote_idea": ("feedback.idea_voted",),
+    command.command_type: tuple(event.event_type for event in events) for command, events in CAUSES
 }

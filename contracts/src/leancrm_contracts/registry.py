@@ -2,29 +2,28 @@
 
 from typing import Final
 
-from pydantic import BaseModel
-
 from . import customers, feedback, interactions
+from .base import CommandData, EventData, by_command_type, by_event_type
 from .enums import Producer
 
 _SERVICES: Final = (customers, interactions, feedback)
 
 #: command topic → command_type → data model
-COMMANDS_BY_TOPIC: Final[dict[str, dict[str, type[BaseModel]]]] = {
+COMMANDS_BY_TOPIC: Final[dict[str, dict[str, type[CommandData]]]] = {
     s.COMMAND_TOPIC: s.COMMANDS for s in _SERVICES
 }
 #: event topic → event_type → data model
-EVENTS_BY_TOPIC: Final[dict[str, dict[str, type[BaseModel]]]] = {
+EVENTS_BY_TOPIC: Final[dict[str, dict[str, type[EventData]]]] = {
     s.EVENT_TOPIC: s.EVENTS for s in _SERVICES
 }
-#: every event_type → its data model
-ALL_EVENTS: Final[dict[str, type[BaseModel]]] = {
-    t: model for s in _SERVICES for t, model in s.EVENTS.items()
-}
-#: every command_type → its data model
-ALL_COMMANDS: Final[dict[str, type[BaseModel]]] = {
-    t: model for s in _SERVICES for t, model in s.COMMANDS.items()
-}
+#: every event_type → its data model (no type is named by two services)
+ALL_EVENTS: Final[dict[str, type[EventData]]] = by_event_type(
+    model for s in _SERVICES for model in s.EVENTS.values()
+)
+#: every command_type → its data model (no type is named by two services)
+ALL_COMMANDS: Final[dict[str, type[CommandData]]] = by_command_type(
+    model for s in _SERVICES for model in s.COMMANDS.values()
+)
 #: producer → its event topic
 EVENT_TOPIC_BY_PRODUCER: Final[dict[Producer, str]] = {s.PRODUCER: s.EVENT_TOPIC for s in _SERVICES}
 #: producer → the command topic it consumes

@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from leancrm_contracts.base import event_data_json
 from leancrm_contracts.envelope import (
     CONTENT_TYPE_JSON,
     HEADER_CONTENT_TYPE,
@@ -74,13 +75,6 @@ log = get_logger(component="commands")
 
 #: Optional hook that keeps a service's own read state in the commit's transaction.
 ReadModelHook = Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
-
-
-def event_data_json(data: BaseModel) -> dict[str, Any]:
-    """An event's data as JSON: every field, or only the set ones for models that
-    declare ``__exclude_unset__`` (e.g. ``customer.details_changed``: changed fields)."""
-    exclude_unset = bool(getattr(type(data), "__exclude_unset__", False))
-    return data.model_dump(mode="json", exclude_unset=exclude_unset)
 
 
 @dataclass

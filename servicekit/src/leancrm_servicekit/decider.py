@@ -9,6 +9,9 @@ or structlog.
 - ``evolve(state, event)``: the state after one recorded event (a fold).
 - ``decide(state, command)``: the events a command produces on that state, or a
   ``DomainError`` naming the contract's error code and the rule that was broken.
+
+``event_from_command`` is contract section 4's rule for an event's data, shared by
+every decider.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
+
+from leancrm_contracts.base import EventData
 
 ErrorCode = Literal["invalid", "not_found", "conflict", "out_of_order"]
 
@@ -48,15 +53,21 @@ class Command:
 class NewEvent:
     """An event the domain decided on; the kit adds the envelope fields.
 
-    ``data`` is the contract's data model of ``event_type``. ``customer_id`` is the
-    envelope's customer_id (None for ``agent.*`` and anonymous feedback) and ``key``
-    the Kafka key the event is published under (contract section 1).
+    ``data`` is the contract's model of the event, and its class names the
+    ``event_type``: a decider builds ``NewEvent(m.InteractionQueued(...), ...)`` and
+    never pairs a type string with a model by hand. ``customer_id`` is the envelope's
+    customer_id (None for ``agent.*`` and anonymous feedback) and ``key`` the Kafka key
+    the event is published under (contract section 1).
     """
 
-    event_type: str
-    data: BaseModel
+    data: EventData
     customer_id: UUID | None
     key: str
+
+    @property
+    def event_type(self) -> str:
+        """The envelope's ``event_type``: the one its data model names."""
+        return type(self.data).event_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,15 @@ class RecordedEvent:
 
 
 S = TypeVar("S")
+E = TypeVar("E", bound=EventData)
+
+
+def event_from_command(event: type[E], command_data: BaseModel, **additions: Any) -> E:
+    """The data of ``event`` caused by a command (contract section 4): exactly the
+    command's fields (optional ones not given as ``null``), plus the table's additions
+    for that event, which may also replace a field (``interaction.transferred``'s
+    ``to_channel``)."""
+    return event.model_validate({**command_data.model_dump(), **additions})
 
 
 class Decider(Protocol, Generic[S]):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from leancrm_contracts import customers as c
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import StoredEvent
 
@@ -37,14 +38,14 @@ async def apply(conn: Conn, events: Sequence[StoredEvent]) -> None:
     for e in events:
         d = e.data
         match e.event_type:
-            case "customer.registered":
+            case c.CustomerRegistered.event_type:
                 await conn.execute(
                     _REGISTER, e.customer_id, d["name"], d.get("email"), d.get("phone"),
                     d["segment"], e.recorded_at,
                 )
-            case "customer.details_changed":
+            case c.CustomerDetailsChanged.event_type:
                 await conn.execute(_CHANGE, e.customer_id, json.dumps(d), e.recorded_at)
-            case "customer.consent_changed":
+            case c.CustomerConsentChanged.event_type:
                 await conn.execute(_CONSENT, e.customer_id, d["channel"], d["granted"], e.recorded_at)
-            case "customer.forgotten":
+            case c.CustomerForgotten.event_type:
                 await conn.execute(_FORGET, e.customer_id, e.recorded_at)

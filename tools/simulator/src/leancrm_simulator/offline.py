@@ -28,10 +28,11 @@ class EventMessage:
 
 def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
     from leancrm_contracts import topics
+    from leancrm_contracts.base import event_data_json
     from leancrm_customers.app import SPEC as CUSTOMERS
     from leancrm_feedback.app import SPEC as FEEDBACK
     from leancrm_interactions.app import SPEC as INTERACTIONS
-    from leancrm_servicekit.commands import _recorded, event_data_json, event_message
+    from leancrm_servicekit.commands import _recorded, event_message
     from leancrm_servicekit.decider import Command, DomainError
     from leancrm_servicekit.eventstore import StoredEvent
     from leancrm_servicekit.inbound import InboundRecord, decode_command

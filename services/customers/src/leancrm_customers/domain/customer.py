@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 from leancrm_contracts import customers as c
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-
-DETAIL_FIELDS = ("name", "email", "phone", "segment")
+from leancrm_contracts.base import EventData
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class CustomersDecider:
     def evolve(self, state: Customer, event: RecordedEvent) -> Customer:
         d = event.data
         match event.event_type:
-            case "customer.registered":
+            case c.CustomerRegistered.event_type:
                 return Customer(
                     customer_id=str(d["customer_id"]),
                     name=d.get("name"),
@@ -53,9 +59,9 @@ class CustomersDecider:
                     phone=d.get("phone"),
                     segment=d.get("segment"),
                 )
-            case "customer.details_changed":
-                return replace(state, **{f: d[f] for f in DETAIL_FIELDS if f in d})
-            case "customer.forgotten":
+            case c.CustomerDetailsChanged.event_type:
+                return replace(state, **{f: d[f] for f in c.DETAIL_FIELDS if f in d})
+            case c.CustomerForgotten.event_type:
                 return replace(state, name=None, email=None, phone=None, forgotten=True)
             case _:
                 return state
@@ -67,25 +73,24 @@ class CustomersDecider:
             case c.RegisterCustomer():
                 if state.exists:
                     raise DomainError("conflict", f"customer {key} is already registered")
-                return [self._event("customer.registered", c.CustomerRegistered(**data.model_dump()), data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerRegistered, data))]
             case c.ChangeCustomerDetails():
                 self._require(state, key)
                 if state.forgotten:
                     raise DomainError(
                         "conflict", f"customer {key} has been forgotten; details can no longer change"
                     )
-                given = {f: getattr(data, f) for f in DETAIL_FIELDS if getattr(data, f) is not None}
-                event = c.CustomerDetailsChanged(customer_id=data.customer_id, **given)
-                return [self._event("customer.details_changed", event, data)]
+                given = {f: getattr(data, f) for f in c.DETAIL_FIELDS if getattr(data, f) is not None}
+                changed = c.CustomerDetailsChanged(customer_id=data.customer_id, **given)
+                return [_event(data.customer_id, changed)]
             case c.ChangeConsent():
                 self._require(state, key)
-                consent = c.CustomerConsentChanged(**data.model_dump())
-                return [self._event("customer.consent_changed", consent, data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerConsentChanged, data))]
             case c.ForgetCustomer():
                 self._require(state, key)
                 if state.forgotten:
                     raise DomainError("conflict", f"customer {key} is already forgotten")
-                return [self._event("customer.forgotten", c.CustomerForgotten(**data.model_dump()), data)]
+                return [_event(data.customer_id, event_from_command(c.CustomerForgotten, data))]
         raise DomainError("invalid", f"command_type: {command.command_type} is not a customers command")
 
     @staticmethod
@@ -93,12 +98,7 @@ class CustomersDecider:
         if not state.exists:
             raise DomainError("not_found", f"customer {key} is not registered")
 
-    @staticmethod
-    def _event(event_type: str, event: object, data: object) -> NewEvent:
-        customer_id = data.customer_id  # type: ignore[attr-defined]
-        return NewEvent(
-            event_type=event_type,
-            data=event,  # type: ignore[arg-type]
-            customer_id=customer_id,
-            key=str(customer_id),
-        )
+
+def _event(customer_id: UUID, data: EventData) -> NewEvent:
+    """A customers event: on the customer's stream, keyed by its customer_id."""
+    return NewEvent(data, customer_id=customer_id, key=str(customer_id))

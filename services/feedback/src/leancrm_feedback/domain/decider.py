@@ -30,16 +30,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
-
-from pydantic import BaseModel
 
 from leancrm_contracts import feedback as m
 from leancrm_feedback.domain import routing, sentiment
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-
-E = TypeVar("E", bound=BaseModel)
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 PRODUCER = "feedback"
 
@@ -94,7 +95,7 @@ class FeedbackDecider:
     def evolve(self, state: FeedbackState, event: RecordedEvent) -> FeedbackState:
         d = event.data
         at = event.occurred_at
-        if event.event_type == "feedback.received":
+        if event.event_type == m.FeedbackReceived.event_type:
             customer_id = d.get("customer_id")
             return Feedback(
                 feedback_id=str(d["feedback_id"]),
@@ -105,11 +106,11 @@ class FeedbackDecider:
         if not isinstance(state, Feedback):
             return state
         match event.event_type:
-            case "feedback.sentiment_scored":
+            case m.FeedbackSentimentScored.event_type:
                 return replace(state, label=str(d["label"]))
-            case "feedback.routed":
+            case m.FeedbackRouted.event_type:
                 return replace(state, team=str(d["team"]))
-            case "feedback.idea_voted":
+            case m.FeedbackIdeaVoted.event_type:
                 voter = str(d["voter_customer_id"])
                 votes = {**state.votes, voter: Vote(vote=int(d["vote"]), at=at)}
                 return replace(state, votes=votes)
@@ -147,18 +148,14 @@ def _submit(state: FeedbackState, ct: str, data: m.SubmitFeedback) -> list[NewEv
         )
     )
 
-    def event(event_type: str, model: BaseModel) -> NewEvent:
-        return NewEvent(event_type=event_type, data=model, customer_id=customer_id, key=key)
-
+    received = event_from_command(m.FeedbackReceived, data)
+    sentiment_scored = event_from_command(
+        m.FeedbackSentimentScored, data, score=scored.score, label=scored.label, scorer=scored.scorer
+    )
+    routed = event_from_command(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)
     return [
-        event("feedback.received", _build(m.FeedbackReceived, data)),
-        event(
-            "feedback.sentiment_scored",
-            _build(m.FeedbackSentimentScored, data, score=scored.score, label=scored.label,
-                   scorer=scored.scorer),
-        ),
-        event("feedback.routed",
-              _build(m.FeedbackRouted, data, team=rule.team, reason=rule.reason)),
+        NewEvent(event, customer_id=customer_id, key=key)
+        for event in (received, sentiment_scored, routed)
     ]
 
 
@@ -190,17 +187,9 @@ def _vote(state: FeedbackState, command: Command, data: m.VoteIdea) -> list[NewE
     key = str(state.customer_id) if state.customer_id is not None else fid
     return [
         NewEvent(
-            event_type="feedback.idea_voted",
-            data=_build(m.FeedbackIdeaVoted, data),
-            customer_id=state.customer_id,
-            key=key,
+            event_from_command(m.FeedbackIdeaVoted, data), customer_id=state.customer_id, key=key
         )
     ]
-
-
-def _build(model: type[E], command_data: BaseModel, **additions: Any) -> E:
-    """The event data: exactly the command's fields, plus the table's additions."""
-    return model.model_validate({**command_data.model_dump(), **additions})
 
 
 def _value(v: object) -> str:

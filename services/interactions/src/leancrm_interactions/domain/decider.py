@@ -41,16 +41,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from leancrm_contracts import interactions as m
+from leancrm_contracts.base import EventData
 from leancrm_interactions.domain.state import Agent, Interaction, NoStream, State, evolve
-from leancrm_servicekit.decider import Command, DomainError, NewEvent, RecordedEvent
-
-E = TypeVar("E", bound=BaseModel)
+from leancrm_servicekit.decider import (
+    Command,
+    DomainError,
+    NewEvent,
+    RecordedEvent,
+    event_from_command,
+)
 
 PRODUCER = "interactions"
 
@@ -113,7 +117,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
             )
         if isinstance(state, Agent):
             raise _kind_conflict(ct, iid, "an agent")
-        return [_event("interaction.started", _build(m.InteractionStarted, data), data.customer_id)]
+        return [_event(event_from_command(m.InteractionStarted, data), data.customer_id)]
 
     if isinstance(state, NoStream):
         raise DomainError("not_found", f"{ct}: interaction {iid} does not exist (never started)")
@@ -129,8 +133,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
 
     match data:
         case m.IdentifyCustomer():
-            event: NewEvent = _on(state, "interaction.customer_identified",
-                                  _build(m.InteractionCustomerIdentified, data))
+            event: NewEvent = _on(state, event_from_command(m.InteractionCustomerIdentified, data))
         case m.QueueInteraction():
             if state.queue is not None:
                 raise DomainError(
@@ -138,7 +141,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} is already queued on {state.queue}; "
                     "assign an agent or end it first",
                 )
-            event = _on(state, "interaction.queued", _build(m.InteractionQueued, data))
+            event = _on(state, event_from_command(m.InteractionQueued, data))
         case m.AssignAgent():
             if state.agent_id is not None:
                 raise DomainError(
@@ -146,8 +149,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} already has agent {state.agent_id} assigned; "
                     "transfer or end it first",
                 )
-            assigned = _build(m.InteractionAgentAssigned, data)
-            event = _on(state, "interaction.agent_assigned", assigned)
+            event = _on(state, event_from_command(m.InteractionAgentAssigned, data))
         case m.TransferInteraction():
             if state.agent_id is None:
                 raise DomainError(
@@ -156,14 +158,14 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     "only an assigned interaction can be transferred",
                 )
             to_channel = data.to_channel if data.to_channel is not None else state.channel
-            transferred = _build(
+            transferred = event_from_command(
                 m.InteractionTransferred,
                 data,
                 from_agent_id=state.agent_id,
                 from_channel=state.channel,
                 to_channel=to_channel,
             )
-            event = _on(state, "interaction.transferred", transferred)
+            event = _on(state, transferred)
         case m.StartHold():
             if state.agent_id is None:
                 raise DomainError(
@@ -173,11 +175,11 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                 )
             if state.on_hold:
                 raise DomainError("conflict", f"{ct}: interaction {iid} is already on hold")
-            event = _on(state, "interaction.hold_started", _build(m.InteractionHoldStarted, data))
+            event = _on(state, event_from_command(m.InteractionHoldStarted, data))
         case m.EndHold():
             if not state.on_hold:
                 raise DomainError("conflict", f"{ct}: interaction {iid} is not on hold")
-            event = _on(state, "interaction.hold_ended", _build(m.InteractionHoldEnded, data))
+            event = _on(state, event_from_command(m.InteractionHoldEnded, data))
         case m.ResolveInteraction():
             if state.resolved:
                 raise DomainError(
@@ -190,7 +192,7 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     f"{ct}: interaction {iid} was abandoned (at {state.abandoned_stage}); "
                     "an abandoned interaction cannot be resolved",
                 )
-            event = _on(state, "interaction.resolved", _build(m.InteractionResolved, data))
+            event = _on(state, event_from_command(m.InteractionResolved, data))
         case m.AbandonInteraction():
             if state.resolved:
                 raise DomainError(
@@ -203,20 +205,21 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     "conflict",
                     f"{ct}: interaction {iid} is already abandoned (at {state.abandoned_stage})",
                 )
-            event = _on(state, "interaction.abandoned", _build(m.InteractionAbandoned, data))
+            event = _on(state, event_from_command(m.InteractionAbandoned, data))
         case m.EndInteraction():
-            event = _on(state, "interaction.ended", _build(m.InteractionEnded, data))
+            event = _on(state, event_from_command(m.InteractionEnded, data))
         case _:  # pragma: no cover - _INTERACTION_COMMANDS is exhaustive
             raise DomainError("invalid", f"command_type: {ct} is not an interactions command")
     return [event]
 
 
-def _on(state: Interaction, event_type: str, data: BaseModel) -> NewEvent:
-    return _event(event_type, data, state.customer_id)
+def _on(state: Interaction, data: EventData) -> NewEvent:
+    """An event of an open interaction: keyed by the customer it was started for."""
+    return _event(data, state.customer_id)
 
 
-def _event(event_type: str, data: BaseModel, customer_id: UUID) -> NewEvent:
-    return NewEvent(event_type=event_type, data=data, customer_id=customer_id, key=str(customer_id))
+def _event(data: EventData, customer_id: UUID) -> NewEvent:
+    return NewEvent(data, customer_id=customer_id, key=str(customer_id))
 
 
 # --- agents ---------------------------------------------------------------------------
@@ -238,26 +241,22 @@ def _decide_agent(
                     "conflict",
                     f"{ct}: agent {aid} is already signed in (team {state.team}); sign out first",
                 )
-        return [_agent_event("agent.signed_in", _build(m.AgentSignedIn, data), aid)]
+        return [_agent_event(event_from_command(m.AgentSignedIn, data), aid)]
 
     if isinstance(state, NoStream):
         raise DomainError("not_found", f"{ct}: agent {aid} does not exist (never signed in)")
     _check_order(ct, f"agent {aid}", state.last_at, command.occurred_at)
     if not state.signed_in:
         raise DomainError("conflict", f"{ct}: agent {aid} is not signed in")
-    return [_agent_event("agent.signed_out", _build(m.AgentSignedOut, data), aid)]
+    return [_agent_event(event_from_command(m.AgentSignedOut, data), aid)]
 
 
-def _agent_event(event_type: str, data: BaseModel, agent_id: str) -> NewEvent:
-    return NewEvent(event_type=event_type, data=data, customer_id=None, key=agent_id)
+def _agent_event(data: EventData, agent_id: str) -> NewEvent:
+    """An agent's event: no customer (envelope customer_id null), keyed by agent_id."""
+    return NewEvent(data, customer_id=None, key=agent_id)
 
 
 # --- shared ---------------------------------------------------------------------------
-
-
-def _build(model: type[E], command_data: BaseModel, **additions: Any) -> E:
-    """The event data: exactly the command's fields, plus the table's additions."""
-    return model.model_validate({**command_data.model_dump(), **additions})
 
 
 def _check_order(ct: str, what: str, last_at: datetime, occurred_at: datetime) -> None:

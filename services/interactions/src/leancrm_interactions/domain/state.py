@@ -6,8 +6,10 @@ event decides which kind it becomes (``interaction.started`` or ``agent.signed_i
 Every state remembers the ``occurred_at`` of the stream's last event, for the
 ``out_of_order`` rule.
 
-The fold reads event data as stored (JSON: UUIDs and enums as strings) and ignores
-event types it does not know, so an older service can still read a newer stream.
+The fold reads event data as stored (JSON: UUIDs and enums as strings), so it
+dispatches on the recorded ``event_type`` — compared with the type each contract
+model names, never a copy of the string — and ignores event types it does not know,
+so an older service can still read a newer stream.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from leancrm_contracts import interactions as m
 from leancrm_servicekit.decider import RecordedEvent
 
 
@@ -75,7 +78,7 @@ def evolve(state: State, event: RecordedEvent) -> State:
     """The state after one recorded event of either stream kind."""
     d = event.data
     at = event.occurred_at
-    if event.event_type == "interaction.started":
+    if event.event_type == m.InteractionStarted.event_type:
         return Interaction(
             interaction_id=str(d["interaction_id"]),
             customer_id=UUID(str(d["customer_id"])),
@@ -83,12 +86,12 @@ def evolve(state: State, event: RecordedEvent) -> State:
             reason=str(d["reason"]),
             last_at=at,
         )
-    if event.event_type == "agent.signed_in":
+    if event.event_type == m.AgentSignedIn.event_type:
         agent_id = state.agent_id if isinstance(state, Agent) else str(d["agent_id"])
         return Agent(agent_id=agent_id, last_at=at, signed_in=True, team=str(d["team"]),
                      signed_in_at=at)
     if isinstance(state, Agent):
-        if event.event_type == "agent.signed_out":
+        if event.event_type == m.AgentSignedOut.event_type:
             return replace(state, last_at=at, signed_in=False, team=None, signed_in_at=None)
         return replace(state, last_at=at)
     if isinstance(state, Interaction):
@@ -100,11 +103,11 @@ def _evolve_interaction(
     state: Interaction, event_type: str, data: Mapping[str, Any], at: datetime
 ) -> Interaction:
     match event_type:
-        case "interaction.queued":
+        case m.InteractionQueued.event_type:
             return replace(state, last_at=at, queue=str(data["queue"]))
-        case "interaction.agent_assigned":
+        case m.InteractionAgentAssigned.event_type:
             return replace(state, last_at=at, queue=None, agent_id=str(data["agent_id"]))
-        case "interaction.transferred":
+        case m.InteractionTransferred.event_type:
             # the agent is released, any hold ends, and the contact waits again on
             # to_queue, on the channel it was transferred to
             return replace(
@@ -115,15 +118,15 @@ def _evolve_interaction(
                 on_hold=False,
                 channel=str(data.get("to_channel") or state.channel),
             )
-        case "interaction.hold_started":
+        case m.InteractionHoldStarted.event_type:
             return replace(state, last_at=at, on_hold=True)
-        case "interaction.hold_ended":
+        case m.InteractionHoldEnded.event_type:
             return replace(state, last_at=at, on_hold=False)
-        case "interaction.resolved":
+        case m.InteractionResolved.event_type:
             return replace(state, last_at=at, resolved_by=str(data["resolved_by"]))
-        case "interaction.abandoned":
+        case m.InteractionAbandoned.event_type:
             return replace(state, last_at=at, abandoned_stage=str(data["stage"]))
-        case "interaction.ended":
+        case m.InteractionEnded.event_type:
             # ending ends any hold; the interaction is terminal from here on
             return replace(state, last_at=at, on_hold=False, ended=True)
         case _:
