@@ -9,8 +9,31 @@ and would find them twice if the tests imported them by their package name.
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tools.chaos.src.leancrm_chaos import config, faults, malformed, processes, report, run, topics
+    from tools.chaos.src.leancrm_chaos import (
+        checks,
+        config,
+        faults,
+        journal,
+        malformed,
+        processes,
+        report,
+        run,
+        topics,
+        traffic,
+    )
 else:
-    from leancrm_chaos import config, faults, malformed, processes, report, run, topics
+    from leancrm_chaos import (
+        checks,
+        config,
+        faults,
+        journal,
+        malformed,
+        processes,
+        report,
+        run,
+        topics,
+        traffic,
+    )
 
-__all__ = ["config", "faults", "malformed", "processes", "report", "run", "topics"]
+__all__ = ["checks", "config", "faults", "journal", "malformed", "processes", "report", "run",
+           "topics", "traffic"]

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from aiokafka.structs import ConsumerRecord
+from rich.console import Console
 
-from .harness import faults, malformed, report, topics
+from .harness import checks, faults, journal, malformed, report, topics, traffic
 
 PROCESSES = {"consumer": ["customers-consumer", "interactions-consumer", "feedback-consumer"],
              "relay": ["customers-relay", "interactions-relay", "feedback-relay"],
@@ -123,3 +126,38 @@ def test_percentiles() -> None:
     assert report.percentile([3.0], 99) == 3.0
     assert report.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert report.percentile([float(i) for i in range(1, 101)], 99) == pytest.approx(99.01)
+
+
+def _record(topic: str, value: bytes, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, 0, offset, 0, 0, None, value, None, 0, len(value), [])
+
+
+def _result(command_id: str, status: str, processed_at: str) -> bytes:
+    return json.dumps({"command_id": command_id, "command_type": "register_customer",
+                       "status": status, "event_ids": [] if status == "rejected" else ["e-1"],
+                       "error": None, "processed_at": processed_at}).encode()
+
+
+def test_the_result_check_counts_lost_answered_again_and_republished_results(tmp_path: Path) -> None:
+    commands, results = "crm.customers.commands.v1", "crm.command-results.v1"
+    state = topics.TopicState()
+    sent = {}
+    for n in range(5):
+        cid = f"c-{n}"
+        sent[cid] = traffic.SentRecord(cid, commands, f"k{n}", 0, n, "2026-12-01T00:00:00.000Z")
+        state.take(_record(commands, json.dumps({"command_id": cid}).encode(), n))
+    for offset, (cid, status, at) in enumerate([
+            ("c-0", "accepted", "t0"),
+            # c-1 lost; c-2 answered twice (a redelivered record answered again)
+            ("c-2", "accepted", "t1"), ("c-2", "duplicate", "t2"),
+            # c-3 published twice byte for byte (at-least-once relay); c-4 rejected
+            ("c-3", "accepted", "t3"), ("c-3", "accepted", "t3"), ("c-4", "rejected", "t4")]):
+        state.take(_record(results, _result(cid, status, at), offset))
+    totals = checks.Totals()
+    windows = checks.FaultWindows(journal.Journal(tmp_path / "j.jsonl", Console(quiet=True)), [])
+    found = checks.check_results(sent, [], state, windows, totals)
+    assert not found.ok
+    assert found.counts["lost"] == 1 and totals.lost == 1
+    assert (found.counts["answered_again"], found.counts["republished_copy"]) == (1, 1)
+    assert totals.duplicated == 2
+    assert found.counts["not_accepted"] == 1

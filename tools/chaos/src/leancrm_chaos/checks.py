@@ -23,7 +23,7 @@ from .malformed import DEAD_LETTER, INVALID, build
 from .probes import Probe
 from .readmodel import DatabaseSnapshot
 from .settle import Settled
-from .topics import ResultSeen, TopicState, marker_of_text
+from .topics import DeadLetterSeen, ResultSeen, TopicState, marker_of_text
 from .traffic import SentRecord
 
 DLQ_ERROR_CODES = {"undecodable", "invalid_envelope", "invalid_data", "unsupported_version"}
@@ -102,7 +102,9 @@ def check_results(sent: dict[str, SentRecord], probes: list[Probe], state: Topic
                          "preceding_faults": faults.before(sent_at)})
         elif len(results) > copies:
             extra = results[copies]
+            distinct = len({_identity(r) for r in results})
             duplicated.append({**where, "copies_on_topic": copies,
+                               "how": "answered_again" if distinct > copies else "republished_copy",
                                "results": [_result(r) for r in results],
                                "preceding_faults": faults.before(extra.processed_at)})
         if results and results[0].status != "accepted":
@@ -110,6 +112,7 @@ def check_results(sent: dict[str, SentRecord], probes: list[Probe], state: Topic
                                  "preceding_faults": faults.before(results[0].processed_at)})
     extra_results = sum(max(0, len(state.results.get(c, [])) - state.command_copies.get(c, 0))
                         for c in expected if state.command_copies.get(c, 0))
+    how = Counter(str(d["how"]) for d in duplicated)
     totals.lost += len(lost) + len(not_on_topic)
     totals.duplicated += extra_results
     ok = not (lost or duplicated or not_accepted or not_on_topic)
@@ -119,10 +122,12 @@ def check_results(sent: dict[str, SentRecord], probes: list[Probe], state: Topic
         "crm.command-results.v1 per copy on its topic, and it is accepted",
         ok,
         f"{len(expected):,} commands: {len(lost)} lost, {len(duplicated)} with extra results "
-        f"({extra_results} extra), {len(not_accepted)} not accepted, {len(not_on_topic)} never "
-        "on their topic",
+        f"({extra_results} extra: {how['answered_again']} answered again, "
+        f"{how['republished_copy']} republished byte for byte), {len(not_accepted)} not accepted, "
+        f"{len(not_on_topic)} never on their topic",
         {"commands": len(expected), "lost": len(lost), "duplicated": len(duplicated),
-         "extra_results": extra_results, "not_accepted": len(not_accepted),
+         "extra_results": extra_results, "answered_again": how["answered_again"],
+         "republished_copy": how["republished_copy"], "not_accepted": len(not_accepted),
          "not_on_topic": len(not_on_topic)},
         [{"problem": "lost", **e} for e in lost[:EXAMPLES]]
         + [{"problem": "duplicated", **e} for e in duplicated[:EXAMPLES]]
@@ -130,13 +135,22 @@ def check_results(sent: dict[str, SentRecord], probes: list[Probe], state: Topic
         + [{"problem": "not_on_topic", **e} for e in not_on_topic[:EXAMPLES]])
 
 
+def _identity(r: ResultSeen) -> tuple[Any, ...]:
+    """What tells a second answer from the same answer published again (at least once)."""
+    return (r.status, r.code, r.event_ids, r.processed_at)
+
+
+def _letter_identity(d: DeadLetterSeen) -> tuple[Any, ...]:
+    return (d.value_sha256, d.headers.get("dlq_at"), d.headers.get("dlq_source_offset"))
+
+
 def _result(r: ResultSeen) -> dict[str, Any]:
     return {"status": r.status, "code": r.code, "message": r.message,
             "processed_at": r.processed_at, "partition": r.partition, "offset": r.offset}
 
 
-def check_malformed(malformed: list[MalformedSent], state: TopicState, faults: FaultWindows,
-                    totals: Totals) -> Check:
+def check_malformed(malformed: list[MalformedSent], state: TopicState, applied: set[str],
+                    faults: FaultWindows, totals: Totals) -> Check:
     """Every hostile record has exactly its expected verdict; a dead letter carries the
     section 2.4 headers naming its source, and the original value (or, cut, its prefix with
     the original's SHA-256)."""
@@ -156,12 +170,18 @@ def check_malformed(malformed: list[MalformedSent], state: TopicState, faults: F
         verdicts = len(letters) + len(results)
         problem: str | None = None
         detail: dict[str, Any] = {}
-        if verdicts == 0:
+        if m.event_id is not None and m.event_id in applied:
+            problem = "applied_to_the_read_model"
+            totals.wrong_verdicts += 1
+        elif verdicts == 0:
             problem = "no_verdict"
             totals.lost += 1
         elif verdicts > 1 and ((spec.expect == INVALID and len(results) > 1 and not letters)
                                or (spec.expect == DEAD_LETTER and len(letters) > 1 and not results)):
-            problem = "duplicated_verdict"
+            distinct = (len({_identity(r) for r in results}) if results
+                        else len({_letter_identity(d) for d in letters}))
+            problem = ("duplicated_verdict_answered_again" if distinct > 1
+                       else "duplicated_verdict_republished_copy")
             totals.duplicated += verdicts - 1
         elif spec.expect == INVALID:
             if letters or len(results) != 1:

@@ -39,6 +39,8 @@ def main_command(
     settle_timeout_s: Annotated[float, typer.Option(
         help="How long the system may take to come to rest after the window")] = DEFAULTS.settle_timeout_s,
     progress: Annotated[bool, typer.Option(help="Live progress display")] = True,
+    keep_data: Annotated[bool, typer.Option(
+        help="Keep PostgreSQL's data directory when every target is met (always kept otherwise)")] = False,
 ) -> None:
     """Inject faults while seeded traffic flows — SIGKILLs, PostgreSQL restarts, a broker
     pause, malformed records of every kind — then prove nothing was lost, nothing doubled,
@@ -49,7 +51,7 @@ def main_command(
                            broker_pause_s=broker_pause_s, malformed=malformed, days=days,
                            customers=customers, workdir=workdir, report=report,
                            probe_deadline_s=probe_deadline_s, settle_timeout_s=settle_timeout_s,
-                           progress=progress).validate()
+                           progress=progress, keep_data=keep_data).validate()
     except ConfigError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None

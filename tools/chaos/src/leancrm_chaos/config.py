@@ -50,6 +50,9 @@ class RunConfig:
     partitions: int = 6
     #: show a live progress display (rich)
     progress: bool = True
+    #: keep the run's PostgreSQL data directory even when every target is met (it is always
+    #: kept when one is missed, for a look at what went wrong)
+    keep_data: bool = False
 
     @classmethod
     def ci(cls, **changes: Any) -> RunConfig:

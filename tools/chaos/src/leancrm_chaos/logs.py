@@ -26,8 +26,15 @@ class LogSummary:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: (level, event) → the first and the last line of it
     samples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    tracebacks: list[str] = field(default_factory=list)
+    #: the last line of each traceback (the exception) → how many, and the last one in full
+    tracebacks: Counter[str] = field(default_factory=Counter)
+    traceback_samples: dict[str, str] = field(default_factory=dict)
     harness_lines: int = 0
+
+    def add_traceback(self, lines: list[str]) -> None:
+        exception = next((line for line in reversed(lines) if line.strip()), "?").strip()[:300]
+        self.tracebacks[exception] += 1
+        self.traceback_samples[exception] = "\n".join(lines)[-1500:]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,7 +45,8 @@ class LogSummary:
                 for (level, event), n in sorted(self.counts.items(),
                                                 key=lambda kv: (NOTABLE_LEVELS.index(kv[0][0]), -kv[1]))
             ],
-            "tracebacks": self.tracebacks[:3],
+            "tracebacks": [{"exception": e, "count": n, "sample": self.traceback_samples[e]}
+                           for e, n in self.tracebacks.most_common(5)],
         }
 
 
@@ -67,7 +75,7 @@ def scan_log(path: Path, process: str) -> LogSummary:
                 traceback.append(line)
                 continue
             traceback.append(line)  # the exception line ends it
-            summary.tracebacks.append("\n".join(traceback)[-3000:])
+            summary.add_traceback(traceback)
             traceback = None
             continue
         if line.startswith("{"):
@@ -88,7 +96,7 @@ def scan_log(path: Path, process: str) -> LogSummary:
             shape = re.sub(r"[0-9]+", "#", line.strip())[:70]
             _remember(summary, ("warning", "(plain text) " + shape), line)
     if traceback is not None:
-        summary.tracebacks.append("\n".join(traceback)[-3000:])
+        summary.add_traceback(traceback)
     return summary
 
 
@@ -111,3 +119,24 @@ def error_lines(path: Path, events: set[str], limit: int = 5) -> list[str]:
     except OSError:
         pass
     return out
+
+
+def find_lines(paths: dict[str, Path], needles: set[str], per_needle: int = 3
+               ) -> dict[str, list[str]]:
+    """For each needle (a marker, a command_id, an event_id), the first lines of the logs
+    that name it, prefixed with the process: one pass over each log."""
+    found: dict[str, list[str]] = {n: [] for n in needles}
+    if not needles:
+        return found
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+    for process, path in paths.items():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    for match in set(pattern.findall(line)):
+                        kept = found[match]
+                        if len(kept) < per_needle:
+                            kept.append(f"{process}: {line.rstrip()[:SAMPLE_CHARS]}")
+        except OSError:
+            continue
+    return found

@@ -183,7 +183,8 @@ class Prober:
         """The ones among ``event_ids`` in the active store's seen_events (None: cannot tell)."""
         try:
             if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncio.wait_for(asyncpg.connect(self.admin_dsn), 5)
+                self._conn = await asyncio.wait_for(
+                    asyncpg.connect(self.admin_dsn, command_timeout=5), 5)
             store = await asyncio.wait_for(
                 self._conn.fetchval("SELECT store FROM waste_service.active_store"), 5)
             if store is None:

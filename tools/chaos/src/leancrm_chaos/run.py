@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
 import subprocess
 import time
 import traceback
@@ -39,7 +40,7 @@ from . import readmodel
 from .config import RunConfig
 from .faults import BROKER_PAUSE, FAULT_KINDS, KILL, MALFORMED, PG_RESTART, Injector, plan_faults
 from .journal import Journal, wall_time
-from .logs import LogSummary, scan_log
+from .logs import LogSummary, find_lines, scan_log
 from .malformed import plan as plan_malformed
 from .probes import Prober
 from .processes import COMMAND_SERVICES, KINDS, Supervisor, log_tail, service_specs
@@ -243,7 +244,7 @@ class ChaosRun:
         state = final.state
         found: list[chk.Check] = [
             chk.check_results(sent, probes, state, windows, totals),
-            chk.check_malformed(injector.malformed_sent, state, windows, totals),
+            chk.check_malformed(injector.malformed_sent, state, snap.seen, windows, totals),
             chk.check_no_events_from_malformed(valid, injector.malformed_sent, snap, state, totals),
             chk.check_read_model(snap, state, totals),
             chk.check_unexpected(valid, injector.malformed_sent, state, totals),
@@ -299,6 +300,9 @@ class ChaosRun:
         journal.event("checked", "checks done: " + ", ".join(
             f"{c.name} {'ok' if c.ok else 'FAILED'}" for c in found))
         summaries = {name: scan_log(p.log_path, name) for name, p in self.supervisor.procs.items()}
+        log_paths = {name: p.log_path for name, p in self.supervisor.procs.items()}
+        log_paths["rebuild"] = self.logs / "rebuild.log"
+        await asyncio.to_thread(_add_log_lines, found, log_paths)
         report["logs"] = [s.as_dict() for s in summaries.values()]
         report["totals"] = vars(totals)
         report["targets"] = targets(totals, found)
@@ -395,11 +399,30 @@ class ChaosRun:
         report["ok"] = (not report["interrupted"] and report["harness_error"] is None
                         and all(t["ok"] for t in report["targets"].values())
                         and all(c["ok"] for c in report["checks"]) and not short)
+        if report["ok"] and not cfg.keep_data:
+            shutil.rmtree(self.stack.postgres.data_dir, ignore_errors=True)
+            report["pgdata"] = "removed (every target met)"
+        else:
+            report["pgdata"] = str(self.stack.postgres.data_dir)
         if cfg.report is not None:
             report["report_path"] = str(cfg.report)
             write(cfg.report, report)
         self.journal.close()
         return report
+
+
+def _add_log_lines(found: list[chk.Check], paths: dict[str, Path]) -> None:
+    """Each piece of evidence naming a command, a hostile record or an event gets the log
+    lines that name it too."""
+    keys = ("marker", "command_id", "event_id")
+    needles = {str(e[k]) for c in found if not c.ok for e in c.evidence for k in keys
+               if e.get(k)}
+    lines = find_lines(paths, needles)
+    for c in found:
+        for e in c.evidence:
+            named = [line for k in keys if e.get(k) for line in lines.get(str(e[k]), [])]
+            if named:
+                e["log_lines"] = named[:4]
 
 
 def kills_by_kind(inj: Injector | None, sup: Supervisor | None) -> dict[str, int]:
@@ -432,8 +455,10 @@ def _with_logs(check: chk.Check, summaries: dict[str, LogSummary]) -> chk.Check:
             if level in ("error", "critical"):
                 excerpts.append({"process": name, "level": level, "event": event, "count": n,
                                  "samples": s.samples.get((level, event), [])})
-        for tb in s.tracebacks[:2]:
-            excerpts.append({"process": name, "traceback": tb[-1500:]})
+        for exception, n in s.tracebacks.most_common(2):
+            excerpts.append({"process": name, "traceback": exception, "count": n,
+                             "sample": s.traceback_samples[exception][-700:]})
+    excerpts.sort(key=lambda e: "traceback" in e)  # the services' own error events first
     check.evidence.append({"problem": "log_excerpts", "excerpts": excerpts[:24]})
     return check
 

@@ -92,7 +92,7 @@ async def rest_state(supervisor: Supervisor, tap: TopicTap, prober: Prober, admi
         st.errors.append(f"topic reader: {exc!r}")
     highwater = tap.highwaters((*COMMAND_TOPICS, *EVENT_TOPICS))
     try:
-        conn = await asyncio.wait_for(asyncpg.connect(admin_dsn), 5)
+        conn = await asyncio.wait_for(asyncpg.connect(admin_dsn, command_timeout=10), 5)
         try:
             for service, table in OUTBOXES.items():
                 exists = await conn.fetchval("SELECT to_regclass($1)", table)
