@@ -66,9 +66,19 @@ def scan_log(path: Path, process: str) -> LogSummary:
     except OSError:
         return summary
     traceback: list[str] | None = None
+    boxed = False  # a rich traceback (typer's): a box, then the exception line
     for line in text.splitlines():
         if line.startswith("--- chaos:"):
             summary.harness_lines += 1
+            continue
+        if boxed and traceback is not None:
+            traceback.append(line)
+            if line.strip() and not line.startswith(("│", "╭", "╰", " ")):
+                summary.add_traceback(traceback)
+                traceback, boxed = None, False
+            continue
+        if line.startswith("╭") and "Traceback" in line:
+            traceback, boxed = [line], True
             continue
         if traceback is not None:
             if line.startswith((" ", "\t")) or not line.strip() or line.startswith("Traceback"):

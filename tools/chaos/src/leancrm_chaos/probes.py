@@ -44,6 +44,8 @@ class Probe:
     fault_kind: str
     command: SimCommand
     fault_ended_mono: float
+    #: when the fault ended, in seconds since the run started (as the journal counts)
+    fault_end_s: float = 0.0
     sent_mono: float | None = None
     result_mono: float | None = None
     applied_mono: float | None = None
@@ -68,7 +70,8 @@ class Probe:
         def rel(t: float | None) -> float | None:
             return None if t is None else round(t - self.fault_ended_mono, 3)
         return {"n": self.n, "service": self.service, "fault": self.fault,
-                "fault_kind": self.fault_kind, "command_id": self.command_id,
+                "fault_kind": self.fault_kind, "fault_end_s": self.fault_end_s,
+                "command_id": self.command_id,
                 "sent_after_s": rel(self.sent_mono), "result_after_s": rel(self.result_mono),
                 "applied_after_s": rel(self.applied_mono), "status": self.status,
                 "recovered": self.recovered, "stalled": self.stalled, "problem": self.problem}
@@ -125,7 +128,8 @@ class Prober:
         made = []
         for service in services:
             n = len(self.probes) + 1
-            probe = Probe(n, service, fault, fault_kind, probe_command(self.seed, n, service), now)
+            probe = Probe(n, service, fault, fault_kind, probe_command(self.seed, n, service), now,
+                          round(self.journal.elapsed(), 3))
             self.probes.append(probe)
             made.append(probe)
             task = asyncio.get_running_loop().create_task(self._send(probe))

@@ -31,8 +31,10 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def recovery(probes: list[Probe]) -> dict[str, Any]:
-    """Time to recover after each fault: per fault (its slowest probe), per kind and overall."""
+def recovery(probes: list[Probe], windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Time to recover after each fault: per fault (its slowest probe), per kind and overall.
+    A fault whose recovery overlaps another fault says which (``overlapped_by``): its time
+    includes that fault's."""
     per_fault: dict[tuple[str, float], list[Probe]] = {}
     for p in probes:
         per_fault.setdefault((p.fault, round(p.fault_ended_mono, 3)), []).append(p)
@@ -41,9 +43,14 @@ def recovery(probes: list[Probe]) -> dict[str, Any]:
         times = [p.recovery_s for p in ps]
         took = [t for t in times if t is not None]
         recovered = len(took) == len(times)
-        faults.append({"fault": fault, "kind": ps[0].fault_kind,
+        end = ps[0].fault_end_s
+        until = end + (max(took) if took else 0.0)
+        overlapping = [f"{w['kind']} {w.get('target') or ''}".strip() for w in windows
+                       if w["from_s"] < until and w["to_s"] > end + 0.001]
+        faults.append({"fault": fault, "kind": ps[0].fault_kind, "ended_s": end,
                        "recovery_s": _r(max(took)) if recovered and took else None,
-                       "stalled": not recovered, "probes": [p.as_dict() for p in ps]})
+                       "stalled": not recovered, "overlapped_by": overlapping,
+                       "probes": [p.as_dict() for p in ps]})
     kinds: dict[str, dict[str, Any]] = {}
     for kind in sorted({f["kind"] for f in faults}):
         of_kind = [f for f in faults if f["kind"] == kind]
@@ -54,7 +61,11 @@ def recovery(probes: list[Probe]) -> dict[str, Any]:
                        "max_s": _r(max(took_s) if took_s else None)}
     after_faults = [float(f["recovery_s"]) for f in faults
                     if f["kind"] != "baseline" and f["recovery_s"] is not None]
+    alone = [float(f["recovery_s"]) for f in faults if f["kind"] != "baseline"
+             and f["recovery_s"] is not None and not f["overlapped_by"]]
     return {"p50_s": _r(percentile(after_faults, 50)), "p99_s": _r(percentile(after_faults, 99)),
+            "alone_p50_s": _r(percentile(alone, 50)), "alone_p99_s": _r(percentile(alone, 99)),
+            "faults_alone": len(alone),
             "max_s": _r(max(after_faults) if after_faults else None),
             "faults_measured": sum(1 for f in faults if f["kind"] != "baseline"),
             "by_kind": kinds, "per_fault": faults}
@@ -122,6 +133,8 @@ def render(console: Console, report: dict[str, Any]) -> None:
                   _fmt(r["p50_s"]), _fmt(r["p99_s"]), _fmt(r["max_s"]))
     f.add_row("all faults", "", "", "", _fmt(report["recovery"]["p50_s"]),
               _fmt(report["recovery"]["p99_s"]), _fmt(report["recovery"]["max_s"]))
+    f.add_row(f"faults with no other during recovery ({report['recovery']['faults_alone']})", "", "",
+              "", _fmt(report["recovery"]["alone_p50_s"]), _fmt(report["recovery"]["alone_p99_s"]), "")
     console.print(f)
 
     c = Table(title="Checks")

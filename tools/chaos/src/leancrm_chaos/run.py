@@ -388,7 +388,8 @@ class ChaosRun:
             "commands": self.traffic.total, "sent": len(self.traffic.sent),
             "sends_retried": self.traffic.failures,
             "by_topic": dict(Counter(r.topic for r in self.traffic.sent.values()))}
-        report["recovery"] = recovery(self.prober.probes if self.prober else [])
+        report["recovery"] = recovery(self.prober.probes if self.prober else [],
+                                      inj.windows if inj else [])
         report.setdefault("checks", [])
         report.setdefault("totals", None)
         if "targets" not in report:
