@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         processes,
         report,
         run,
+        settle,
         topics,
         traffic,
     )
@@ -31,9 +32,10 @@ else:
         processes,
         report,
         run,
+        settle,
         topics,
         traffic,
     )
 
 __all__ = ["checks", "config", "faults", "journal", "malformed", "processes", "report", "run",
-           "topics", "traffic"]
+           "settle", "topics", "traffic"]

@@ -12,7 +12,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from rich.console import Console
 
-from .harness import checks, faults, journal, malformed, report, topics, traffic
+from .harness import checks, faults, journal, malformed, report, settle, topics, traffic
 
 PROCESSES = {"consumer": ["customers-consumer", "interactions-consumer", "feedback-consumer"],
              "relay": ["customers-relay", "interactions-relay", "feedback-relay"],
@@ -161,3 +161,12 @@ def test_the_result_check_counts_lost_answered_again_and_republished_results(tmp
     assert (found.counts["answered_again"], found.counts["republished_copy"]) == (1, 1)
     assert totals.duplicated == 2
     assert found.counts["not_accepted"] == 1
+
+
+def test_the_lag_gauges_are_read_from_a_metrics_page() -> None:
+    page = ("# HELP leancrm_consumer_lag Messages behind the fetch high watermark\n"
+            'leancrm_consumer_lag{partition="3",topic="crm.customers.events.v1"} 5.0\n'
+            'leancrm_consumer_lag{partition="1",topic="crm.feedback.events.v1"} 0.0\n'
+            'leancrm_messages_in_total{topic="crm.customers.events.v1"} 12.0\n')
+    assert settle.metrics_lag(page) == {"crm.customers.events.v1/3": 5.0,
+                                        "crm.feedback.events.v1/1": 0.0}

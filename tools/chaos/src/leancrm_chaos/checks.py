@@ -360,6 +360,7 @@ def check_at_rest(settled: Settled) -> tuple[Check, Check]:
     lag = {**{f"commands {k}": v for k, v in st.command_lag.items()},
            **{f"projector {k}": v for k, v in st.projector_lag.items()}}
     reported = {k: v for k, v in st.projector_reported_lag.items() if v.get("total") != 0}
+    gauges = {(instance, tp): v for instance, g in st.metrics_lag.items() for tp, v in g.items()}
     outbox_check = Check(
         "outboxes_empty", "every service's outbox is empty once the system has settled",
         not outbox, f"outbox rows: {st.outbox_rows}", {k: v or 0 for k, v in st.outbox_rows.items()},
@@ -368,13 +369,17 @@ def check_at_rest(settled: Settled) -> tuple[Check, Check]:
         "lag_zero",
         "command consumer groups committed to the high watermark; the projector's stored "
         "offsets at the high watermark and its /api/v1/lag 0; every service ready",
-        not lag and not reported and not st.not_ready,
+        not lag and not reported and not st.not_ready and not gauges,
         f"settled: {settled.at_rest} after {settled.took_s:.1f}s; partitions behind: {len(lag)}; "
-        f"not ready: {sorted(st.not_ready)}",
+        f"not ready: {sorted(st.not_ready)}; non-zero leancrm_consumer_lag gauges on /metrics: "
+        f"{len(gauges)} ({sum(1 for v in gauges.values() if not v['held'])} of partitions the "
+        "instance no longer holds)",
         {"partitions_behind": len(lag), "messages_behind": sum(v or 0 for v in lag.values()),
-         "not_ready": len(st.not_ready)},
+         "not_ready": len(st.not_ready), "metrics_gauges_not_zero": len(gauges)},
         [{"problem": "behind", "where": k, "by": v} for k, v in list(lag.items())[:EXAMPLES]]
         + [{"problem": "reported_lag", "instance": k, **v} for k, v in reported.items()]
+        + [{"problem": "metrics_lag_not_zero_at_rest", "instance": i, "partition": tp, **v}
+           for (i, tp), v in list(gauges.items())[:EXAMPLES]]
         + [{"problem": "not_ready", "process": k, **v} for k, v in st.not_ready.items()]
         + [{"problem": "harness", "error": e} for e in st.errors])
     return outbox_check, lag_check

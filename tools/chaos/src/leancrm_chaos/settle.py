@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,9 @@ class RestState:
     projector_lag: dict[str, int | None] = field(default_factory=dict)
     #: what each projector instance says on /api/v1/lag
     projector_reported_lag: dict[str, Any] = field(default_factory=dict)
+    #: each projector instance's non-zero leancrm_consumer_lag gauges on /metrics
+    #: ("topic/partition" → value, and whether the instance still holds that partition)
+    metrics_lag: dict[str, dict[str, Any]] = field(default_factory=dict)
     reader_behind: dict[str, int | None] = field(default_factory=dict)
     probes_pending: int = 0
     errors: list[str] = field(default_factory=list)
@@ -69,6 +73,7 @@ class RestState:
                 "outbox_rows": self.outbox_rows, "command_lag": self.command_lag,
                 "projector_lag": self.projector_lag,
                 "projector_reported_lag": self.projector_reported_lag,
+                "metrics_lag": self.metrics_lag,
                 "reader_behind": self.reader_behind, "probes_pending": self.probes_pending,
                 "errors": self.errors}
 
@@ -128,14 +133,32 @@ async def rest_state(supervisor: Supervisor, tap: TopicTap, prober: Prober, admi
     for name, proc in supervisor.procs.items():
         if proc.spec.kind != PROJECTOR or proc.spec.http_port is None:
             continue
+        base = f"http://127.0.0.1:{proc.spec.http_port}"
         try:
-            r = await http.get(f"http://127.0.0.1:{proc.spec.http_port}/api/v1/lag", timeout=3.0)
+            r = await http.get(f"{base}/api/v1/lag", timeout=3.0)
             body = r.json()
-            st.projector_reported_lag[name] = {"total": body.get("total"),
-                                               "partitions": len(body.get("partitions") or {})}
+            held = set(body.get("partitions") or {})
+            st.projector_reported_lag[name] = {"total": body.get("total"), "partitions": len(held)}
+            metrics = (await http.get(f"{base}/metrics", timeout=3.0)).text
+            gauges = {k: v for k, v in metrics_lag(metrics).items() if v}
+            if gauges:
+                st.metrics_lag[name] = {k: {"lag": v, "held": k in held} for k, v in gauges.items()}
         except (httpx.HTTPError, ValueError) as exc:
             st.projector_reported_lag[name] = {"total": None, "error": repr(exc)}
     return st
+
+
+_GAUGE = re.compile(r'^leancrm_consumer_lag\{([^}]*)\}\s+(\S+)$', re.M)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def metrics_lag(text: str) -> dict[str, float]:
+    """``leancrm_consumer_lag`` of a Prometheus text page, by "topic/partition"."""
+    out: dict[str, float] = {}
+    for labels, value in _GAUGE.findall(text):
+        named = dict(_LABEL.findall(labels))
+        out[f"{named.get('topic')}/{named.get('partition')}"] = float(value)
+    return out
 
 
 async def settle(supervisor: Supervisor, tap: TopicTap, prober: Prober, admin_dsn: str,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from leancrm_contracts.topics import ALL_TOPICS, COMMAND_RESULTS, COMMAND_TOPICS, DLQ, EVENT_TOPICS
@@ -161,6 +162,8 @@ class TopicTap:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.last_record_at = time.monotonic()
+        self.errors = 0
+        self.last_error: str | None = None
 
     async def start(self, timeout_s: float = 60.0) -> TopicTap:
         consumer = AIOKafkaConsumer(
@@ -188,7 +191,13 @@ class TopicTap:
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batch = await consumer.getmany(timeout_ms=200, max_records=5_000)
+            try:
+                batch = await consumer.getmany(timeout_ms=200, max_records=5_000)
+            except KafkaError as exc:  # the broker paused or gone for a while: keep reading
+                self.errors += 1
+                self.last_error = repr(exc)
+                await asyncio.sleep(1.0)
+                continue
             for records in batch.values():
                 for r in records:
                     self.state.take(r)
