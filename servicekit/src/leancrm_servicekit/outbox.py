@@ -6,13 +6,14 @@ large, invalid) is *parked* â€” moved, with its reason, to ``parked_messages`` â
 what follows it is published; once the cause is fixed it is replayed into the outbox.
 
 All SQL of the outbox and the parking lot lives in this module; the tables are made by
-``migrations/kit_0001_event_store.sql`` and ``kit_0002_nothing_lost.sql``.
+``migrations/kit_0001_event_store.sql``, ``kit_0002_nothing_lost.sql`` and
+``kit_0003_relay_positions.sql``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,13 @@ SELECT id, topic, kafka_key, value, headers, created_at FROM (
 READ_MAX_BYTES = 8 * 1024 * 1024
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _BACKLOG = "SELECT count(*) FROM outbox"
+_ADVANCE = """
+INSERT INTO relay_positions (topic, partition, next_offset)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+ON CONFLICT (topic, partition) DO UPDATE
+SET next_offset = greatest(relay_positions.next_offset, excluded.next_offset)
+"""
+_POSITIONS = "SELECT topic, partition, next_offset FROM relay_positions WHERE topic = ANY($1::text[])"
 _PARK = """
 WITH refused AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, reason, error)
@@ -154,16 +162,27 @@ class Outbox:
         return [OutboxRow(id=r["id"], message=_message(r), created_at=r["created_at"])
                 for r in await conn.fetch(_READ, limit, max_bytes)]
 
-    async def settle(self, conn: Conn, published: Sequence[int], refused: Sequence[Refusal]) -> None:
+    async def settle(self, conn: Conn, published: Sequence[int], refused: Sequence[Refusal],
+                     positions: Mapping[tuple[str, int], int] | None = None) -> None:
         """Delete exactly the rows the broker acknowledged and park the refused ones, in
-        one transaction. (Deleting every id up to the last published one would also
-        delete a row that a slower transaction committed in between, unpublished.)"""
+        one transaction, remembering where the acknowledged messages ended (``positions``:
+        the next offset per topic partition). (Deleting every id up to the last published
+        one would also delete a row that a slower transaction committed in between,
+        unpublished.)"""
         async with conn.transaction():
+            if positions:
+                await conn.execute(_ADVANCE, [tp[0] for tp in positions], [tp[1] for tp in positions],
+                                   list(positions.values()))
             if published:
                 await conn.execute(_DELETE, list(published))
             if refused:
                 await conn.execute(_PARK, [r.row.id for r in refused], [r.reason for r in refused],
                                    [r.error for r in refused])
+
+    async def published_positions(self, conn: Conn, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+        """Where the acknowledged messages of these topics ended (next offset per partition)."""
+        return {(r["topic"], r["partition"]): r["next_offset"]
+                for r in await conn.fetch(_POSITIONS, list(topics))}
 
     async def backlog(self) -> int:
         return int(await self.pool.fetchval(_BACKLOG))

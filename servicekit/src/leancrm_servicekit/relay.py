@@ -4,26 +4,34 @@ One relay per service leads, holding a lease in the service's own schema (only t
 service's role can take it; a standby takes over when the lease expires or the
 leader's database session is gone). It wakes on LISTEN/NOTIFY with a polling
 fallback, publishes outbox rows in id order (so in global order per key) with
-``acks=all``, and deletes exactly the rows the broker acknowledged. A row the broker or
-the producer refuses for good (too large, invalid) is parked with its reason
+``acks=all``, and deletes exactly the rows the broker acknowledged, remembering where
+on each partition they ended. A leader killed between the broker's acknowledgement
+and its delete leaves published rows behind: the next leader first reads each
+partition after the remembered offsets and drops the rows it finds there already, so
+a crash does not publish a message twice. A row the broker or the producer refuses
+for good (too large, invalid) is parked with its reason
 (:mod:`leancrm_servicekit.outbox`) and the rows after it go on; a broker or database
 that does not answer is retried with back-off for as long as it takes, losing
-nothing. Consumers deduplicate the rare republished message by its id; no idempotent
-or transactional producer is needed.
+nothing. No idempotent or transactional producer is needed (consumers still
+deduplicate by id: two leaders at once, after a lease expired under a stalled leader,
+can publish a message twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import socket
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTopicError,
@@ -68,6 +76,20 @@ RETURNING holder
 _RELEASE_LEASE = "UPDATE relay_lease SET expires_at = '-infinity' WHERE holder = $1"
 
 
+#: rounds of messages read back from a partition the relay never remembered a position of
+_UNKNOWN_MARGIN = 10
+
+
+def _identity(topic: str, key: bytes | None, value: bytes, headers: Iterable[tuple[str, bytes]]) -> str:
+    """One published message exactly: topic, key, value and headers."""
+    h = hashlib.sha256()
+    for part in (topic.encode(), b"\x00" if key is None else b"\x01" + key, value,
+                 *(k.encode() + b"\x00" + v for k, v in headers)):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
 def refusal_reason(exc: BaseException) -> str | None:
     """The parking reason when ``exc`` refuses a message for good, else None."""
     for kind, reason in _REFUSED_FOR_GOOD.items():
@@ -93,6 +115,7 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         lease_s: float = 30.0,
         producer_options: dict[str, Any] | None = None,
+        consumer_options: dict[str, Any] | None = None,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
@@ -103,6 +126,7 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.lease_s = lease_s
         self.producer_options = producer_options or {}
+        self.consumer_options = consumer_options or {}
         self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self.published = 0
@@ -147,6 +171,7 @@ class OutboxRelay:
             self.last_error = None
             await conn.add_listener(self.outbox.notify_channel, self.wake)
             log.info("relay_leading", schema=self.schema, holder=self.holder)
+            await self._drop_published(conn)
             await self._publish_loop(conn, stop)
         except _LeaseLost:
             log.warning("relay_lease_lost", holder=self.holder)
@@ -185,12 +210,12 @@ class OutboxRelay:
                             await stop_quietly(candidate)
                             raise
                         producer = candidate
-                    published, refused, failure = await asyncio.wait_for(
+                    published, refused, positions, failure = await asyncio.wait_for(
                         self._publish(producer, rows), self.lease_s / 2)
                 except Exception as exc:
-                    published, refused, failure = [], [], exc
+                    published, refused, positions, failure = [], [], {}, exc
                 if published or refused:
-                    await self.outbox.settle(conn, published, refused)
+                    await self.outbox.settle(conn, published, refused, positions)
                     self.published += len(published)
                     for r in refused:
                         self._parked(r)
@@ -226,12 +251,12 @@ class OutboxRelay:
                   outbox_id=refusal.row.id, topic=m.topic, value_bytes=len(m.value))
 
     async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxRow]
-                       ) -> tuple[list[int], list[Refusal], Exception | None]:
+                       ) -> tuple[list[int], list[Refusal], dict[tuple[str, int], int], Exception | None]:
         """Send ``rows`` and wait for the broker. Returns the ids published, the rows
-        refused for good, and the first other failure. Only the published rows *before*
-        that failure count as published: the rows after it are sent again (a duplicate,
-        which consumers drop by id, rather than a message overtaking an earlier one of
-        its key)."""
+        refused for good, the next offset after them per topic partition, and the first
+        other failure. Only the published rows *before* that failure count as published:
+        the rows after it are sent again (a duplicate, which consumers drop by id, rather
+        than a message overtaking an earlier one of its key)."""
         started = time.perf_counter()
         refused: list[Refusal] = []
         sent: list[tuple[OutboxRow, asyncio.Future[Any]]] = []
@@ -249,6 +274,7 @@ class OutboxRelay:
             sent.append((row, fut))
         outcomes = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
         published: list[int] = []
+        positions: dict[tuple[str, int], int] = {}
         failure: Exception | None = None
         for (row, _), outcome in zip(sent, outcomes, strict=True):
             if isinstance(outcome, BaseException):
@@ -257,11 +283,76 @@ class OutboxRelay:
                     refused.append(Refusal(row, reason, repr(outcome)[:1000]))
                 elif failure is None:
                     failure = outcome if isinstance(outcome, Exception) else RuntimeError(repr(outcome))
-            elif failure is None:
-                published.append(row.id)
-                self.metrics.messages_out.labels(topic=row.message.topic).inc()
+            else:
+                tp = (outcome.topic, outcome.partition)
+                positions[tp] = max(positions.get(tp, 0), outcome.offset + 1)
+                if failure is None:
+                    published.append(row.id)
+                    self.metrics.messages_out.labels(topic=row.message.topic).inc()
         self.metrics.relay_latency.observe(time.perf_counter() - started)
-        return published, refused, failure
+        return published, refused, positions, failure
+
+    async def _drop_published(self, conn: asyncpg.Connection) -> None:
+        """Drop the outbox rows a previous leader published but did not delete (it was
+        killed in between): each partition of their topics is read from where the
+        acknowledged messages ended (or, where nothing is remembered, from a margin
+        before its end) to its high watermark, and a row whose exact message is found
+        there is deleted — as many rows as copies found. Best effort: if the broker
+        does not answer, the rows are published again and consumers deduplicate."""
+        rows = await self.outbox.read(conn, self.batch_size)
+        if not rows:
+            return
+        try:
+            found = await asyncio.wait_for(self._published_after(
+                conn, sorted({r.message.topic for r in rows})), self.lease_s / 2)
+        except Exception as exc:
+            log.warning("relay_published_check_failed", error=repr(exc)[:300])
+            return
+        dropped = []
+        for row in rows:
+            identity = _identity(row.message.topic, row.message.key, row.message.value,
+                                 encode_headers(row.message.headers))
+            if found[identity] > 0:
+                found[identity] -= 1
+                dropped.append(row.id)
+        if dropped:
+            await self.outbox.settle(conn, dropped, [])
+            log.info("relay_dropped_published", rows=len(dropped), first_id=dropped[0])
+
+    async def _published_after(self, conn: asyncpg.Connection, topics: list[str]) -> Counter[str]:
+        known = await self.outbox.published_positions(conn, topics)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, **self.consumer_options)
+        await consumer.start()
+        seen: Counter[str] = Counter()
+        try:
+            existing = await consumer.topics()
+            parts = [TopicPartition(t, p) for t in topics if t in existing
+                     for p in sorted(consumer.partitions_for_topic(t) or ())]
+            if not parts:
+                return seen
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            for tp in parts:
+                start = known.get((tp.topic, tp.partition))
+                # never remembered: the last rounds before its end (the embedded broker's
+                # end offsets can be early, which only widens the window)
+                consumer.seek(tp, start if start is not None
+                              else max(0, ends[tp] - _UNKNOWN_MARGIN * self.batch_size))
+            pending = set(parts)
+            while pending:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+                for records in batch.values():
+                    for r in records:
+                        seen[_identity(r.topic, r.key, r.value or b"", list(r.headers or ()))] += 1
+                for tp in list(pending):
+                    high = consumer.highwater(tp)
+                    if high is not None and await consumer.position(tp) >= high:
+                        pending.discard(tp)
+            return seen
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 5)
 
     async def parked_backlog(self) -> int:
         n = await self.outbox.parked_count()

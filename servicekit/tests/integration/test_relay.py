@@ -170,3 +170,40 @@ async def test_a_killed_leader_is_replaced_at_once_and_no_other_role_can_hold_th
     finally:
         await store.pool.execute(f"REVOKE USAGE ON SCHEMA {schema_name} FROM {role}")
         await store.pool.execute(f"DROP ROLE {role}")
+
+
+async def test_a_leader_killed_between_the_ack_and_the_delete_publishes_nothing_twice(
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
+) -> None:
+    """The previous leader published rows and died before deleting them: the next leader
+    finds them after the remembered offsets and drops them — and only as many copies as
+    it finds (two identical messages, one published, leave one to publish)."""
+    from aiokafka import AIOKafkaProducer
+
+    from leancrm_servicekit.kafka import encode_headers
+
+    async with TopicReader(bootstrap, TOPIC) as reader:
+        async with running(make_relay(infra, schema_name, store, bootstrap)):
+            await store.enqueue(msgs("warm", 12))  # the relay remembers where these ended
+            await wait_until(_empty(store), 30, what="the first messages published")
+        twin = OutboxMessage(TOPIC, b"key-1", b"twin", (("message_type", "test"),))
+        pending = [*msgs("late", 6), twin, twin]
+        await store.enqueue(pending)
+        # the killed leader's last round: acknowledged by the broker, never deleted
+        killed = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await killed.start()
+        for m in [*pending[:4], twin]:
+            await killed.send_and_wait(m.topic, m.value, key=m.key, headers=encode_headers(m.headers))
+        await killed.stop()
+        async with running(make_relay(infra, schema_name, store, bootstrap)):
+            await wait_until(_empty(store), 30, what="the outbox emptied")
+        # a marker at the end of every partition: once all are read, so is everything before
+        marker = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await marker.start()
+        for partition in range(3):
+            await marker.send_and_wait(TOPIC, b"end", partition=partition)
+        await marker.stop()
+        await wait_until(lambda: [r.value for r in reader.on(TOPIC)].count(b"end") == 3, 30,
+                         what="every partition read to its end")
+        values = sorted(r.value for r in reader.on(TOPIC) if r.value != b"end")
+    assert values == sorted([m.value for m in msgs("warm", 12)] + [m.value for m in pending])
