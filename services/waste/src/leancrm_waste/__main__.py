@@ -42,7 +42,7 @@ def rebuild(
 ) -> None:
     """Replay the event topics from the beginning into a fresh read model and switch the
     views to it atomically."""
-    from leancrm_waste.rebuild import rebuild as run_rebuild
+    from leancrm_waste.projection.rebuild import rebuild as run_rebuild
 
     settings = WasteSettings()
     configure_logging("waste", "WARNING")

@@ -21,10 +21,10 @@ from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, make_relay, parked_warning, relay_problem
 from leancrm_servicekit.settings import require
-from leancrm_waste import readmodel
-from leancrm_waste.apply import WasteApplier
+from leancrm_waste.projection import stores
+from leancrm_waste.projection.apply import WasteApplier
+from leancrm_waste.projection.writes import WasteStore
 from leancrm_waste.settings import WasteSettings
-from leancrm_waste.store import WasteStore
 
 log = get_logger(component="waste")
 NAME = "waste"
@@ -80,14 +80,14 @@ class WasteService:
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
             try:
-                store = await readmodel.active_store(conn, self.schema)
+                store = await stores.active_store(conn, self.schema)
                 if store is None:
                     store = initial_store_name(self.schema)
-                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
-                    await readmodel.switch_to(conn, self.schema, store)
+                    await stores.create_store(conn, store, self.settings.target_occupancy)
+                    await stores.switch_to(conn, self.schema, store)
                 else:
-                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
-                    await readmodel.install_views(conn, store)
+                    await stores.create_store(conn, store, self.settings.target_occupancy)
+                    await stores.install_views(conn, store)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('leancrm_waste_prepare'))")
         return store
@@ -151,7 +151,7 @@ class WasteService:
                 return
             try:
                 async with self.pool.acquire() as conn:
-                    active = await readmodel.active_store(conn, self.schema)
+                    active = await stores.active_store(conn, self.schema)
             except Exception as exc:
                 if is_transient_database_error(exc):
                     self.metrics.transient_errors.labels(dependency="database",

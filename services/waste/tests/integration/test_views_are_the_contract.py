@@ -11,7 +11,8 @@ import pytest
 
 from leancrm_contracts import read_model
 from leancrm_servicekit.testing import Infra
-from leancrm_waste import queries, readmodel
+from leancrm_waste import queries
+from leancrm_waste.projection import stores
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +21,8 @@ async def test_the_installed_views_have_the_contracts_names_and_columns(infra: I
     store = f"contract_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(infra.dsn)
     try:
-        await readmodel.create_store(conn, store, 0.85)
-        await readmodel.install_views(conn, store)
+        await stores.create_store(conn, store, 0.85)
+        await stores.install_views(conn, store)
         rows = await conn.fetch(
             "SELECT c.relname AS view, array_agg(a.attname::text ORDER BY a.attnum) AS columns "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "

@@ -21,7 +21,7 @@ ACTIVE_TABLE = "active_store"
 
 
 def _sql(name: str, store: str) -> str:
-    return files("leancrm_waste").joinpath("sql", name).read_text().replace(
+    return files("leancrm_waste.projection").joinpath("sql", name).read_text().replace(
         "{store}", check_identifier(store))
 
 
