@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 
 import asyncpg
 from starlette.routing import BaseRoute
@@ -29,16 +28,6 @@ from leancrm_waste.settings import WasteSettings
 log = get_logger(component="waste")
 NAME = "waste"
 DEFAULT_PORT = 8104
-
-
-def initial_store_name(service_schema: str) -> str:
-    return f"{service_schema}_store_0"
-
-
-def new_store_name(service_schema: str) -> str:
-    """A store per build, named after the service schema (several deployments may
-    share one database) and the time of the build."""
-    return f"{service_schema}_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
 
 
 class WasteService:
@@ -82,7 +71,7 @@ class WasteService:
             try:
                 store = await stores.active_store(conn, self.schema)
                 if store is None:
-                    store = initial_store_name(self.schema)
+                    store = stores.initial_store_name(self.schema)
                     await stores.create_store(conn, store, self.settings.target_occupancy)
                     await stores.switch_to(conn, self.schema, store)
                 else:
@@ -165,7 +154,7 @@ class WasteService:
             elif self._consumer_task is not None and self._consumer_task.done():
                 died = self._consumer_task.exception()
                 log.error("projector_consumer_died", error=repr(died))
-                self._start_consumer(self.store_name or initial_store_name(self.schema))
+                self._start_consumer(self.store_name or stores.initial_store_name(self.schema))
 
     async def readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"database": None, "projector": None, "relay": None}

@@ -4,8 +4,8 @@ Modules:
   decoding  the verdict on one consumed record: an event to apply, skipped, or a dead letter
   apply     one consumed batch applied in its transaction (``WasteApplier``)
   figures   the bridge to the pure domain: stored events in, the store's rows out
-  writes    the projector's SQL over its private store, one statement per batch's rows,
-            and the rows it writes
+  rows      the rows the projector writes and the stored events it reads back (records)
+  writes    the projector's SQL over its private store, one statement per batch's rows
   stores    the store's lifecycle: naming, creating, installing the views, switching
   rebuild   replaying the topics into a fresh store, then switching to it
   sql/      the store's tables, the public views of schema ``waste`` and the ops role

@@ -22,7 +22,8 @@ from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_me
 from leancrm_servicekit.logging import get_logger
 from leancrm_waste.projection import figures
 from leancrm_waste.projection.decoding import DecodedEvent, Skipped, decode_event
-from leancrm_waste.projection.writes import RawEvent, WasteStore
+from leancrm_waste.projection.rows import RawEvent
+from leancrm_waste.projection.writes import WasteStore
 
 log = get_logger(component="apply")
 CONSUMER = "waste"

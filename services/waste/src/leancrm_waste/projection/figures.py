@@ -24,7 +24,7 @@ from leancrm_waste.domain.capacity import (
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import summarise_interaction
 from leancrm_waste.domain.wastes import interaction_wastes
-from leancrm_waste.projection.writes import (
+from leancrm_waste.projection.rows import (
     AgentPeriodRow,
     BusyRow,
     InteractionRow,

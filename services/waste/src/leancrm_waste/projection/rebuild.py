@@ -21,7 +21,6 @@ from leancrm_servicekit.settings import require
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.apply import WasteApplier
 from leancrm_waste.projection.writes import WasteStore
-from leancrm_waste.service import new_store_name
 from leancrm_waste.settings import WasteSettings
 
 
@@ -37,7 +36,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
     try:
         async with pool.acquire() as conn:
             old = await stores.active_store(conn, schema)
-            new = new_store_name(schema)
+            new = stores.new_store_name(schema)
             await stores.create_store(conn, new, settings.target_occupancy)
         consumer = CheckpointedConsumer(
             bootstrap=bootstrap, topics=list(EVENT_TOPICS), group_id=f"leancrm-waste-rebuild-{new}",
