@@ -101,7 +101,7 @@ class WasteService:
     def routes(self) -> list[BaseRoute]:
         routes = ops_routes(NAME, self.metrics, self.readiness, self.warnings)
         try:
-            from leancrm_waste.api import api_routes
+            from leancrm_waste.read.api import api_routes
         except ImportError:
             return routes
         extra: list[BaseRoute] = api_routes(self)

@@ -25,8 +25,8 @@ from starlette.applications import Starlette
 
 from leancrm_servicekit.testing import Infra
 from leancrm_waste import queries
-from leancrm_waste.api import api_routes
 from leancrm_waste.queries import VIEWS
+from leancrm_waste.read.api import api_routes
 
 from .dataset import install, point_views_at
 

@@ -31,10 +31,10 @@ from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.offline import offline_events
 from leancrm_simulator.scenario import generate
-from leancrm_waste.api import api_routes
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.apply import WasteApplier
 from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.read.api import api_routes
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = Path(os.environ.get("LEANCRM_CHROMIUM", "/usr/bin/chromium"))

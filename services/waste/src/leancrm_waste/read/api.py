@@ -148,7 +148,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
                              "lag": "/api/v1/lag", "openapi": "/api/v1/openapi.json",
                              "dashboard": "/dashboard"})
 
-    page = files("leancrm_waste").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
+    page = files("leancrm_waste.read").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
 
     async def dashboard(request: Request) -> Response:
         base = request.scope.get("root_path", "").rstrip("/") + "/"
@@ -166,7 +166,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
         Route("/api/v1", index, methods=["GET"]),
         Route("/", dashboard, methods=["GET"]),
         Route("/dashboard", dashboard, methods=["GET"]),
-        Mount("/dashboard/static", app=StaticFiles(packages=[("leancrm_waste", "dashboard/static")]),
+        Mount("/dashboard/static", app=StaticFiles(packages=[("leancrm_waste.read", "dashboard/static")]),
               name="dashboard-static"),
     ]
     return routes
