@@ -8,7 +8,7 @@ prints, for one UTC day (default: yesterday),
   days, with the direction of change (▲/▼) and whether that is better or worse: more
   waste, failure demand or abandonment is worse; more first contact resolution or flow
   efficiency is better; occupancy is better the closer it gets to the target;
-- the top three wastes by cost in seconds (:data:`leancrm_waste.queries.DEFAULT_COST_SECONDS`);
+- the top three wastes by cost in seconds (:data:`leancrm_waste.read.costs.DEFAULT_COST_SECONDS`);
 - the worst reasons by failure demand (most repeat contacts, then highest rate).
 
 Definitions: a waste's figure for a day is the quantity of its ledger rows that occurred
@@ -42,16 +42,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from leancrm_waste import queries
-from leancrm_waste.queries import (
+from leancrm_waste.domain.wastes import WASTE_TYPES
+from leancrm_waste.read.costs import (
     COST_RATIONALE,
     MEASURED_IN_SECONDS,
-    WASTE_TYPES,
     WASTE_WORDS,
     cost_table,
     parse_costs,
-    parse_day,
 )
+from leancrm_waste.read.params import parse_day
+from leancrm_waste.read.shaping import jsonable, ratio
+from leancrm_waste.read.views import huddle_figures
 
 BASELINE_DAYS = 7
 Better = Literal["up", "down", "target"]
@@ -109,7 +110,7 @@ def _rates_of(flow: Mapping[str, Any] | None, cap: Mapping[str, float] | None) -
         for r in RATES[:4]:
             out[r.key] = flow.get(r.key)
     if cap:
-        out["occupancy"] = queries.ratio(cap.get("busy_s"), cap.get("staffed_s"))
+        out["occupancy"] = ratio(cap.get("busy_s"), cap.get("staffed_s"))
     return out
 
 
@@ -164,7 +165,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
     ranked = sorted((w for w in waste_rows if w["cost_s"] > 0),
                     key=lambda w: (-w["cost_s"], WASTE_TYPES.index(w["waste_type"])))
     top = [{"rank": i + 1, "waste_type": w["waste_type"], "cost_s": w["cost_s"],
-            "share": queries.ratio(w["cost_s"], total_cost), "quantity": w["value"],
+            "share": ratio(w["cost_s"], total_cost), "quantity": w["value"],
             "unit": w["unit"], "cost_per_unit_s": costs[w["waste_type"]]}
            for i, w in enumerate(ranked[:3])]
 
@@ -366,7 +367,7 @@ def render_text(report: Mapping[str, Any], console: Console) -> None:
 
 
 def render_json(report: Mapping[str, Any]) -> str:
-    return json.dumps(queries.jsonable(report), indent=2, ensure_ascii=False)
+    return json.dumps(jsonable(report), indent=2, ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -383,7 +384,7 @@ async def load(dsn: str, day: date) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         await conn.execute("SET statement_timeout = '120s'")
-        return await queries.huddle_figures(conn, day, BASELINE_DAYS)
+        return await huddle_figures(conn, day, BASELINE_DAYS)
     finally:
         await conn.close()
 

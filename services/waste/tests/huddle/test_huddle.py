@@ -19,13 +19,14 @@ import pytest
 from rich.console import Console
 
 from leancrm_servicekit.testing import Infra
-from leancrm_waste import huddle, queries
+from leancrm_waste import huddle
 from leancrm_waste.huddle import build_report, compare, render_json, render_markdown, render_text
+from leancrm_waste.read import costs, views
 
 from ..api.dataset import D, install, point_views_at
 
 pytestmark = pytest.mark.integration
-COSTS = dict(queries.DEFAULT_COST_SECONDS)
+COSTS = dict(costs.DEFAULT_COST_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ async def views_on_this_store(infra: Infra, store: str) -> None:
 async def report_of(dsn: str, day: date, **kw: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
-        figures = await queries.huddle_figures(conn, day)
+        figures = await views.huddle_figures(conn, day)
     finally:
         await conn.close()
     return build_report(figures, kw.pop("costs", COSTS), kw.pop("target", 0.85), **kw)
