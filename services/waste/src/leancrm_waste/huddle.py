@@ -53,6 +53,7 @@ from leancrm_waste.read.costs import (
 from leancrm_waste.read.params import parse_day
 from leancrm_waste.read.shaping import jsonable, ratio
 from leancrm_waste.read.views import huddle_figures
+from leancrm_waste.settings import CostSettings
 
 BASELINE_DAYS = 7
 Better = Literal["up", "down", "target"]
@@ -424,7 +425,7 @@ def huddle(
     failure demand."""
     the_day = _day(day) or yesterday()
     try:
-        costs = cost_table(parse_costs(",".join(cost or [])))
+        costs = cost_table(CostSettings().waste_cost_seconds, parse_costs(",".join(cost or [])))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--cost") from None
     if not database_url:

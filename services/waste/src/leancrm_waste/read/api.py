@@ -46,6 +46,7 @@ from leancrm_waste.read.querystring import (
     parse_query_string,
 )
 from leancrm_waste.read.views import fetch_view, summary_figures
+from leancrm_waste.settings import CostSettings
 
 log = get_logger(component="api")
 STATEMENT_TIMEOUT = "20s"
@@ -128,11 +129,16 @@ def view_handler(service: ServesReadModel, view: View) -> Handler:
 
 def api_routes(service: ServesReadModel, *, target_occupancy: float | None = None,
                costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
-    """The API and dashboard routes over ``service.pool`` (the views of schema waste)."""
+    """The API and dashboard routes over ``service.pool`` (the views of schema waste).
+
+    The cost of each waste: the defaults, then the service's settings
+    (``LEANCRM_WASTE_COST_SECONDS``, read alone for a service without settings), then
+    ``costs``; an invalid setting is a ValueError here, at start-up."""
     settings = getattr(service, "settings", None)
     target = target_occupancy if target_occupancy is not None else getattr(
         settings, "target_occupancy", 0.85)
-    cost = cost_table(costs)
+    configured = settings if isinstance(settings, CostSettings) else CostSettings()
+    cost = cost_table(configured.waste_cost_seconds, costs)
 
     async def summary(request: Request) -> Response:
         try:

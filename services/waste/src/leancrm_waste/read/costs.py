@@ -4,13 +4,14 @@ and what one unit of it costs in seconds.
 Counted wastes are priced in seconds of customers' and agents' time, so that the
 wastes can be ranked against each other (the summary's Pareto, the huddle's top
 three). The seven wastes themselves, and their order, are the domain's
-(:data:`leancrm_waste.domain.wastes.WASTE_TYPES`).
+(:data:`leancrm_waste.domain.wastes.WASTE_TYPES`). The service's settings read the
+overrides (``LEANCRM_WASTE_COST_SECONDS``, :class:`leancrm_waste.settings.CostSettings`);
+this module only parses them.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Final
 
@@ -52,7 +53,6 @@ COST_RATIONALE: Final[Mapping[str, str]] = {
     "inventory": "one item aged past 24 h: chasing and re-reading",
 }
 MEASURED_IN_SECONDS: Final = frozenset({"waiting", "overproduction"})
-COST_ENV: Final = "LEANCRM_WASTE_COST_SECONDS"
 
 
 def parse_costs(text: str) -> dict[str, float]:
@@ -78,11 +78,11 @@ def parse_costs(text: str) -> dict[str, float]:
     return out
 
 
-def cost_table(overrides: Mapping[str, float] | None = None,
-               env: Mapping[str, str] | None = None) -> dict[str, float]:
-    """The defaults, then ``LEANCRM_WASTE_COST_SECONDS``, then ``overrides``."""
+def cost_table(configured: str = "", overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The defaults, then ``configured`` (the text of ``LEANCRM_WASTE_COST_SECONDS`` as
+    the settings read it: ``CostSettings.waste_cost_seconds``), then ``overrides``."""
     table = dict(DEFAULT_COST_SECONDS)
-    table.update(parse_costs((os.environ if env is None else env).get(COST_ENV, "")))
+    table.update(parse_costs(configured))
     if overrides:
         table.update(overrides)
     return table
