@@ -65,7 +65,7 @@ def _register_parking_lot() -> None:
 _register_parking_lot()
 
 try:
-    from leancrm_waste.huddle import register as _register_huddle
+    from leancrm_waste.huddle.cli import register as _register_huddle
 except ImportError:  # the huddle report lives in its own module
     pass
 else:
