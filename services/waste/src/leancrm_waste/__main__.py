@@ -64,12 +64,14 @@ def _register_parking_lot() -> None:
 
 _register_parking_lot()
 
-try:
-    from leancrm_waste.huddle.cli import register as _register_huddle
-except ImportError:  # the huddle report lives in its own module
-    pass
-else:
-    _register_huddle(app)
+
+def _register_huddle() -> None:
+    from leancrm_waste.huddle.cli import register
+
+    register(app)
+
+
+_register_huddle()
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from leancrm_servicekit.settings import require
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.apply import WasteApplier
 from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.read.api import api_routes
 from leancrm_waste.settings import WasteSettings
 
 log = get_logger(component="waste")
@@ -99,13 +100,8 @@ class WasteService:
         log.info("waste_started", store=store)
 
     def routes(self) -> list[BaseRoute]:
-        routes = ops_routes(NAME, self.metrics, self.readiness, self.warnings)
-        try:
-            from leancrm_waste.read.api import api_routes
-        except ImportError:
-            return routes
-        extra: list[BaseRoute] = api_routes(self)
-        return routes + extra
+        """Health, readiness and metrics, then the read API and the dashboard."""
+        return ops_routes(NAME, self.metrics, self.readiness, self.warnings) + api_routes(self)
 
     def _start_consumer(self, store: str) -> None:
         assert self.pool is not None
