@@ -32,7 +32,7 @@ from leancrm_servicekit.inbound import (
     dead_letter_message,
     decode_command,
 )
-from leancrm_waste.decoding import DecodedEvent, Skipped, decode_event
+from leancrm_waste.projection.decoding import DecodedEvent, Skipped, decode_event
 
 ERROR_CODES = {"undecodable", "invalid_envelope", "invalid_data", "unsupported_version"}
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,

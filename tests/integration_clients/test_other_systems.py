@@ -30,7 +30,8 @@ from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
 from leancrm_servicekit.testing import Infra, wait_until
-from leancrm_waste.service import WasteService, initial_store_name
+from leancrm_waste.projection.stores import initial_store_name
+from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
 
 from .tools import NODE_DIR, NodeClient, Psql, PsqlResult, as_role

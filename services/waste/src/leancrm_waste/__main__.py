@@ -42,7 +42,7 @@ def rebuild(
 ) -> None:
     """Replay the event topics from the beginning into a fresh read model and switch the
     views to it atomically."""
-    from leancrm_waste.rebuild import rebuild as run_rebuild
+    from leancrm_waste.projection.rebuild import rebuild as run_rebuild
 
     settings = WasteSettings()
     configure_logging("waste", "WARNING")
@@ -64,12 +64,14 @@ def _register_parking_lot() -> None:
 
 _register_parking_lot()
 
-try:
-    from leancrm_waste.huddle import register as _register_huddle
-except ImportError:  # the huddle report lives in its own module
-    pass
-else:
-    _register_huddle(app)
+
+def _register_huddle() -> None:
+    from leancrm_waste.huddle.cli import register
+
+    register(app)
+
+
+_register_huddle()
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 
 import asyncpg
 from starlette.routing import BaseRoute
@@ -21,24 +20,15 @@ from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_servicekit.settings import require
-from leancrm_waste import readmodel
-from leancrm_waste.apply import WasteApplier
+from leancrm_waste.projection import stores
+from leancrm_waste.projection.apply import WasteApplier
+from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.read.api import api_routes
 from leancrm_waste.settings import WasteSettings
-from leancrm_waste.store import WasteStore
 
 log = get_logger(component="waste")
 NAME = "waste"
 DEFAULT_PORT = 8104
-
-
-def initial_store_name(service_schema: str) -> str:
-    return f"{service_schema}_store_0"
-
-
-def new_store_name(service_schema: str) -> str:
-    """A store per build, named after the service schema (several deployments may
-    share one database) and the time of the build."""
-    return f"{service_schema}_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
 
 
 class WasteService:
@@ -80,14 +70,14 @@ class WasteService:
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
             try:
-                store = await readmodel.active_store(conn, self.schema)
+                store = await stores.active_store(conn, self.schema)
                 if store is None:
-                    store = initial_store_name(self.schema)
-                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
-                    await readmodel.switch_to(conn, self.schema, store)
+                    store = stores.initial_store_name(self.schema)
+                    await stores.create_store(conn, store, self.settings.target_occupancy)
+                    await stores.switch_to(conn, self.schema, store)
                 else:
-                    await readmodel.create_store(conn, store, self.settings.target_occupancy)
-                    await readmodel.install_views(conn, store)
+                    await stores.create_store(conn, store, self.settings.target_occupancy)
+                    await stores.install_views(conn, store)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('leancrm_waste_prepare'))")
         return store
@@ -113,13 +103,8 @@ class WasteService:
         log.info("waste_started", store=store)
 
     def routes(self) -> list[BaseRoute]:
-        routes = ops_routes(NAME, self.metrics, self.readiness, self.warnings)
-        try:
-            from leancrm_waste.api import api_routes
-        except ImportError:
-            return routes
-        extra: list[BaseRoute] = api_routes(self)
-        return routes + extra
+        """Health, readiness and metrics, then the read API and the dashboard."""
+        return ops_routes(NAME, self.metrics, self.readiness, self.warnings) + api_routes(self)
 
     def _start_consumer(self, store: str) -> None:
         assert self.pool is not None
@@ -154,7 +139,7 @@ class WasteService:
                 return
             try:
                 async with self.pool.acquire() as conn:
-                    active = await readmodel.active_store(conn, self.schema)
+                    active = await stores.active_store(conn, self.schema)
             except Exception as exc:
                 if is_transient_database_error(exc):
                     self.metrics.transient_errors.labels(dependency="database",
@@ -168,7 +153,7 @@ class WasteService:
             elif self._consumer_task is not None and self._consumer_task.done():
                 died = self._consumer_task.exception()
                 log.error("projector_consumer_died", error=repr(died))
-                self._start_consumer(self.store_name or initial_store_name(self.schema))
+                self._start_consumer(self.store_name or stores.initial_store_name(self.schema))
 
     async def readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"database": None, "projector": None, "relay": None}

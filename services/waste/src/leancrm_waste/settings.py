@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leancrm_servicekit.settings import ServiceSettings
 
 
-class WasteSettings(ServiceSettings):
+class CostSettings(BaseSettings):
+    """The cost table's overrides: part of :class:`WasteSettings`, and read alone by the
+    huddle report, which needs no other setting of the service."""
+
+    model_config = SettingsConfigDict(env_prefix="LEANCRM_", extra="ignore")
+
+    waste_cost_seconds: str = Field(
+        default="",
+        description="Seconds per unit of counted wastes over the defaults of read/costs.py, "
+                    "e.g. 'over_processing=45,defects=420' (read by read.costs.parse_costs).")
+
+
+class WasteSettings(ServiceSettings, CostSettings):
     target_occupancy: float = Field(
         default=0.85, gt=0, le=1,
         description="Occupancy target; idle time beyond (1 - target) x staffed is overproduction.",

@@ -52,7 +52,7 @@ from uuid import UUID
 
 import asyncpg
 
-from leancrm_waste import readmodel
+from leancrm_waste.projection import stores
 
 D = date(2026, 6, 15)
 BASELINE = [date(2026, 6, 8) + timedelta(days=k) for k in range(7)]
@@ -226,9 +226,9 @@ async def install(dsn: str, store: str, now: datetime | None = None) -> DataSet:
     try:
         db_now = now or await conn.fetchval("SELECT now()")
         ds = two_weeks(db_now)
-        await readmodel.create_store(conn, store, 0.85)
+        await stores.create_store(conn, store, 0.85)
         await ds.write(conn, store)
-        await readmodel.install_views(conn, store)
+        await stores.install_views(conn, store)
         return ds
     finally:
         await conn.close()
@@ -238,6 +238,6 @@ async def point_views_at(dsn: str, store: str) -> None:
     """Other tests may have pointed the views of schema waste elsewhere since."""
     conn = await asyncpg.connect(dsn)
     try:
-        await readmodel.install_views(conn, store)
+        await stores.install_views(conn, store)
     finally:
         await conn.close()

@@ -14,8 +14,9 @@ import pytest
 from starlette.applications import Starlette
 
 from leancrm_servicekit.testing import Infra
-from leancrm_waste.api import api_routes
-from leancrm_waste.queries import DEFAULT_COST_SECONDS, VIEWS
+from leancrm_waste.read.api import api_routes
+from leancrm_waste.read.catalogue import VIEWS
+from leancrm_waste.read.costs import DEFAULT_COST_SECONDS
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
 

@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from leancrm_servicekit.testing import Infra
-from leancrm_waste import queries
-from leancrm_waste.api import api_routes
-from leancrm_waste.queries import VIEWS
+from leancrm_waste.read import catalogue, params, views
+from leancrm_waste.read.api import api_routes
+from leancrm_waste.read.catalogue import VIEWS
+from leancrm_waste.read.querystring import parse_query_string, shown_name
 
 from .dataset import install, point_views_at
 
@@ -155,18 +156,18 @@ async def test_the_ends_of_the_allowed_range_are_answered(client: Client) -> Non
 
 def test_day_and_instant_parsers_and_the_huddle_window_stay_in_range() -> None:
     bounds = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-    assert bounds == (queries.TIME_MIN, queries.TIME_MAX)
+    assert bounds == (params.TIME_MIN, params.TIME_MAX)
     for bad in ("9999-12-31", "0001-01-01", "1969-12-31", "2200-01-01"):
         with pytest.raises(ValueError, match="up to, not including"):
-            queries.parse_day(bad)
-    assert queries.parse_day("2199-12-31") == date(2199, 12, 31)
-    assert queries.parse_day("1970-01-01") == date(1970, 1, 1)
+            params.parse_day(bad)
+    assert params.parse_day("2199-12-31") == date(2199, 12, 31)
+    assert params.parse_day("1970-01-01") == date(1970, 1, 1)
     for bad in ("٢٠٢٦-06-15", "2026-06-15\n1", "2026-06-15T10:00:00+05:75", "2026-06-15T10:00:00+24:00"):
         with pytest.raises(ValueError):
-            queries.parse_instant(bad)
+            params.parse_instant(bad)
     with pytest.raises(ValueError):
-        queries.parse_day("２０２６-06-15")
-    assert queries.first_day_from(datetime(2199, 12, 31, 12, tzinfo=UTC)) == date(2200, 1, 1)
+        params.parse_day("２０２６-06-15")
+    assert views.first_day_from(datetime(2199, 12, 31, 12, tzinfo=UTC)) == date(2200, 1, 1)
 
 
 async def test_huddle_figures_refuse_a_day_out_of_range_instead_of_overflowing(client: Client) -> None:
@@ -174,12 +175,12 @@ async def test_huddle_figures_refuse_a_day_out_of_range_instead_of_overflowing(c
     try:
         for day in (date(9999, 12, 31), date(1, 1, 1), date(2200, 1, 1)):
             with pytest.raises(ValueError, match="up to, not including"):
-                await queries.huddle_figures(conn, day)
+                await views.huddle_figures(conn, day)
         with pytest.raises(ValueError, match="baseline"):
-            await queries.huddle_figures(conn, date(2026, 6, 15), 10**9)
-        first = await queries.huddle_figures(conn, date(1970, 1, 1))
+            await views.huddle_figures(conn, date(2026, 6, 15), 10**9)
+        first = await views.huddle_figures(conn, date(1970, 1, 1))
         assert first["first"] == date(1969, 12, 25)
-        last = await queries.huddle_figures(conn, date(2199, 12, 31))
+        last = await views.huddle_figures(conn, date(2199, 12, 31))
         assert last["day"] == date(2199, 12, 31)
     finally:
         await conn.close()
@@ -372,7 +373,7 @@ def plausible(name: str) -> st.SearchStrategy[str]:
         return st.sampled_from(["true", "false", "1", "0", "yes", "NO", "maybe"])
     if name in ("reason", "team"):
         return st.one_of(SLUGS, st.lists(SLUGS, min_size=1, max_size=5).map(",".join),
-                         st.sampled_from(sorted({*queries.ROUTING_TEAMS, "care", "sales"})))
+                         st.sampled_from(sorted({*catalogue.ROUTING_TEAMS, "care", "sales"})))
     return st.lists(st.sampled_from(choices.get(name, ("x",))), min_size=1, max_size=4).map(",".join)
 
 
@@ -413,4 +414,4 @@ async def test_any_query_string_is_answered_200_or_a_small_400_naming_a_paramete
 
 def _shown_names(query: str) -> set[str]:
     """The names sent, as a 400 shows them (escaped when unprintable, truncated)."""
-    return {queries.shown_name(name) for name, _ in queries.parse_query_string(query.encode("latin-1"))}
+    return {shown_name(name) for name, _ in parse_query_string(query.encode("latin-1"))}

@@ -31,10 +31,10 @@ from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.offline import offline_events
 from leancrm_simulator.scenario import generate
-from leancrm_waste import readmodel
-from leancrm_waste.api import api_routes
-from leancrm_waste.apply import WasteApplier
-from leancrm_waste.store import WasteStore
+from leancrm_waste.projection import stores
+from leancrm_waste.projection.apply import WasteApplier
+from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.read.api import api_routes
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = Path(os.environ.get("LEANCRM_CHROMIUM", "/usr/bin/chromium"))
@@ -68,12 +68,12 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS) -> int:
     applier = WasteApplier(WasteStore(store))
     conn = await asyncpg.connect(dsn)
     try:
-        await readmodel.create_store(conn, store, 0.85)
+        await stores.create_store(conn, store, 0.85)
         for i in range(0, len(records), 2000):
             async with conn.transaction():
                 dead = await applier(conn, records[i:i + 2000])
                 assert not dead, dead[:1]
-        await readmodel.install_views(conn, store)
+        await stores.install_views(conn, store)
     finally:
         await conn.close()
     return len(records)

@@ -19,13 +19,15 @@ import pytest
 from rich.console import Console
 
 from leancrm_servicekit.testing import Infra
-from leancrm_waste import huddle, queries
-from leancrm_waste.huddle import build_report, compare, render_json, render_markdown, render_text
+from leancrm_waste.huddle import cli
+from leancrm_waste.huddle.render import render_json, render_markdown, render_text
+from leancrm_waste.huddle.report import build_report, compare
+from leancrm_waste.read import costs, views
 
 from ..api.dataset import D, install, point_views_at
 
 pytestmark = pytest.mark.integration
-COSTS = dict(queries.DEFAULT_COST_SECONDS)
+COSTS = dict(costs.DEFAULT_COST_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ async def views_on_this_store(infra: Infra, store: str) -> None:
 async def report_of(dsn: str, day: date, **kw: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
-        figures = await queries.huddle_figures(conn, day)
+        figures = await views.huddle_figures(conn, day)
     finally:
         await conn.close()
     return build_report(figures, kw.pop("costs", COSTS), kw.pop("target", 0.85), **kw)
@@ -217,7 +219,7 @@ def test_the_command_prints_json_markdown_and_text(infra: Infra) -> None:
 def test_the_day_defaults_to_yesterday_utc(infra: Infra) -> None:
     out = run_cli("--format", "json", env={"LEANCRM_DATABASE_URL": infra.dsn})
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["day"] == huddle.yesterday(datetime.now(UTC)).isoformat()
+    assert json.loads(out.stdout)["day"] == cli.yesterday(datetime.now(UTC)).isoformat()
 
 
 def test_bad_options_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,5 +230,5 @@ def test_bad_options_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bad_cost.returncode == 2 and "waiting is measured in seconds already" in bad_cost.stderr
     no_db = run_cli("--day", "2026-06-15")
     assert no_db.returncode == 2 and "LEANCRM_DATABASE_URL is not set" in no_db.stderr
-    assert huddle.main(["--day", "15/06/2026"]) == 2
-    assert huddle.main(["--format", "pdf"]) == 2
+    assert cli.main(["--day", "15/06/2026"]) == 2
+    assert cli.main(["--format", "pdf"]) == 2

@@ -15,9 +15,9 @@ import pytest
 
 from leancrm_servicekit.inbound import InboundRecord
 from leancrm_servicekit.testing import Infra, wait_until
-from leancrm_waste import readmodel
-from leancrm_waste.apply import WasteApplier
-from leancrm_waste.store import WasteStore
+from leancrm_waste.projection import stores
+from leancrm_waste.projection.apply import WasteApplier
+from leancrm_waste.projection.writes import WasteStore
 
 pytestmark = pytest.mark.integration
 TOPIC = "crm.interactions.events.v1"
@@ -50,7 +50,7 @@ async def test_the_second_transaction_waits_and_recomputes_with_the_firsts_event
     applier = WasteApplier(WasteStore(store))
     a, b, watcher = [await asyncpg.connect(infra.dsn) for _ in range(3)]
     try:
-        await readmodel.create_store(a, store, 0.85)
+        await stores.create_store(a, store, 0.85)
         ta = a.transaction()
         await ta.start()
         await applier(a, [InboundRecord(TOPIC, 0, i, cid.encode(), v) for i, v in enumerate(first_half)])

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 from leancrm_simulator.offline import EventMessage
-from leancrm_waste.rebuild import rebuild
+from leancrm_waste.projection.rebuild import rebuild
 from leancrm_waste.service import WasteService
 
 from .conftest import VIEWS, produce, running, scenario_events, snapshot, wait_applied, waste_settings

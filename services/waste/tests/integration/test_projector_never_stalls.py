@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from leancrm_servicekit.testing import Infra, TopicReader, wait_until
-from leancrm_waste import figures
+from leancrm_waste.projection import figures
 from leancrm_waste.service import WasteService
 
 from .conftest import applied_count, produce, running, scenario_events, snapshot, wait_applied, waste_settings

@@ -11,7 +11,8 @@ import pytest
 
 from leancrm_contracts import read_model
 from leancrm_servicekit.testing import Infra
-from leancrm_waste import queries, readmodel
+from leancrm_waste.projection import stores
+from leancrm_waste.read import catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +21,8 @@ async def test_the_installed_views_have_the_contracts_names_and_columns(infra: I
     store = f"contract_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(infra.dsn)
     try:
-        await readmodel.create_store(conn, store, 0.85)
-        await readmodel.install_views(conn, store)
+        await stores.create_store(conn, store, 0.85)
+        await stores.install_views(conn, store)
         rows = await conn.fetch(
             "SELECT c.relname AS view, array_agg(a.attname::text ORDER BY a.attnum) AS columns "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -35,7 +36,7 @@ async def test_the_installed_views_have_the_contracts_names_and_columns(infra: I
 
 
 def test_the_api_serves_every_view_with_the_contracts_columns() -> None:
-    assert set(queries.VIEWS) == set(read_model.VIEWS)
-    for name, view in queries.VIEWS.items():
+    assert set(catalogue.VIEWS) == set(read_model.VIEWS)
+    for name, view in catalogue.VIEWS.items():
         assert view.columns == read_model.VIEWS[name]
-        assert set(view.order) - set(view.columns) <= {queries._BAND_ORDER}, name
+        assert set(view.order) - set(view.columns) <= {catalogue._BAND_ORDER}, name

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord
-from leancrm_waste.decoding import DecodedEvent, Skipped, decode_event
+from leancrm_waste.projection.decoding import DecodedEvent, Skipped, decode_event
 
 IID = str(uuid.uuid4())
 CID = str(uuid.uuid4())
@@ -131,7 +131,7 @@ def test_data_nested_deeper_than_the_bound_is_undecodable() -> None:
 
 
 def test_whatever_decoding_raises_is_the_records_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
-    import leancrm_waste.decoding as decoding
+    import leancrm_waste.projection.decoding as decoding
 
     def boom(*_: Any) -> None:
         raise KeyError("a bug nobody foresaw")

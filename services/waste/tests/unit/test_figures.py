@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leancrm_waste.figures import agent_tail, interaction, split_by_hour
-from leancrm_waste.store import RawEvent
+from leancrm_waste.projection.figures import agent_tail, interaction, split_by_hour
+from leancrm_waste.projection.rows import RawEvent
 
 IID = uuid.UUID(int=1)
 CID = str(uuid.UUID(int=2))

@@ -20,9 +20,10 @@ from leancrm_servicekit.db import Conn
 from leancrm_servicekit.eventstore import OutboxMessage
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
 from leancrm_servicekit.logging import get_logger
-from leancrm_waste import figures
-from leancrm_waste.decoding import DecodedEvent, Skipped, decode_event
-from leancrm_waste.store import RawEvent, WasteStore
+from leancrm_waste.projection import figures
+from leancrm_waste.projection.decoding import DecodedEvent, Skipped, decode_event
+from leancrm_waste.projection.rows import RawEvent
+from leancrm_waste.projection.writes import WasteStore
 
 log = get_logger(component="apply")
 CONSUMER = "waste"

@@ -1,4 +1,4 @@
-"""Creating a store, installing the public views on it, and switching stores.
+"""Naming and creating a store, installing the public views on it, and switching stores.
 
 The views of schema ``waste`` (contract section 6) are defined over one private
 store schema at a time. A rebuild fills a new store and then ``switch_to`` replaces
@@ -7,6 +7,7 @@ every view in one transaction: readers see the old figures or the new, never a m
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib.resources import files
 
 import asyncpg
@@ -20,8 +21,19 @@ log = get_logger(component="readmodel")
 ACTIVE_TABLE = "active_store"
 
 
+def initial_store_name(service_schema: str) -> str:
+    """The store the service's first start creates (a rebuild names the next ones)."""
+    return f"{service_schema}_store_0"
+
+
+def new_store_name(service_schema: str) -> str:
+    """A store per build, named after the service schema (several deployments may
+    share one database) and the time of the build."""
+    return f"{service_schema}_store_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+
+
 def _sql(name: str, store: str) -> str:
-    return files("leancrm_waste").joinpath("sql", name).read_text().replace(
+    return files("leancrm_waste.projection").joinpath("sql", name).read_text().replace(
         "{store}", check_identifier(store))
 
 

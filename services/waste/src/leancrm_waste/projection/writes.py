@@ -1,10 +1,11 @@
 """All SQL of the waste projector's private store (schema ``{store}``), set-based:
-each function writes one batch's rows with one statement."""
+each function writes one batch's rows with one statement, or reads back what a batch
+recomputes from (the stored events of its interactions, its agents' tails). The rows
+it writes are the records of :mod:`leancrm_waste.projection.rows`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,82 +14,14 @@ import asyncpg
 import orjson
 
 from leancrm_servicekit.db import Conn, check_identifier
-
-# The records below live for one batch and are made by the hundred thousand: plain
-# slotted dataclasses, as a frozen one's __init__ costs about three times as much.
-
-
-@dataclass(slots=True)
-class RawEvent:
-    stream_id: str
-    event_id: str
-    event_type: str
-    occurred_at: datetime
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class InteractionRow:
-    interaction_id: UUID
-    customer_id: str | None
-    channel: str | None
-    reason: str | None
-    started_at: datetime | None
-    started_event_id: str | None
-    ended_at: datetime | None
-    status: str
-    resolved_by: str | None
-    transfers: int
-    cross_channel_transfers: int
-    identifications: int
-    queue_wait_s: float
-    hold_s: float
-    handle_s: float
-    value_added_s: float
-    lead_time_s: float | None
-    reached_agent: bool
-    team: str | None
-
-
-@dataclass(slots=True)
-class LedgerRow:
-    row_key: str
-    interaction_id: UUID
-    waste_type: str
-    subtype: str
-    occurred_at: datetime
-    customer_id: str | None
-    channel: str | None
-    reason: str | None
-    team: str | None
-    quantity: float
-    unit: str
-    source_event_id: str | None
-
-
-@dataclass(slots=True)
-class AgentPeriodRow:
-    agent_id: str
-    signed_in_event_id: str
-    team: str | None
-    start_at: datetime
-    end_at: datetime | None
-
-
-@dataclass(slots=True)
-class StaffedRow:
-    agent_id: str
-    bucket_start: datetime
-    team: str
-    staffed_s: float
-
-
-@dataclass(slots=True)
-class BusyRow:
-    interaction_id: UUID
-    bucket_start: datetime
-    team: str
-    busy_s: float
+from leancrm_waste.projection.rows import (
+    AgentPeriodRow,
+    BusyRow,
+    InteractionRow,
+    LedgerRow,
+    RawEvent,
+    StaffedRow,
+)
 
 
 def _json(rows: Sequence[Any]) -> str:

@@ -4,7 +4,10 @@
 ``GET /api/v1/<view>`` for each view of contract section 6, ``/api/v1/summary`` (every
 figure of the dashboard in one snapshot), ``/api/v1/lag``, ``/api/v1/openapi.json``,
 and the dashboard at ``/`` and ``/dashboard`` (assets under ``/dashboard/static``).
-The SQL lives in :mod:`leancrm_waste.queries`.
+Routes only: a request's parameters are read by :mod:`leancrm_waste.read.params`
+(after :mod:`leancrm_waste.read.querystring` checks them), the SQL lives in
+:mod:`leancrm_waste.read.views`, the bodies are shaped by :mod:`leancrm_waste.read.shaping`
+and wastes are priced by :mod:`leancrm_waste.read.costs`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,29 @@ from starlette.staticfiles import StaticFiles
 
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.logging import get_logger
-from leancrm_waste import queries
-from leancrm_waste.queries import BadRequest, View
+from leancrm_waste.read import shaping
+from leancrm_waste.read.catalogue import CHANNELS, VIEWS, View
+from leancrm_waste.read.costs import cost_table
+from leancrm_waste.read.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    SUMMARY_MAX_DAYS,
+    TIME_RANGE_WORDS,
+    days_of,
+    parse_scope,
+    parse_view_query,
+)
+from leancrm_waste.read.querystring import (
+    MAX_ERRORS,
+    MAX_PARAMS,
+    MAX_VALUES,
+    BadRequest,
+    check_no_params,
+    parse_query_string,
+)
+from leancrm_waste.read.views import fetch_view, summary_figures
+from leancrm_waste.settings import CostSettings
 
 log = get_logger(component="api")
 STATEMENT_TIMEOUT = "20s"
@@ -47,7 +71,7 @@ def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def bad_request(exc: BadRequest) -> JSONResponse:
-    """400 naming each bad parameter (at most ``queries.MAX_ERRORS``; ``more_errors``
+    """400 naming each bad parameter (at most ``MAX_ERRORS``; ``more_errors``
     counts the rest): small whatever was sent."""
     extra: dict[str, Any] = {"more_errors": exc.more} if exc.more else {}
     return error(400, "bad_request", str(exc), errors=exc.errors, **extra)
@@ -57,7 +81,7 @@ def query_items(request: Request) -> list[tuple[str, str]]:
     """The query string's name=value pairs, read from the raw bytes as UTF-8: text that is
     not UTF-8 (``%ED%A0%80``, ``%FF``) stays visible to the checks as lone surrogates,
     where Starlette's ``query_params`` would have replaced it with U+FFFD."""
-    return queries.parse_query_string(request.scope.get("query_string", b""))
+    return parse_query_string(request.scope.get("query_string", b""))
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -78,25 +102,25 @@ async def _read(service: ServesReadModel, reader: Reader) -> Response:
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("read_model_query_failed", error=repr(exc))
         return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
-    return JSONResponse(queries.jsonable(body))
+    return JSONResponse(shaping.jsonable(body))
 
 
 def view_handler(service: ServesReadModel, view: View) -> Handler:
     async def handle(request: Request) -> Response:
         try:
-            q = queries.parse_view_query(view, query_items(request))
+            q = parse_view_query(view, query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
             async with conn.transaction(readonly=True):
                 await conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-                rows, more = await queries.fetch_view(conn, q)
+                rows, more = await fetch_view(conn, q)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
             return {"view": view.name, "filters": q.filters_json(), "rows": rows,
                     "count": len(rows), "more": more,
-                    "next_offset": following if more and following <= queries.MAX_OFFSET else None}
+                    "next_offset": following if more and following <= MAX_OFFSET else None}
 
         return await _read(service, read)
 
@@ -105,26 +129,35 @@ def view_handler(service: ServesReadModel, view: View) -> Handler:
 
 def api_routes(service: ServesReadModel, *, target_occupancy: float | None = None,
                costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
-    """The API and dashboard routes over ``service.pool`` (the views of schema waste)."""
+    """The API and dashboard routes over ``service.pool`` (the views of schema waste).
+
+    The cost of each waste: the defaults, then the service's settings
+    (``LEANCRM_WASTE_COST_SECONDS``, read alone for a service without settings), then
+    ``costs``; an invalid setting is a ValueError here, at start-up."""
     settings = getattr(service, "settings", None)
     target = target_occupancy if target_occupancy is not None else getattr(
         settings, "target_occupancy", 0.85)
-    cost = queries.cost_table(costs)
+    configured = settings if isinstance(settings, CostSettings) else CostSettings()
+    cost = cost_table(configured.waste_cost_seconds, costs)
 
     async def summary(request: Request) -> Response:
         try:
-            scope = queries.parse_scope(query_items(request))
+            scope = parse_scope(query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
-            return await queries.summary(conn, scope, cost, target)
+            f = await summary_figures(conn, scope)
+            return shaping.summary(
+                generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
+                totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
+                sentiment=f.sentiment, costs=cost, target_occupancy=target)
 
         return await _read(service, read)
 
     async def lag(request: Request) -> Response:
         try:
-            queries.check_no_params(query_items(request), "the lag")
+            check_no_params(query_items(request), "the lag")
         except BadRequest as exc:
             return bad_request(exc)
         consumer = service.consumer
@@ -134,21 +167,21 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
 
     async def openapi(request: Request) -> Response:
         try:
-            queries.check_no_params(query_items(request), "the OpenAPI document")
+            check_no_params(query_items(request), "the OpenAPI document")
         except BadRequest as exc:
             return bad_request(exc)
         return JSONResponse(openapi_document())
 
     async def index(request: Request) -> Response:
         try:
-            queries.check_no_params(query_items(request), "the index")
+            check_no_params(query_items(request), "the index")
         except BadRequest as exc:
             return bad_request(exc)
-        return JSONResponse({"views": list(queries.VIEWS), "summary": "/api/v1/summary",
+        return JSONResponse({"views": list(VIEWS), "summary": "/api/v1/summary",
                              "lag": "/api/v1/lag", "openapi": "/api/v1/openapi.json",
                              "dashboard": "/dashboard"})
 
-    page = files("leancrm_waste").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
+    page = files("leancrm_waste.read").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
 
     async def dashboard(request: Request) -> Response:
         base = request.scope.get("root_path", "").rstrip("/") + "/"
@@ -157,7 +190,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
 
     routes: list[BaseRoute] = [
         Route(f"/api/v1/{name}", view_handler(service, view), methods=["GET"])
-        for name, view in queries.VIEWS.items()
+        for name, view in VIEWS.items()
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
@@ -166,7 +199,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
         Route("/api/v1", index, methods=["GET"]),
         Route("/", dashboard, methods=["GET"]),
         Route("/dashboard", dashboard, methods=["GET"]),
-        Mount("/dashboard/static", app=StaticFiles(packages=[("leancrm_waste", "dashboard/static")]),
+        Mount("/dashboard/static", app=StaticFiles(packages=[("leancrm_waste.read", "dashboard/static")]),
               name="dashboard-static"),
     ]
     return routes
@@ -178,18 +211,18 @@ def openapi_document() -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description,
                 "schema": schema or {"type": "string"}}
 
-    bounds = f"; {queries.TIME_RANGE_WORDS}"
+    bounds = f"; {TIME_RANGE_WORDS}"
     time_params = [
         param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with time column >= from" + bounds),
         param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with time column < to" + bounds),
     ]
     errors = {"400": {"description": "a bad or unknown parameter: {error, message, errors: {parameter: "
-                                     f"what}}, at most {queries.MAX_ERRORS} errors listed (more_errors "
-                                     f"counts the rest); at most {queries.MAX_PARAMS} parameters in all "
-                                     f"and {queries.MAX_VALUES} values of one"},
+                                     f"what}}, at most {MAX_ERRORS} errors listed (more_errors "
+                                     f"counts the rest); at most {MAX_PARAMS} parameters in all "
+                                     f"and {MAX_VALUES} values of one"},
               "503": {"description": "the read model cannot be read now"}}
     paths: dict[str, Any] = {}
-    for name, view in queries.VIEWS.items():
+    for name, view in VIEWS.items():
         params = list(time_params) if view.time_column else []
         for f in view.filters:
             schema: dict[str, Any] = {"type": "string"}
@@ -198,11 +231,11 @@ def openapi_document() -> dict[str, Any]:
             params.append(param(f.param, f"column {f.column}; comma-separated or repeated values "
                                          "match any", schema))
         params += [
-            param("limit", f"rows per page (default {queries.DEFAULT_LIMIT}, "
-                           f"at most {queries.MAX_LIMIT})",
-                  {"type": "integer", "minimum": 1, "maximum": queries.MAX_LIMIT}),
-            param("offset", f"rows to skip (at most {queries.MAX_OFFSET:,}: paging is bounded)",
-                  {"type": "integer", "minimum": 0, "maximum": queries.MAX_OFFSET}),
+            param("limit", f"rows per page (default {DEFAULT_LIMIT}, "
+                           f"at most {MAX_LIMIT})",
+                  {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+            param("offset", f"rows to skip (at most {MAX_OFFSET:,}: paging is bounded)",
+                  {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
             param("order", "asc (default) or desc, on " + ", ".join(view.order),
                   {"type": "string", "enum": ["asc", "desc"]}),
         ]
@@ -213,10 +246,10 @@ def openapi_document() -> dict[str, Any]:
                                                  "columns: " + ", ".join(view.columns)}, **errors}}}
     paths["/api/v1/summary"] = {"get": {
         "summary": "Every figure of the dashboard, read in one snapshot (default: the last 7 UTC "
-                   f"days, today included; at most {queries.SUMMARY_MAX_DAYS} days)",
+                   f"days, today included; at most {SUMMARY_MAX_DAYS} days)",
         "parameters": [*time_params,
                        param("channel", "channels (pareto, daily, backlog)",
-                             {"type": "string", "enum": list(queries.CHANNELS)}),
+                             {"type": "string", "enum": list(CHANNELS)}),
                        param("reason", "reasons (pareto, daily)"),
                        param("team", "agent teams (pareto, capacity)")],
         "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "

@@ -24,7 +24,14 @@ from leancrm_waste.domain.capacity import (
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import summarise_interaction
 from leancrm_waste.domain.wastes import interaction_wastes
-from leancrm_waste.store import AgentPeriodRow, BusyRow, InteractionRow, LedgerRow, RawEvent, StaffedRow
+from leancrm_waste.projection.rows import (
+    AgentPeriodRow,
+    BusyRow,
+    InteractionRow,
+    LedgerRow,
+    RawEvent,
+    StaffedRow,
+)
 
 __all__ = ["agent_tail", "interaction", "split_by_hour"]
 

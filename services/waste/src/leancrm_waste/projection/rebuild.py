@@ -18,11 +18,10 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.settings import require
-from leancrm_waste import readmodel
-from leancrm_waste.apply import WasteApplier
-from leancrm_waste.service import new_store_name
+from leancrm_waste.projection import stores
+from leancrm_waste.projection.apply import WasteApplier
+from leancrm_waste.projection.writes import WasteStore
 from leancrm_waste.settings import WasteSettings
-from leancrm_waste.store import WasteStore
 
 
 async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progress: bool = True,
@@ -36,9 +35,9 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn:
-            old = await readmodel.active_store(conn, schema)
-            new = new_store_name(schema)
-            await readmodel.create_store(conn, new, settings.target_occupancy)
+            old = await stores.active_store(conn, schema)
+            new = stores.new_store_name(schema)
+            await stores.create_store(conn, new, settings.target_occupancy)
         consumer = CheckpointedConsumer(
             bootstrap=bootstrap, topics=list(EVENT_TOPICS), group_id=f"leancrm-waste-rebuild-{new}",
             pool=pool, offsets_table=f"{new}.consumer_offsets",
@@ -69,7 +68,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
                 progress.update(bar, completed=consumer.applied, total=consumer.applied + behind,
                                 rate=consumer.applied / elapsed if elapsed else 0.0)
         async with pool.acquire() as conn:
-            await readmodel.switch_to(conn, schema, new)
+            await stores.switch_to(conn, schema, new)
             if drop_old and old is not None and old != new:
                 await conn.execute(f"DROP SCHEMA {old} CASCADE")
         stop.set()

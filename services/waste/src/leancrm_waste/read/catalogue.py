@@ -1,0 +1,110 @@
+"""What the API serves: the views of schema ``waste`` (contract section 6), each with
+its time column, its filters and a stable order (its key columns), and the filters of
+the summary. Data only: :mod:`leancrm_waste.read.params` reads a request against it,
+:mod:`leancrm_waste.read.views` builds the SQL from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from leancrm_contracts import read_model
+from leancrm_contracts.enums import Channel, FeedbackSource, RoutingTeam
+from leancrm_waste.domain.wastes import WASTE_TYPES
+
+#: how a filter's values are read: one of ``choices``, a slug, a free label, a UUID, a bool
+FilterKind = Literal["enum", "slug", "label", "uuid", "bool"]
+#: what a view's time column holds: an instant, the start of a UTC hour, a UTC day
+TimeKind = Literal["instant", "hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A filter of a view: the parameter ``param`` matches column ``column``."""
+
+    param: str
+    column: str
+    kind: FilterKind
+    choices: tuple[str, ...] = ()
+    what: str = ""
+
+
+CHANNELS: Final = tuple(c.value for c in Channel)
+SOURCES: Final = tuple(s.value for s in FeedbackSource)
+ROUTING_TEAMS: Final = tuple(t.value for t in RoutingTeam)
+STATUSES: Final = read_model.STATUSES
+AGE_BANDS: Final = read_model.AGE_BANDS
+
+F_CHANNEL = Filter("channel", "channel", "enum", CHANNELS, "channel")
+F_REASON = Filter("reason", "reason", "slug", what="reason")
+F_TEAM = Filter("team", "team", "slug", what="team")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A view of schema ``waste`` as the API serves it at ``/api/v1/<name>``: filtered on
+    ``time_column`` by ``from``/``to``, by its ``filters``, paged in ``order``."""
+
+    name: str
+    time_column: str | None
+    time_kind: TimeKind | None
+    filters: tuple[Filter, ...]
+    order: tuple[str, ...]
+    description: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The view's columns, in order, as the contract has them."""
+        return read_model.VIEWS[self.name]
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        time = ("from", "to") if self.time_column else ()
+        return (*time, *(f.param for f in self.filters), "limit", "offset", "order")
+
+
+#: the backlog's age bands from youngest to oldest, as an ORDER BY key
+_BAND_ORDER = "CASE age_band WHEN '<1h' THEN 1 WHEN '1-24h' THEN 2 ELSE 3 END"
+
+VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
+    View("interactions", "started_at", "instant",
+         (F_CHANNEL, F_REASON, Filter("status", "status", "enum", STATUSES, "status"),
+          Filter("customer_id", "customer_id", "uuid")),
+         ("started_at", "interaction_id"),
+         "One row per interaction with its section-5 figures."),
+    View("waste_ledger", "occurred_at", "instant",
+         (F_CHANNEL, F_REASON, F_TEAM,
+          Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),
+          Filter("interaction_id", "interaction_id", "uuid")),
+         ("occurred_at", "waste_type", "subtype", "interaction_id", "team", "source_event_id",
+          "quantity"),
+         "One row per occurrence of one of the seven wastes."),
+    View("hourly_metrics", "bucket_start", "hour", (F_CHANNEL, F_REASON),
+         ("bucket_start", "channel", "reason"),
+         "Flow figures per UTC hour of the interactions' start, channel and reason."),
+    View("capacity_hourly", "bucket_start", "hour", (F_TEAM,), ("bucket_start", "team"),
+         "Staffed, busy and idle seconds, occupancy and overproduction per UTC hour and team."),
+    View("value_stream_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
+         "Daily value-stream rates and waste columns per channel and reason."),
+    View("waste_daily", "day", "day",
+         (Filter("waste_type", "waste_type", "enum", WASTE_TYPES, "waste type"),),
+         ("day", "waste_type"), "Occurrences and quantity of each waste per day."),
+    View("backlog", None, None,
+         (F_CHANNEL, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
+         ("channel", _BAND_ORDER), "Interactions not yet ended, per channel and age band (now)."),
+    View("feedback_daily", "day", "day",
+         (Filter("source", "source", "enum", SOURCES, "feedback source"),
+          Filter("team", "routed_team", "enum", ROUTING_TEAMS, "routing team")),
+         ("day", "source", "routed_team"),
+         "Feedback per day, source and routed team: count, sentiment, ideas and votes."),
+    View("customers", None, None,
+         (Filter("segment", "segment", "label", what="segment"),
+          Filter("forgotten", "forgotten", "bool")),
+         ("customer_id",), "Customers (name and email are null once forgotten)."),
+)}
+
+#: the parameters of the summary, and the filters among them
+SUMMARY_PARAMS: Final = ("from", "to", "channel", "reason", "team")
+SUMMARY_FILTERS: Final = (F_CHANNEL, F_REASON, F_TEAM)

@@ -1,0 +1,129 @@
+"""Values and figures as the API and the huddle give them out: JSON values (RFC 3339
+timestamps, numbers as numbers), rates, the Pareto of the wastes by cost and the
+body of the summary. No I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from leancrm_waste.domain.wastes import WASTE_TYPES
+from leancrm_waste.read.catalogue import AGE_BANDS, ROUTING_TEAMS, SOURCES
+from leancrm_waste.read.costs import WASTE_WORDS
+
+
+def rfc3339(value: datetime) -> str:
+    """UTC with a Z, milliseconds (microseconds when there are any)."""
+    v = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    frac = f"{v.microsecond // 1000:03d}" if v.microsecond % 1000 == 0 else f"{v.microsecond:06d}"
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + frac + "Z"
+
+
+def number(value: Any) -> Any:
+    """numeric → int when whole, else float; everything else unchanged."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON value: RFC 3339 Z timestamps, dates as YYYY-MM-DD, numbers as numbers."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def ratio(num: float | int | None, den: float | int | None) -> float | None:
+    """``num / den``; None when either is missing or ``den`` is 0."""
+    if num is None or not den:
+        return None
+    return float(num) / float(den)
+
+
+def with_rates(r: dict[str, Any]) -> dict[str, Any]:
+    """Row ``r`` of flow sums with the rates of ``waste.value_stream_daily`` added."""
+    r["fcr_rate"] = ratio(r["fcr"], r["contacts"])
+    r["failure_demand_rate"] = ratio(r["failure_demand"], r["contacts"])
+    r["abandonment_rate"] = ratio(r["abandoned"], r["contacts"])
+    r["transfer_rate"] = ratio(r["transferred"], r["contacts"])
+    r["flow_efficiency"] = ratio(r["value_added_s"], r["lead_time_s"])
+    return r
+
+
+def pareto(totals: Mapping[str, Mapping[str, Any]], costs: Mapping[str, float]) -> dict[str, Any]:
+    """The seven wastes ranked by cost in seconds (descending; ties in the post's order),
+    with each one's share and the cumulative share."""
+    rows = [{"waste_type": w, "label": w.replace("_", "-"), "words": WASTE_WORDS[w],
+             "occurrences": t["occurrences"], "quantity": t["quantity"], "unit": t["unit"],
+             "cost_per_unit_s": costs[w], "cost_s": t["quantity"] * costs[w]}
+            for w, t in totals.items()]
+    rows.sort(key=lambda r: (-r["cost_s"], WASTE_TYPES.index(r["waste_type"])))
+    total = sum(r["cost_s"] for r in rows)
+    running = 0.0
+    for r in rows:
+        running += r["cost_s"]
+        r["share"] = ratio(r["cost_s"], total)
+        r["cumulative_share"] = ratio(running, total)
+    return {"rank_by": "cost_s", "total_cost_s": total, "rows": rows}
+
+def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequence[date],
+            totals: Mapping[str, Mapping[str, Any]], flow: Sequence[dict[str, Any]],
+            capacity: Sequence[dict[str, Any]], backlog: Sequence[dict[str, Any]],
+            sentiment: Sequence[dict[str, Any]], costs: Mapping[str, float],
+            target_occupancy: float | None) -> dict[str, Any]:
+    """The body of ``/api/v1/summary`` from the figures
+    :func:`leancrm_waste.read.views.summary_figures` read in one snapshot; ``days`` are
+    the days of its time range (each one gets a row of ``daily``, with zeros when no
+    contact started that day)."""
+    by_day = {r["day"]: r for r in flow}
+    keys = ("contacts", "fcr", "failure_demand", "abandoned", "transferred", "value_added_s",
+            "lead_time_s")
+    daily = [by_day.get(d) or with_rates({"day": d, **dict.fromkeys(keys, 0)}) for d in days]
+    pooled = with_rates({k: sum(r[k] for r in flow) for k in keys})
+    staffed = sum(float(r["staffed_s"] or 0) for r in capacity)
+    busy = sum(float(r["busy_s"] or 0) for r in capacity)
+    teams = sorted({r["team"] for r in capacity})
+    bands = {b: sum(r["open_interactions"] for r in backlog if r["age_band"] == b) for b in AGE_BANDS}
+    return {
+        "generated_at": generated_at,
+        "filters": dict(filters),
+        "applies": {
+            "pareto": ["from", "to", "channel", "reason", "team"],
+            "daily": ["from", "to", "channel", "reason"],
+            "capacity": ["from", "to", "team"],
+            "backlog": ["channel"],
+            "sentiment": ["from", "to"],
+        },
+        "target_occupancy": target_occupancy,
+        "cost_seconds": dict(costs),
+        "headline": {
+            "contacts": pooled["contacts"], "fcr_rate": pooled["fcr_rate"],
+            "failure_demand_rate": pooled["failure_demand_rate"],
+            "abandonment_rate": pooled["abandonment_rate"],
+            "flow_efficiency": pooled["flow_efficiency"],
+            "occupancy": ratio(busy, staffed),
+            "overproduction_s": sum(float(r["overproduction_s"] or 0) for r in capacity),
+            "open_interactions": sum(bands.values()),
+        },
+        "pareto": pareto(totals, costs),
+        "daily": daily,
+        "capacity": {"teams": teams, "rows": list(capacity)},
+        "backlog": {"bands": list(AGE_BANDS), "by_band": bands, "rows": list(backlog)},
+        "sentiment": {"sources": list(SOURCES), "teams": list(ROUTING_TEAMS), "rows": list(sentiment)},
+    }
