@@ -370,6 +370,9 @@ class ChaosRun:
     def _finish(self, report: dict[str, Any]) -> dict[str, Any]:
         cfg = self.config
         report["finished_at"] = wall_time()
+        # the services run from the working tree: a process started again after a kill runs
+        # whatever the files say by then
+        report["code_at_end"] = code_state()
         report["wall_s"] = round(time.monotonic() - self.started_mono, 1)
         inj, sup = self.injector, self.supervisor
         injected = {k: (inj.done[k] if inj else 0) for k in FAULT_KINDS}
