@@ -57,7 +57,7 @@ class RunConfig:
     @classmethod
     def ci(cls, **changes: Any) -> RunConfig:
         """The short run of tests/faults: every kind of fault, small numbers, ~2 minutes."""
-        base = cls(duration_s=45.0, kills=6, pg_restarts=1, broker_pause_s=8.0, malformed=300,
+        base = cls(duration_s=45.0, kills=6, pg_restarts=1, broker_pause_s=10.0, malformed=300,
                    days=1, customers=60, probe_deadline_s=60.0, settle_timeout_s=75.0,
                    rebuild_timeout_s=90.0, startup_timeout_s=120.0, report=None, progress=False)
         return dataclasses.replace(base, **changes)
