@@ -20,10 +20,7 @@ import asyncpg
 
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.offsets import ConsumerOffsets, TopicPartition
-from leancrm_servicekit.outbox import Outbox, OutboxMessage, OutboxRow
-
-__all__ = ["ConcurrencyConflict", "EventStore", "OutboxMessage", "OutboxRow", "PositionClaim",
-           "ProcessedCommand", "StoredEvent"]
+from leancrm_servicekit.outbox import Outbox, OutboxMessage
 
 
 class ConcurrencyConflict(Exception):

@@ -10,7 +10,7 @@ import asyncpg
 from starlette.routing import BaseRoute
 
 from leancrm_contracts.topics import DLQ, EVENT_TOPICS
-from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.faults import is_transient_database_error
 from leancrm_servicekit.http import HttpServer, ops_routes
 from leancrm_servicekit.kafka import ensure_topics
@@ -19,10 +19,8 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
-from leancrm_servicekit.settings import require
 from leancrm_waste.projection import stores
-from leancrm_waste.projection.apply import WasteApplier
-from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.projection.projector import projector
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.settings import WasteSettings
 
@@ -36,6 +34,7 @@ class WasteService:
         self.settings = settings or WasteSettings()
         self.schema = self.settings.db_schema or "waste_service"
         self.metrics = ServiceMetrics(NAME)
+        self.infra: Infrastructure | None = None
         self.stop_event = asyncio.Event()
         self.pool: asyncpg.Pool | None = None
         self.outbox: Outbox | None = None
@@ -50,23 +49,14 @@ class WasteService:
         self.started_at = time.time()
 
     @property
-    def dsn(self) -> str:
-        return require(self.settings.database_url, "LEANCRM_DATABASE_URL")
-
-    @property
-    def bootstrap(self) -> str:
-        return require(self.settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
-
-    @property
     def group_id(self) -> str:
         return self.settings.consumer_group or "leancrm-waste"
 
     async def prepare(self) -> str:
         """Migrate, create the first store and the views if needed; the active store."""
-        await migrate(self.dsn, self.schema, [KIT_MIGRATIONS])
-        self.pool = await create_pool(self.dsn, self.schema, self.settings.db_pool_size,
-                                      Timeouts.of(self.settings))
-        self.outbox = Outbox(self.pool, self.schema)
+        self.infra = await open_infrastructure(NAME, self.settings, default_schema=self.schema,
+                                               metrics=self.metrics)
+        self.pool, self.outbox = self.infra.pool, self.infra.outbox
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
             try:
@@ -84,14 +74,10 @@ class WasteService:
 
     async def start(self, *, http: bool = True) -> None:
         store = await self.prepare()
-        await ensure_topics(self.bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
+        assert self.infra is not None
+        await ensure_topics(self.infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
                             self.settings.replication_factor)
-        assert self.outbox is not None
-        s = self.settings
-        self.relay = OutboxRelay(dsn=self.dsn, schema=self.schema, outbox=self.outbox,
-                                 bootstrap=self.bootstrap, metrics=self.metrics,
-                                 batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
-                                 lease_s=s.relay_lease_s)
+        self.relay = self.infra.relay()
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)
         self._start_consumer(store)
@@ -107,19 +93,9 @@ class WasteService:
         return ops_routes(NAME, self.metrics, self.readiness, self.warnings) + api_routes(self)
 
     def _start_consumer(self, store: str) -> None:
-        assert self.pool is not None
+        assert self.infra is not None
         self.store_name = store
-        self.consumer = CheckpointedConsumer(
-            bootstrap=self.bootstrap, topics=list(EVENT_TOPICS), group_id=self.group_id,
-            pool=self.pool, offsets_table=f"{store}.consumer_offsets",
-            apply=WasteApplier(WasteStore(store)), outbox=self.outbox, metrics=self.metrics,
-            consumer_name=NAME,
-            max_records=self.settings.projector_batch_max_records,
-            session_timeout_ms=self.settings.session_timeout_ms,
-            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            concurrency=self.settings.projector_concurrency,
-        )
+        self.consumer = projector(self.infra, self.settings, store, self.group_id)
         self._consumer_stop = asyncio.Event()
         self._consumer_task = asyncio.create_task(self.consumer.run(self._consumer_stop))
 
@@ -181,6 +157,5 @@ class WasteService:
                 await asyncio.wait_for(t, 20)
         if self.http is not None:
             await self.http.stop()
-        if self.pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.pool.close(), 10)
+        if self.infra is not None:
+            await self.infra.close()

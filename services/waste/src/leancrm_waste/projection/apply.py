@@ -17,9 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from leancrm_servicekit.db import Conn
-from leancrm_servicekit.eventstore import OutboxMessage
 from leancrm_servicekit.inbound import DeadLetter, InboundRecord, dead_letter_message
 from leancrm_servicekit.logging import get_logger
+from leancrm_servicekit.outbox import OutboxMessage
 from leancrm_waste.projection import figures
 from leancrm_waste.projection.decoding import DecodedEvent, Skipped, decode_event
 from leancrm_waste.projection.rows import RawEvent

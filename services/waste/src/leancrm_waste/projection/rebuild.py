@@ -12,44 +12,26 @@ import time
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from leancrm_contracts.topics import EVENT_TOPICS
-from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.bootstrap import open_infrastructure
 from leancrm_servicekit.metrics import ServiceMetrics
-from leancrm_servicekit.outbox import Outbox
-from leancrm_servicekit.projection import CheckpointedConsumer
-from leancrm_servicekit.settings import require
 from leancrm_waste.projection import stores
-from leancrm_waste.projection.apply import WasteApplier
-from leancrm_waste.projection.writes import WasteStore
+from leancrm_waste.projection.projector import projector
 from leancrm_waste.settings import WasteSettings
 
 
 async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progress: bool = True,
                   timeout_s: float = 3600.0) -> tuple[str, str | None, int, float]:
     """Returns (new store, old store, events applied, seconds)."""
-    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
-    bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
-    schema = settings.db_schema or "waste_service"
-    await migrate(dsn, schema, [KIT_MIGRATIONS])
-    pool = await create_pool(dsn, schema, 4, Timeouts.of(settings))
+    infra = await open_infrastructure("waste", settings, default_schema="waste_service", pool_size=4,
+                                      metrics=ServiceMetrics("waste-rebuild"))
+    schema, pool = infra.schema, infra.pool
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn:
             old = await stores.active_store(conn, schema)
             new = stores.new_store_name(schema)
             await stores.create_store(conn, new, settings.target_occupancy)
-        consumer = CheckpointedConsumer(
-            bootstrap=bootstrap, topics=list(EVENT_TOPICS), group_id=f"leancrm-waste-rebuild-{new}",
-            pool=pool, offsets_table=f"{new}.consumer_offsets",
-            apply=WasteApplier(WasteStore(new)),
-            outbox=Outbox(pool, schema), consumer_name="waste",
-            metrics=ServiceMetrics("waste-rebuild"),
-            max_records=settings.projector_batch_max_records,
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=settings.heartbeat_interval_ms,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-            concurrency=settings.projector_concurrency,
-        )
+        consumer = projector(infra, settings, new, f"leancrm-waste-rebuild-{new}")
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))
         deadline = time.monotonic() + timeout_s
@@ -75,4 +57,4 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
         await asyncio.wait_for(task, 30)
         return new, old, consumer.applied, time.perf_counter() - started
     finally:
-        await pool.close()
+        await infra.close()
