@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -114,7 +114,18 @@ def clip(text: str, limit: int) -> str:
 
 
 class Unreadable(ValueError):
-    """A record that is not one strict UTF-8 JSON value within the bounds of section 2.5."""
+    """A record that is not one strict UTF-8 JSON value within the bounds of section 2.5.
+    ``beyond_bounds``: it is JSON, too deep or with too long a number to be read whole —
+    its top-level ``command_id`` may still be found, and a command then answered."""
+
+    def __init__(self, reason: str, *, beyond_bounds: bool = False) -> None:
+        super().__init__(reason)
+        self.beyond_bounds = beyond_bounds
+
+
+NESTED_TOO_DEEP = f"JSON nested more than {MAX_NESTING} levels deep (section 2.5)"
+#: Python's own bound on the digits of an integer it reads from text
+MAX_INT_DIGITS = 4300
 
 
 def _reject_constant(name: str) -> Any:
@@ -139,8 +150,11 @@ def parse_json(value: bytes) -> Any:
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise Unreadable(f"JSON nested more than {MAX_NESTING} levels deep (section 2.5)") from None
-    except ValueError as exc:  # JSONDecodeError, and integers of more than 4,300 digits
+        raise Unreadable(NESTED_TOO_DEEP, beyond_bounds=True) from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise Unreadable(f"a number of more than {MAX_INT_DIGITS:,} digits (section 2.5)",
+                             beyond_bounds=True) from None
         raise Unreadable(f"not UTF-8 JSON: {clip(str(exc), 200)}") from None
     check_nesting(value, obj)
     return obj
@@ -157,7 +171,7 @@ def check_nesting(value: bytes, obj: Any, depth: int = 1) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict | list):
             if depth > MAX_NESTING:
-                raise Unreadable(f"JSON nested more than {MAX_NESTING} levels deep (section 2.5)")
+                raise Unreadable(NESTED_TOO_DEEP, beyond_bounds=True)
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
@@ -222,12 +236,99 @@ def unforeseen(record: InboundRecord, exc: Exception) -> DeadLetter:
                       clip(f"could not be decoded: {type(exc).__name__}: {exc}", MAX_REASON_CHARS))
 
 
+#: what matters to find a top-level member without parsing: strings and punctuation
+_PUNCTUATION = re.compile(rb'["\[\]{}:,]')
+
+
+def _tokens(value: bytes) -> Iterator[bytes]:
+    """The strings and punctuation of a JSON text, in order, in linear time whatever the
+    bytes (a regular expression for strings would backtrack on an unterminated one)."""
+    position = 0
+    while (match := _PUNCTUATION.search(value, position)) is not None:
+        start = match.start()
+        if value[start] != 0x22:  # not a quote: punctuation
+            yield value[start:start + 1]
+            position = start + 1
+            continue
+        end = start + 1
+        while True:  # the closing quote: one not escaped by an odd number of backslashes
+            end = value.find(b'"', end)
+            if end < 0:
+                return  # unterminated: nothing more can be read
+            slashes = 0
+            while value[end - 1 - slashes] == 0x5C:
+                slashes += 1
+            if slashes % 2 == 0:
+                break
+            end += 1
+        yield value[start:end + 1]
+        position = end + 1
+
+
+def top_level_strings(value: bytes, names: Sequence[str]) -> dict[str, str]:
+    """The top-level members of the JSON object in ``value`` that are named in ``names``
+    and hold a string, found by scanning its tokens instead of parsing it: for a value
+    too deep or with too long a number to be parsed. Linear; never recursive."""
+    found: dict[str, str] = {}
+    wanted = set(names)
+    depth = 0
+    pending_key: str | None = None  # a key at depth 1 whose ':' was just read
+    previous = b""
+    previous_string: bytes | None = None
+    for token in _tokens(value):
+        if token in (b"{", b"["):
+            depth += 1
+            pending_key = None
+        elif token in (b"}", b"]"):
+            depth -= 1
+            pending_key = None
+        elif token == b":":
+            if depth == 1 and previous_string is not None:
+                pending_key = _json_string(previous_string)
+        elif token == b",":
+            pending_key = None
+        elif pending_key is not None and previous == b":":  # a string value of a top-level key
+            text = _json_string(token)
+            if pending_key in wanted and text is not None and pending_key not in found:
+                found[pending_key] = text
+            pending_key = None
+        previous_string = token if token.startswith(b'"') else None
+        previous = token
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def _json_string(token: bytes) -> str | None:
+    try:
+        text = json.loads(token)
+    except ValueError:
+        return None
+    return text if isinstance(text, str) else None
+
+
+def _beyond_bounds(record: InboundRecord, reason: str) -> Decoded:
+    """A command too deep or with too long a number to be read whole is still answered
+    when its top-level command_id can be found (section 2.4: a usable command_id gets a
+    result); else it is a dead letter."""
+    found = top_level_strings(record.value, ("command_id", "command_type"))
+    command_id = found.get("command_id")
+    if command_id is None or not 1 <= len(command_id) <= MAX_COMMAND_ID or storable(command_id) != command_id:
+        return DeadLetter(record, "undecodable", reason)
+    command_type = found.get("command_type", "")
+    if len(command_type) > MAX_COMMAND_TYPE or storable(command_type) != command_type:
+        command_type = ""
+    return InvalidCommand(command_id, command_type, reason)
+
+
 def _decode_command(
     record: InboundRecord, command_models: Mapping[str, type[BaseModel]]
 ) -> Decoded:
     try:
         obj: Any = parse_json(record.value)
     except Unreadable as exc:
+        if exc.beyond_bounds:
+            return _beyond_bounds(record, str(exc))
         return DeadLetter(record, "undecodable", str(exc))
     if not isinstance(obj, dict):
         return DeadLetter(record, "invalid_envelope", f"expected a JSON object, got {type(obj).__name__}")

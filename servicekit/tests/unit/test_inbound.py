@@ -161,7 +161,7 @@ def test_the_dead_letter_headers_are_storable() -> None:
 
 @pytest.mark.parametrize("value", [
     b"[" * 1000 + b"]" * 1000,  # RecursionError escaped to faststream and lost the batch
-    b'{"command_id": "c-1", "n": ' + b"9" * 5000 + b"}",  # ValueError, likewise
+    b'{"n": ' + b"9" * 5000 + b"}",  # ValueError, likewise
     json.dumps(register(data={"customer_id": str(uuid.uuid4()), "name": "A\x00da",
                               "segment": "retail"})).encode("utf-16"),  # passed, then failed every commit
     json.dumps(register()).encode("utf-32"),
@@ -173,7 +173,32 @@ def test_the_dead_letter_headers_are_storable() -> None:
 def test_bytes_that_are_not_strict_utf8_json_within_bounds_are_dead_letters(value: bytes) -> None:
     decoded = decode_command(record(value), COMMANDS)
     assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable", decoded
-    assert decoded.reason.startswith(("not UTF-8 JSON", "the value has", "JSON nested"))
+    assert decoded.reason.startswith(("not UTF-8 JSON", "the value has", "JSON nested", "a number of"))
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b'{"command_id": "c-1", "command_type": "register_customer", "n": ' + b"9" * 5000 + b"}",
+     "a number of more than 4,300 digits"),
+    (b'{"data": ' + b"[" * 1000 + b"]" * 1000 + b', "command_type": "register_customer", '
+     b'"command_id": "c-1"}', "JSON nested more than 64 levels deep"),
+    (json.dumps(register(correlation_id=nested(70))).encode(),
+     "JSON nested more than 64 levels deep"),
+], ids=["5000 digits", "nested 1000", "nested 70"])
+def test_json_beyond_the_bounds_with_a_top_level_command_id_is_answered_invalid(
+        value: bytes, reason: str) -> None:
+    """Too deep or with too long a number to be read whole, the command still has a usable
+    command_id at the top: it is answered (section 2.4), found without parsing."""
+    decoded = decode_command(record(value), COMMANDS)
+    assert isinstance(decoded, InvalidCommand), decoded
+    assert (decoded.command_id, decoded.command_type) == ("c-1", "register_customer")
+    assert decoded.message.startswith(reason)
 
 
 def test_a_timestamp_beyond_the_calendar_is_invalid_not_an_overflow() -> None:
@@ -182,11 +207,11 @@ def test_a_timestamp_beyond_the_calendar_is_invalid_not_an_overflow() -> None:
     assert decoded.message.startswith("occurred_at: ") and "2200-01-01" in decoded.message
 
 
-def test_nesting_beyond_the_bound_is_a_verdict_naming_it() -> None:
+def test_nesting_beyond_the_bound_without_a_command_id_is_a_dead_letter_naming_it() -> None:
     deep: Any = 1
     for _ in range(70):
         deep = [deep]
-    decoded = decode_command(record(register(correlation_id=deep)), COMMANDS)
+    decoded = decode_command(record({"command_type": "register_customer", "data": deep}), COMMANDS)
     assert isinstance(decoded, DeadLetter) and "nested more than 64" in decoded.reason
 
 

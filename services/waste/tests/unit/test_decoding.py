@@ -140,3 +140,15 @@ def test_whatever_decoding_raises_is_the_records_dead_letter(monkeypatch: pytest
     decoded = decode(interaction_started())
     assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable"
     assert decoded.reason.startswith("could not be decoded: KeyError")
+
+
+def test_nan_and_infinity_are_not_json_even_in_fields_the_projector_ignores() -> None:
+    # pydantic reads NaN into an unknown field and drops it: the event was applied
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        value = json.dumps(interaction_started()).encode()[:-1] + b', "score": ' + token + b"}"
+        decoded = decode_raw(value)
+        assert isinstance(decoded, DeadLetter) and decoded.error_code == "undecodable"
+        assert "NaN and Infinity" in decoded.reason
+    text = interaction_started()
+    text["data"]["reason"] = "nan"  # the word in a string is no number
+    assert isinstance(decode(text), DecodedEvent)

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from leancrm_contracts.envelope import EventEnvelope
 from leancrm_contracts.limits import MAX_MESSAGE_BYTES
@@ -76,6 +77,9 @@ def _decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
         return DeadLetter(record, "undecodable",
                           f"the value has {len(record.value):,} bytes, more than the "
                           f"{MAX_MESSAGE_BYTES:,} a message may have (section 2.5)")
+    if (b"NaN" in record.value or b"Infinity" in record.value) and _not_strict_json(record.value):
+        return DeadLetter(record, "undecodable",
+                          "not UTF-8 JSON: NaN and Infinity are not JSON numbers (section 2.5)")
     try:
         envelope = EventEnvelope.model_validate_json(record.value)
     except ValidationError as exc:
@@ -111,6 +115,20 @@ def _decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
     if mismatch is not None:
         return DeadLetter(record, "invalid_envelope", mismatch)
     return DecodedEvent(record, envelope, dumped, kind)
+
+
+def _not_strict_json(value: bytes) -> bool:
+    """Whether ``value`` holds NaN or Infinity as a number (pydantic reads them, into
+    fields it would otherwise drop unseen); a rare, slower look for values that name them."""
+    try:
+        from_json(value, allow_inf_nan=False)
+    except ValueError:
+        try:
+            from_json(value)
+        except ValueError:
+            return False  # not JSON for other reasons, which validation names
+        return True
+    return False
 
 
 def _stream_mismatch(envelope: EventEnvelope, kind: str, data: dict[str, Any]) -> str | None:
