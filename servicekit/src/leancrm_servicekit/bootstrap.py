@@ -17,6 +17,7 @@ import asyncpg
 
 from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
 from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.faults import patiently
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
@@ -68,9 +69,12 @@ async def open_infrastructure(
     dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
     kafka_bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
     schema = settings.db_schema or default_schema or name
-    applied = await migrate(dsn, schema, [KIT_MIGRATIONS, *migrations])
+    metrics = metrics or ServiceMetrics(name)
+    applied = await patiently("migrations", lambda: migrate(dsn, schema, [KIT_MIGRATIONS, *migrations]),
+                              metrics=metrics)
     log.info("migrated", schema=schema, applied=applied)
-    pool = await create_pool(dsn, schema, pool_size or settings.db_pool_size, Timeouts.of(settings))
+    pool = await patiently("the connection pool", lambda: create_pool(
+        dsn, schema, pool_size or settings.db_pool_size, Timeouts.of(settings)), metrics=metrics)
     return Infrastructure(name=name, settings=settings, schema=schema, dsn=dsn,
                           kafka_bootstrap=kafka_bootstrap, pool=pool, outbox=Outbox(pool, schema),
-                          metrics=metrics or ServiceMetrics(name))
+                          metrics=metrics)

@@ -27,6 +27,7 @@ from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.commands import CommandHandler, ReadModelHook
 from leancrm_servicekit.decider import Decider
 from leancrm_servicekit.eventstore import EventStore
+from leancrm_servicekit.faults import patiently
 from leancrm_servicekit.http import HttpServer, ops_routes
 from leancrm_servicekit.inbound import InboundRecord
 from leancrm_servicekit.kafka import ensure_topics
@@ -110,12 +111,12 @@ class CommandService:
         self.infra = infra = await open_infrastructure(spec.name, s, migrations=spec.migration_dirs,
                                                        metrics=self.metrics)
         self.pool, self.outbox, self.store = infra.pool, infra.outbox, infra.event_store()
-        created = await ensure_topics(
+        created = await patiently("the topics", lambda: ensure_topics(
             infra.kafka_bootstrap,
             [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ],
             s.partitions,
             s.replication_factor,
-        )
+        ), metrics=self.metrics)
         log.info("topics_ready", created=created)
         self.handler = CommandHandler(
             service=spec.name,
@@ -129,13 +130,23 @@ class CommandService:
         if s.relay_enabled:
             self.relay = infra.relay()
             self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
-        self.broker = self._build_broker(infra.kafka_bootstrap)
-        await self.broker.start()
+        self.broker = await patiently("the command consumer", self._start_broker, metrics=self.metrics)
         port = spec.default_http_port if s.http_port is None else s.http_port
         self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness, self._warnings),
                                s.http_host, port)
         await self.http.start()
         log.info("service_started", http_port=self.http.port, command_topic=spec.command_topic)
+
+    async def _start_broker(self) -> KafkaBroker:
+        assert self.infra is not None
+        broker = self._build_broker(self.infra.kafka_bootstrap)
+        try:
+            await broker.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(broker.stop(), 10)
+            raise
+        return broker
 
     def _build_broker(self, kafka_bootstrap: str) -> KafkaBroker:
         s, spec = self.settings, self.spec

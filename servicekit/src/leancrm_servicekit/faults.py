@@ -10,9 +10,21 @@ at a time. Anything else is a bug: it stops the line, visibly, rather than skip 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import asyncpg
 import asyncpg.exceptions as pg
 from aiokafka.errors import KafkaError
+
+from leancrm_servicekit.logging import get_logger
+
+if TYPE_CHECKING:
+    from leancrm_servicekit.metrics import ServiceMetrics
+
+log = get_logger(component="faults")
+T = TypeVar("T")
 
 #: failures of the database connection or server that retrying overcomes
 TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
@@ -57,3 +69,28 @@ def is_transient_broker_error(exc: BaseException) -> bool:
             "NodeNotReadyError", "NotLeaderForPartitionError", "LeaderNotAvailableError",
         }
     return isinstance(exc, OSError | TimeoutError)
+
+
+async def patiently(what: str, op: Callable[[], Awaitable[T]], *,
+                    metrics: ServiceMetrics | None = None) -> T:
+    """``op()`` until it succeeds, waiting out transient database and broker failures with
+    back-off (a process started while PostgreSQL restarts or the broker is unreachable
+    waits for them instead of exiting); any other failure is raised at once."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await op()
+        except Exception as exc:
+            if is_transient_database_error(exc):
+                dependency = "database"
+            elif is_transient_broker_error(exc):
+                dependency = "broker"
+            else:
+                raise
+            delay = min(0.5 * 2 ** min(attempt - 1, 5), 10.0)
+            if metrics is not None:
+                metrics.transient_errors.labels(dependency=dependency, error=type(exc).__name__).inc()
+            log.warning("waiting_for_dependency", what=what, dependency=dependency,
+                        error=repr(exc)[:300], attempt=attempt, retry_in_s=delay)
+            await asyncio.sleep(delay)

@@ -217,3 +217,42 @@ async def test_an_unexpected_failure_stops_the_line_and_loses_nothing(
             assert (await http.get(ready)).status_code == 200
     finally:
         await service.stop()
+
+
+async def test_a_service_started_while_the_broker_is_unreachable_waits_for_it(
+    infra: Infra, bootstrap: str, schema_name: str, broker_handle: EmbeddedBroker | None,
+) -> None:
+    """It exited (KafkaConnectionError: Unable to bootstrap) when started during an outage,
+    which the chaos harness found in every broker pause; now it waits and then serves."""
+    if broker_handle is None:
+        pytest.skip("pauses the embedded broker (SIGSTOP); not possible on shared infrastructure")
+    from leancrm_customers.app import SPEC
+
+    from .conftest import service_settings
+
+    service = CommandService(SPEC, service_settings(infra, bootstrap, schema_name))
+    broker_handle.pause()
+    starting = asyncio.create_task(service.start())
+    try:
+        await wait_until(lambda: service.metrics.transient_errors.labels(
+            dependency="broker", error="KafkaConnectionError")._value.get() >= 1
+            or service.metrics.transient_errors.labels(
+                dependency="broker", error="KafkaTimeoutError")._value.get() >= 1,
+            60, what="the service waiting for the broker")
+        assert not starting.done()
+    finally:
+        broker_handle.resume()
+    try:
+        await asyncio.wait_for(starting, 90)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            async with TopicReader(bootstrap, RESULTS) as reader:
+                cmd = register(str(uuid.uuid4()))
+                await send(producer, cmd, key=cmd["data"]["customer_id"])
+                (result,) = await reader.wait_json(RESULTS, command_id=cmd["command_id"], timeout_s=60)
+                assert result["status"] == "accepted"
+        finally:
+            await producer.stop()
+    finally:
+        await service.stop()

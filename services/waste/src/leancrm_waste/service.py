@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute
 
 from leancrm_contracts.topics import DLQ, EVENT_TOPICS
 from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
-from leancrm_servicekit.faults import is_transient_database_error
+from leancrm_servicekit.faults import is_transient_database_error, patiently
 from leancrm_servicekit.http import HttpServer, ops_routes
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.logging import get_logger
@@ -57,26 +57,34 @@ class WasteService:
         self.infra = await open_infrastructure(NAME, self.settings, default_schema=self.schema,
                                                metrics=self.metrics)
         self.pool, self.outbox = self.infra.pool, self.infra.outbox
-        async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock(hashtext('leancrm_waste_prepare'))")
-            try:
-                store = await stores.active_store(conn, self.schema)
-                if store is None:
-                    store = stores.initial_store_name(self.schema)
-                    await stores.create_store(conn, store, self.settings.target_occupancy)
-                    await stores.switch_to(conn, self.schema, store)
-                else:
-                    await stores.create_store(conn, store, self.settings.target_occupancy)
-                    await stores.install_views(conn, store)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext('leancrm_waste_prepare'))")
+        store = await patiently("the read model's store", self._prepare_store, metrics=self.metrics)
+        return store
+
+    async def _prepare_store(self) -> str:
+        """The active store, made (with the views) when there is none, in one transaction
+        that replicas starting together take in turn: it locks a row of the service's
+        own schema, which only the service's role can (an advisory lock on a known key
+        could be held by any role, and stop the projector from starting)."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT FROM positions FOR UPDATE")  # the kit's singleton row
+            store = await stores.active_store(conn, self.schema)
+            if store is None:
+                store = stores.initial_store_name(self.schema)
+                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.switch_to(conn, self.schema, store)
+            else:
+                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.install_views(conn, store)
         return store
 
     async def start(self, *, http: bool = True) -> None:
         store = await self.prepare()
         assert self.infra is not None
-        await ensure_topics(self.infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
-                            self.settings.replication_factor)
+        infra = self.infra
+        await patiently("the topics", lambda: ensure_topics(
+            infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
+            self.settings.replication_factor), metrics=self.metrics)
         self.relay = self.infra.relay()
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)
