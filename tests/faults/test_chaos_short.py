@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from .harness import config, malformed, processes, run
+from leancrm_chaos import config, malformed, processes, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

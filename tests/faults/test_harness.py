@@ -12,7 +12,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from rich.console import Console
 
-from .harness import checks, faults, journal, malformed, report, settle, topics, traffic
+from leancrm_chaos import checks, faults, journal, malformed, report, settle, topics, traffic
 
 PROCESSES = {"consumer": ["customers-consumer", "interactions-consumer", "feedback-consumer"],
              "relay": ["customers-relay", "interactions-relay", "feedback-relay"],
