@@ -1,3 +1,3 @@
-"""Fixtures for every test in the repository: see leancrm_servicekit.testing."""
+"""Fixtures for every test in the repository: see leancrm_devstack.testing."""
 
-pytest_plugins = ["leancrm_servicekit.testing"]
+pytest_plugins = ["leancrm_devstack.testing"]

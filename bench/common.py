@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from leancrm_servicekit.embedded import EmbeddedStack
+from leancrm_devstack.embedded import EmbeddedStack
 
 RESULTS = Path(__file__).with_name("results")
 

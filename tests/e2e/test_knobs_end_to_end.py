@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from leancrm_devstack.embedded import EmbeddedBroker
+from leancrm_devstack.testing import Infra, wait_until
 from leancrm_servicekit.command_service import CommandService
-from leancrm_servicekit.embedded import EmbeddedBroker
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_simulator.run import drive
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings

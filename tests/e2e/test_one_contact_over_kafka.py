@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from leancrm_devstack.testing import Infra, TopicReader
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra, TopicReader
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -14,22 +14,22 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from leancrm_servicekit.embedded import EmbeddedPostgres
-from leancrm_servicekit.launcher import SERVICES, ports_in_use
-from leancrm_servicekit.local_database import DATABASE, dsn_with
+from leancrm_devstack.embedded import EmbeddedPostgres
+from leancrm_devstack.launcher import installed_services, ports_in_use
+from leancrm_devstack.local_database import DATABASE, dsn_with
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
-    busy = ports_in_use(list(SERVICES))
+    busy = ports_in_use(installed_services())
     if busy:
         pytest.skip(f"ports {busy} are taken (is scripts/run running?): the launcher needs them")
     env = {k: v for k, v in os.environ.items()
            if k not in ("LEANCRM_KAFKA_BOOTSTRAP", "LEANCRM_DATABASE_URL")}
     env["COLUMNS"] = "200"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "leancrm_servicekit.launcher", "--days", "1", "--exit-when-done",
+        sys.executable, "-m", "leancrm_devstack.launcher", "--days", "1", "--exit-when-done",
         "--workdir", str(tmp_path), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
@@ -41,7 +41,7 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
     out = out_b.decode(errors="replace")
     assert proc.returncode == 0, out[-4000:]
 
-    for s in SERVICES:
+    for s in installed_services():
         assert f"✓ {s.name} ready on http://127.0.0.1:{s.port}" in out, out
     assert "each service as its own role" in out
     assert "Simulated " in out and " commands in " in out
@@ -51,10 +51,10 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
         assert section in huddle, huddle
     assert "Dashboard: http://127.0.0.1:8104/" in out
     assert out.rstrip().endswith("Stopped."), out[-500:]
-    assert ports_in_use(list(SERVICES)) == []
+    assert ports_in_use(installed_services()) == []
 
     logs = {p.stem: p.read_text() for p in (tmp_path / "logs").glob("*.log")}
-    assert set(logs) == {s.name for s in SERVICES}
+    assert set(logs) == {s.name for s in installed_services()}
     for name, text in logs.items():
         assert '"level": "error"' not in text, (name, text[-3000:])
     assert "ops_role_not_managed" not in logs["waste"], "leancrm_ops was set up by the init script"

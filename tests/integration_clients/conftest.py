@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from leancrm_servicekit.local_database import psql_binary
+from leancrm_devstack.local_database import psql_binary
 
 from .tools import NodeClient, Psql, install_node_client, require_tool
 

@@ -26,11 +26,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from leancrm_customers.app import SPEC as CUSTOMERS
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
 from leancrm_interactions.app import SPEC as INTERACTIONS
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 from leancrm_waste.projection.rebuild import rebuild
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings

@@ -21,12 +21,10 @@ from leancrm_waste.settings import WasteSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 FIRST_PARTY = {"leancrm_contracts", "leancrm_servicekit", "leancrm_customers", "leancrm_interactions",
-               "leancrm_feedback", "leancrm_waste", "leancrm_simulator"}
-#: laptop and test tooling inside leancrm_servicekit, never run in the image
-NOT_IN_IMAGE = {"testing.py", "embedded.py", "launcher.py", "local_database.py"}
-#: packages under tools/ for developers only (the fault-injection harness drives an
-#: embedded stack), never installed in the image
-DEVELOPMENT_TOOLS = {"chaos"}
+               "leancrm_feedback", "leancrm_waste", "leancrm_simulator", "leancrm_devstack", "leancrm_chaos"}
+#: packages under tools/ for developers only (the development stack with its embedded
+#: PostgreSQL and broker, the fault-injection harness), never installed in the image
+DEVELOPMENT_TOOLS = {"chaos", "devstack"}
 
 
 def _requirements(path: Path) -> dict[str, str]:
@@ -85,8 +83,6 @@ def test_the_image_has_every_dependency_the_code_imports() -> None:
     missing: dict[str, set[str]] = {}
     for package in _packages():
         for path in (package / "src").rglob("*.py"):
-            if path.name in NOT_IN_IMAGE and path.parent.name == "leancrm_servicekit":
-                continue
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Import):
                     modules = [a.name for a in node.names]

@@ -27,9 +27,9 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from leancrm_contracts.envelope import MESSAGE_TYPE_COMMAND_RESULT
 from leancrm_customers.app import SPEC as CUSTOMERS
+from leancrm_devstack.testing import Infra, wait_until
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_waste.projection.stores import initial_store_name
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings

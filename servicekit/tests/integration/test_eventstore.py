@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from leancrm_devstack.testing import Infra
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
 from leancrm_servicekit.eventstore import (
     ConcurrencyConflict,
@@ -19,7 +20,6 @@ from leancrm_servicekit.eventstore import (
     StoredEvent,
 )
 from leancrm_servicekit.outbox import Outbox, OutboxMessage
-from leancrm_servicekit.testing import Infra
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from leancrm_devstack.embedded import EmbeddedBroker
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
-from leancrm_servicekit.embedded import EmbeddedBroker
 from leancrm_servicekit.kafka import ensure_topics
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox, OutboxMessage
 from leancrm_servicekit.relay import OutboxRelay
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 
 pytestmark = pytest.mark.integration
 TOPIC = "relay.test.v1"

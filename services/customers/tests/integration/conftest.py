@@ -6,9 +6,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from leancrm_customers.app import SPEC
+from leancrm_devstack.testing import Infra, settings_for_test
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
-from leancrm_servicekit.testing import Infra, settings_for_test
 
 
 def service_settings(infra: Infra, bootstrap: str, schema: str, **extra: object) -> ServiceSettings:

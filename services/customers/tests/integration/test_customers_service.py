@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_servicekit.command_service import CommandService
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 
 from .helpers import COMMANDS, DLQ, EVENTS, RESULTS, command, register, send
 

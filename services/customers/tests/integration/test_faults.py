@@ -21,9 +21,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from leancrm_devstack.embedded import EmbeddedBroker
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_servicekit.command_service import CommandService
-from leancrm_servicekit.embedded import EmbeddedBroker
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
 
 from .helpers import COMMANDS, EVENTS, RESULTS, register, send
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_customers.app import SPEC
-from leancrm_servicekit.testing import Infra, running_service, wait_until
+from leancrm_devstack.testing import Infra, running_service, wait_until
 
 from .helpers import register
 

@@ -15,9 +15,9 @@ import pytest
 
 from leancrm_contracts.topics import DLQ
 from leancrm_customers.app import SPEC
+from leancrm_devstack.testing import Infra, running_service, wait_until
 from leancrm_servicekit.outbox import OutboxMessage
 from leancrm_servicekit.parking_lot import REPLAY_OF, Selection, replay_dead_letters
-from leancrm_servicekit.testing import Infra, running_service, wait_until
 
 from .helpers import register
 

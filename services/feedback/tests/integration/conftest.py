@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from leancrm_devstack.testing import Infra, running_service
 from leancrm_feedback.app import SPEC
-from leancrm_servicekit.testing import Infra, running_service
 
 from .helpers import Harness
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leancrm_contracts.topics import COMMAND_RESULTS, FEEDBACK_COMMANDS, FEEDBACK_EVENTS
-from leancrm_servicekit.testing import ServiceHarness
+from leancrm_devstack.testing import ServiceHarness
 
 COMMANDS = FEEDBACK_COMMANDS
 EVENTS = FEEDBACK_EVENTS

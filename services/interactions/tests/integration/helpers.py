@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leancrm_contracts.topics import COMMAND_RESULTS, INTERACTIONS_COMMANDS, INTERACTIONS_EVENTS
-from leancrm_servicekit.testing import ServiceHarness
+from leancrm_devstack.testing import ServiceHarness
 
 COMMANDS = INTERACTIONS_COMMANDS
 EVENTS = INTERACTIONS_EVENTS

@@ -30,6 +30,10 @@ DEFAULT_PORT = 8104
 
 
 class WasteService:
+    #: what scripts/run needs to know of the service (its entry point in pyproject.toml)
+    name = NAME
+    default_http_port = DEFAULT_PORT
+
     def __init__(self, settings: WasteSettings | None = None) -> None:
         self.settings = settings or WasteSettings()
         self.schema = self.settings.db_schema or "waste_service"

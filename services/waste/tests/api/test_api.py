@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.catalogue import VIEWS
 from leancrm_waste.read.costs import DEFAULT_COST_SECONDS

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_waste.read import catalogue, params, views
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.catalogue import VIEWS

@@ -25,9 +25,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from leancrm_devstack.testing import Infra, wait_until
 from leancrm_servicekit.http import HttpServer
 from leancrm_servicekit.inbound import InboundRecord
-from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.offline import offline_events
 from leancrm_simulator.scenario import generate

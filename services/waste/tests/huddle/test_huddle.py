@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from rich.console import Console
 
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_waste.huddle import cli
 from leancrm_waste.huddle.render import render_json, render_markdown, render_text
 from leancrm_waste.huddle.report import build_report, compare

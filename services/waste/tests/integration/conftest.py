@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from leancrm_servicekit.testing import Infra, wait_until
+from leancrm_devstack.testing import Infra, wait_until
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.offline import EventMessage, offline_events, produce_events
 from leancrm_simulator.scenario import generate

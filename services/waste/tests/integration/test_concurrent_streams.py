@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from leancrm_devstack.testing import Infra, wait_until
 from leancrm_servicekit.inbound import InboundRecord
-from leancrm_servicekit.testing import Infra, wait_until
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.apply import WasteApplier
 from leancrm_waste.projection.writes import WasteStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_waste.service import WasteService
 
 from .conftest import VIEWS, produce, running, scenario_events, snapshot, wait_applied, waste_settings
@@ -53,7 +53,7 @@ async def test_once_twice_small_batches_and_two_instances_give_identical_views(
 
 
 async def _drained(*services: WasteService) -> None:
-    from leancrm_servicekit.testing import wait_until
+    from leancrm_devstack.testing import wait_until
 
     await wait_until(lambda: all((s.consumer is not None and s.consumer.caught_up()) or
                                  (s.consumer is not None and not s.consumer.consumer.assignment())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_simulator.figures import measure
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.offline import offline_events

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_simulator.offline import EventMessage
 from leancrm_waste.projection.rebuild import rebuild
 from leancrm_waste.service import WasteService
@@ -111,7 +111,7 @@ async def test_arrival_order_does_not_change_the_figures(infra: Infra, bootstrap
     # so instead build the reversed case on the reversed stream in a separate group
     # reading a copy produced in reverse order after a marker
     reversed_events = list(reversed(events))
-    from leancrm_servicekit.embedded import EmbeddedBroker
+    from leancrm_devstack.embedded import EmbeddedBroker
 
     other = EmbeddedBroker().start()
     try:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from leancrm_servicekit.testing import Infra, TopicReader, wait_until
+from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_waste.projection import figures
 from leancrm_waste.service import WasteService
 

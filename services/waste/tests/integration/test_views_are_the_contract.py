@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from leancrm_contracts import read_model
-from leancrm_servicekit.testing import Infra
+from leancrm_devstack.testing import Infra
 from leancrm_waste.projection import stores
 from leancrm_waste.read import catalogue
 

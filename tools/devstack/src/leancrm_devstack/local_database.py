@@ -9,6 +9,7 @@ roles need no password.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,8 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 DATABASE = "leancrm"
 OPS_ROLE = "leancrm_ops"
 SERVICE_ROLES = ("customers", "interactions", "feedback", "waste")
-# servicekit/src/leancrm_servicekit/local_database.py -> the repository's deploy/
-INIT_SQL = Path(__file__).resolve().parents[3] / "deploy" / "postgres" / "leancrm-init.sql"
+#: production's set-up script, as a path inside a checkout of the repository
+INIT_SQL_IN_CHECKOUT = Path("deploy") / "postgres" / "leancrm-init.sql"
+INIT_SQL_VARIABLE = "LEANCRM_INIT_SQL"
 
 
 class DatabaseSetupError(RuntimeError):
@@ -52,10 +54,31 @@ def dsn_with(dsn: str, *, user: str | None = None, database: str | None = None) 
     return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
 
 
-def apply_init_sql(admin_dsn: str, init_sql: Path = INIT_SQL, database: str = DATABASE,
+def init_sql_path(start: Path | None = None) -> Path:
+    """Production's database script: ``$LEANCRM_INIT_SQL``, else
+    ``deploy/postgres/leancrm-init.sql`` in the checkout the command runs in (the
+    working directory or one above it) — not found through this package's own files,
+    which may be installed anywhere."""
+    configured = os.environ.get(INIT_SQL_VARIABLE)
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise DatabaseSetupError(f"{INIT_SQL_VARIABLE}={configured} is not a file")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / INIT_SQL_IN_CHECKOUT).is_file():
+            return directory / INIT_SQL_IN_CHECKOUT
+    raise DatabaseSetupError(f"{INIT_SQL_IN_CHECKOUT} not found in {here} or above it: run from a "
+                             f"checkout of the repository, or set {INIT_SQL_VARIABLE}")
+
+
+def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str = DATABASE,
                    timeout_s: float = 60.0) -> dict[str, str]:
-    """Run ``init_sql`` with psql as the superuser of ``admin_dsn`` (idempotent) and
-    return the DSN of each role: the four services and ``leancrm_ops``."""
+    """Run ``init_sql`` (by default :func:`init_sql_path`) with psql as the superuser of
+    ``admin_dsn`` (idempotent) and return the DSN of each role: the four services and
+    ``leancrm_ops``."""
+    init_sql = init_sql or init_sql_path()
     if not init_sql.exists():
         raise DatabaseSetupError(f"{init_sql} is missing: run from a checkout of the repository")
     psql = psql_binary()

@@ -29,8 +29,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from leancrm_contracts.envelope import DLQ_HEADERS
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
+from leancrm_devstack.embedded import EmbeddedBroker, EmbeddedPostgres
 from leancrm_servicekit.command_service import CommandService, CommandServiceSpec
-from leancrm_servicekit.embedded import EmbeddedBroker, EmbeddedPostgres
 from leancrm_servicekit.settings import ServiceSettings
 
 

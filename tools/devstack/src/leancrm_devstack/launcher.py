@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -30,8 +31,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from leancrm_servicekit.embedded import EmbeddedPostgres, EmbeddedStack, die_with_parent
-from leancrm_servicekit.local_database import (
+from leancrm_devstack.embedded import EmbeddedPostgres, EmbeddedStack, die_with_parent
+from leancrm_devstack.local_database import (
     DATABASE,
     OPS_ROLE,
     DatabaseSetupError,
@@ -43,6 +44,12 @@ from leancrm_servicekit.local_database import (
 console = Console()
 
 
+#: the entry-point group a service's package declares itself in (pyproject.toml:
+#: ``[project.entry-points."leancrm.services"]``), pointing at an object with the
+#: service's ``name`` and ``default_http_port`` (and ``schema`` when not its name)
+ENTRY_POINTS = "leancrm.services"
+
+
 @dataclass(frozen=True)
 class ServiceInfo:
     name: str
@@ -51,20 +58,19 @@ class ServiceInfo:
     schema: str
 
 
-SERVICES = (
-    ServiceInfo("customers", "leancrm_customers", 8101, "customers"),
-    ServiceInfo("interactions", "leancrm_interactions", 8102, "interactions"),
-    ServiceInfo("feedback", "leancrm_feedback", 8103, "feedback"),
-    ServiceInfo("waste", "leancrm_waste", 8104, "waste"),
-)
-
-
 def installed_services() -> list[ServiceInfo]:
-    return [
-        s for s in SERVICES
-        if importlib.util.find_spec(s.module) is not None
-        and importlib.util.find_spec(f"{s.module}.__main__") is not None
-    ]
+    """Every installed service, found by its entry point, in port order: a new service's
+    folder, once installed (scripts/bootstrap), is started by scripts/run with no change
+    here."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        described = ep.load()
+        module = ep.value.split(":", 1)[0].split(".", 1)[0]
+        if importlib.util.find_spec(f"{module}.__main__") is None:
+            continue
+        found.append(ServiceInfo(ep.name, module, int(described.default_http_port),
+                                 str(getattr(described, "schema", None) or ep.name)))
+    return sorted(found, key=lambda s: (s.port, s.name))
 
 
 @dataclass
@@ -185,16 +191,11 @@ def status_table(st: Status, elapsed: float) -> Table:
     return table
 
 
-async def demo_traffic(env: dict[str, str], days: int) -> str | None:
+async def demo_traffic(env: dict[str, str], days: int) -> str:
     """A simulated contact-centre period ending today, at an accelerated clock.
     Returns the last simulated day (for the huddle report)."""
-    try:
-        from leancrm_simulator.run import drive
-    except ImportError:
-        from leancrm_servicekit.demo import register_customers as drive_basic
+    from leancrm_simulator.run import drive
 
-        await drive_basic(env["LEANCRM_KAFKA_BOOTSTRAP"], count=200)
-        return None
     start = (datetime.now(UTC) - timedelta(days=days)).date()
     sim_env = {"LEANCRM_SIM_START": start.isoformat(), "LEANCRM_SIM_DAYS": str(days), **env}
     summary = await drive(sim_env, wait_for_results=False)
@@ -239,6 +240,10 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
             raise SystemExit(f"cannot set up the database: {exc}") from None
         env["LEANCRM_DATABASE_URL"] = dsn_with(stack.postgres.dsn, database=DATABASE)
         service_dsn = {s.name: roles[s.name] for s in services if s.name in roles}
+        for s in services:
+            if s.name not in roles:
+                console.print(f"  [yellow]![/] no role {s.name!r} in deploy/postgres/leancrm-init.sql: "
+                              f"{s.name} runs as the database's owner until it has one")
         ops_env = {**env, "LEANCRM_DATABASE_URL": roles[OPS_ROLE]}
         ops_psql = "psql" if shutil.which("psql") else (psql_binary() or "psql")
         console.print(f"  PostgreSQL: {env['LEANCRM_DATABASE_URL']}\n"

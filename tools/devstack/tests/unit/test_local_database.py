@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from leancrm_servicekit.local_database import INIT_SQL, dsn_with
+from leancrm_devstack.local_database import DatabaseSetupError, dsn_with, init_sql_path
 
 
 @pytest.mark.parametrize(("dsn", "user", "database", "expected"), [
@@ -25,5 +27,13 @@ def test_dsn_with_refuses_what_is_not_postgresql() -> None:
         dsn_with("mysql://db/x", user="customers")
 
 
-def test_the_init_script_is_where_the_launcher_looks() -> None:
-    assert INIT_SQL.is_file() and INIT_SQL.name == "leancrm-init.sql"
+def test_the_init_script_is_found_in_the_checkout_not_beside_the_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEANCRM_INIT_SQL", raising=False)
+    found = init_sql_path()  # the tests run in the checkout
+    assert found.is_file() and found.name == "leancrm-init.sql"
+    assert init_sql_path(found.parents[2] / "services" / "waste") == found  # from below, too
+    with pytest.raises(DatabaseSetupError, match="LEANCRM_INIT_SQL"):
+        init_sql_path(tmp_path)  # elsewhere, it says how to point at it
+    monkeypatch.setenv("LEANCRM_INIT_SQL", str(found))
+    assert init_sql_path(tmp_path) == found
