@@ -171,7 +171,6 @@ class OutboxRelay:
             self.last_error = None
             await conn.add_listener(self.outbox.notify_channel, self.wake)
             log.info("relay_leading", schema=self.schema, holder=self.holder)
-            await self._drop_published(conn)
             await self._publish_loop(conn, stop)
         except _LeaseLost:
             log.warning("relay_lease_lost", holder=self.holder)
@@ -189,6 +188,9 @@ class OutboxRelay:
         producer: AIOKafkaProducer | None = None
         failures = 0
         renewed = time.monotonic()
+        # the outbox may hold rows already published: by a leader killed before deleting
+        # them, or by a round of this one that failed after the broker had taken some
+        unchecked = True
         try:
             while not stop.is_set():
                 if time.monotonic() - renewed > self.lease_s / 5:
@@ -202,6 +204,14 @@ class OutboxRelay:
                     await _wait_any(stop, self._wake, min(self.poll_interval_s, self.lease_s / 5))
                     continue
                 try:
+                    if unchecked:
+                        await self._drop_published(conn)
+                        unchecked = False
+                        if failures:  # the broker answers again
+                            log.info("relay_recovered", after_attempts=failures)
+                        failures = 0
+                        self.last_error = None
+                        continue  # the rows left are read again
                     if producer is None:
                         candidate = make_producer(self.bootstrap, **self.producer_options)
                         try:
@@ -233,12 +243,16 @@ class OutboxRelay:
                 log.warning("relay_publish_failed", error=repr(failure)[:300],
                             pending=len(rows) - len(published) - len(refused),
                             attempt=failures, retry_in_s=delay)
-                if failures % 3 == 0 and producer is not None:
-                    # a fresh producer re-resolves metadata and connections
-                    await stop_quietly(producer)
+                if producer is not None:
+                    # closed before the rows are sent again: what it still had in flight is
+                    # delivered or failed by then, and a fresh producer re-resolves metadata
+                    await stop_quietly(producer, timeout_s=60)
                     producer = None
                 await _sleep_or_stop(stop, delay)
                 renewed = await self._renew(conn)
+                # a round that failed (a timeout, a broker that went away) may still have
+                # delivered some rows: they are looked for before anything is sent again
+                unchecked = True
         finally:
             if producer is not None:
                 await stop_quietly(producer)
@@ -293,21 +307,17 @@ class OutboxRelay:
         return published, refused, positions, failure
 
     async def _drop_published(self, conn: asyncpg.Connection) -> None:
-        """Drop the outbox rows a previous leader published but did not delete (it was
-        killed in between): each partition of their topics is read from where the
-        acknowledged messages ended (or, where nothing is remembered, from a margin
-        before its end) to its high watermark, and a row whose exact message is found
-        there is deleted — as many rows as copies found. Best effort: if the broker
-        does not answer, the rows are published again and consumers deduplicate."""
+        """Drop the outbox rows that were published but not deleted (a leader killed in
+        between, or a failed round the broker took part of): each partition of their
+        topics is read from where the acknowledged messages ended (or, where nothing is
+        remembered, from a margin before its end) to its high watermark, and a row whose
+        exact message is found there is deleted — as many rows as copies found. Raises
+        when the broker does not answer: nothing is sent until this look succeeded."""
         rows = await self.outbox.read(conn, self.batch_size)
         if not rows:
             return
-        try:
-            found = await asyncio.wait_for(self._published_after(
-                conn, sorted({r.message.topic for r in rows})), self.lease_s / 2)
-        except Exception as exc:
-            log.warning("relay_published_check_failed", error=repr(exc)[:300])
-            return
+        found = await asyncio.wait_for(self._published_after(
+            conn, sorted({r.message.topic for r in rows})), self.lease_s / 2)
         dropped = []
         for row in rows:
             identity = _identity(row.message.topic, row.message.key, row.message.value,
