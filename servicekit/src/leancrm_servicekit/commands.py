@@ -142,6 +142,7 @@ class CommandHandler:
         self.read_model = read_model
         self.max_attempts = max_attempts
         self.last_error: str | None = None  # the current batch's failure, until it goes through
+        self._next: dict[tuple[str, int], int] = {}  # next offsets this handler committed
 
     async def handle_batch(self, records: Sequence[InboundRecord]) -> BatchOutcome:
         """Handle the batch until it is committed; never raises but to be cancelled.
@@ -220,7 +221,7 @@ class CommandHandler:
         outcome = BatchOutcome()
         outbox: list[OutboxMessage] = []
         processed: list[ProcessedCommand] = []
-        expected = await self.store.positions((r.topic, r.partition) for r, _ in items)
+        expected = await self._positions(items)
         nxt: dict[tuple[str, int], int] = {}
         for r, _ in items:
             tp = (r.topic, r.partition)
@@ -335,9 +336,26 @@ class CommandHandler:
             outbox.append(self._result_message(result))
             outcome.results.append(result)
 
-        await self.store.commit(outcome.events, processed, outbox, self.read_model,
-                                positions=PositionClaim(expected=expected, next=nxt))
+        try:
+            await self.store.commit(outcome.events, processed, outbox, self.read_model,
+                                    positions=PositionClaim(expected=expected, next=nxt))
+        except BaseException:
+            self._next.clear()  # read them again from the database
+            raise
+        self._next.update(nxt)
         return outcome
+
+    async def _positions(self, items: Sequence[tuple[InboundRecord, Decoded]]) -> dict[tuple[str, int], int]:
+        """The stored next offsets of the batch's partitions. Those this handler committed
+        last, when the batch starts right there (the usual case: one consumer reading on),
+        come from memory; the commit checks them anyway, and a conflict reads them all
+        again."""
+        first: dict[tuple[str, int], int] = {}
+        for r, _ in items:
+            first.setdefault((r.topic, r.partition), r.offset)
+        if all(self._next.get(tp) == offset for tp, offset in first.items()):
+            return {tp: self._next[tp] for tp in first}
+        return await self.store.positions(first)
 
     def _stored(
         self, cmd: Command, stream_id: str, version: int, new: NewEvent, now: datetime

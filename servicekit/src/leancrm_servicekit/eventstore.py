@@ -180,12 +180,10 @@ class EventStore:
         """
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                if positions is not None:
-                    stored = await self.offsets.lock(conn, positions.next)
-                    moved = {tp: n for tp, n in stored.items() if n != positions.expected.get(tp, 0)}
-                    if moved:
-                        raise ConcurrencyConflict(f"another consumer handled records first: {moved}")
-                    await self.offsets.advance(conn, positions.next)
+                if positions is not None and not await self.offsets.compare_and_advance(
+                        conn, positions.expected, positions.next):
+                    raise ConcurrencyConflict(
+                        f"another consumer handled records of {sorted(positions.next)} first")
                 last = await conn.fetchval(_ALLOCATE, len(events))
                 if events:
                     first = last - len(events) + 1

@@ -52,6 +52,32 @@ class ConsumerOffsets:
             topics, partitions)
         return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
+    async def compare_and_advance(self, conn: Conn, expected: Mapping[TopicPartition, int],
+                                  next_offsets: Mapping[TopicPartition, int]) -> bool:
+        """Move each partition from its ``expected`` next offset (absent: never stored) to
+        ``next_offsets``, in this transaction, and lock its row; False, changing nothing
+        the caller keeps, when another consumer moved one first. One statement in the
+        usual case (every row exists): the update both locks and checks."""
+        parts = sorted(next_offsets)
+        updated = await conn.fetch(
+            f"UPDATE {self.table} o SET next_offset = u.n FROM "
+            "unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS u(t, p, e, n) "
+            "WHERE o.topic = u.t AND o.partition = u.p AND o.next_offset = u.e "
+            "RETURNING o.topic, o.partition",
+            [tp[0] for tp in parts], [tp[1] for tp in parts],
+            [expected.get(tp, 0) for tp in parts], [next_offsets[tp] for tp in parts])
+        missing = [tp for tp in parts if tp not in {(r["topic"], r["partition"]) for r in updated}]
+        if not missing:
+            return True
+        if any(tp in expected for tp in missing):
+            return False  # a row that existed no longer holds the expected offset
+        inserted = await conn.fetch(
+            f"INSERT INTO {self.table} (topic, partition, next_offset) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+            "ON CONFLICT DO NOTHING RETURNING topic, partition",
+            [tp[0] for tp in missing], [tp[1] for tp in missing], [next_offsets[tp] for tp in missing])
+        return len(inserted) == len(missing)  # else another consumer stored one first
+
     async def advance(self, conn: Conn, next_offsets: Mapping[TopicPartition, int]) -> None:
         """Store the next offsets of partitions whose rows this transaction locked."""
         if not next_offsets:

@@ -75,18 +75,20 @@ SELECT id, topic, kafka_key, value, headers, created_at FROM (
 """
 #: bytes of message values the relay takes in one round (at least one message)
 READ_MAX_BYTES = 8 * 1024 * 1024
-_DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 _BACKLOG = "SELECT count(*) FROM outbox"
-_ADVANCE = """
-INSERT INTO relay_positions (topic, partition, next_offset)
-SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
-ON CONFLICT (topic, partition) DO UPDATE
-SET next_offset = greatest(relay_positions.next_offset, excluded.next_offset)
-"""
-_POSITIONS = "SELECT topic, partition, next_offset FROM relay_positions WHERE topic = ANY($1::text[])"
-_PARK = """
-WITH refused AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, reason, error)
+#: one statement (atomic by itself): remember where acknowledged messages ended, delete
+#: the published rows, move the refused ones to the parking lot
+_SETTLE = """
+WITH positions AS (
+    INSERT INTO relay_positions (topic, partition, next_offset)
+    SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+    ON CONFLICT (topic, partition) DO UPDATE
+    SET next_offset = greatest(relay_positions.next_offset, excluded.next_offset)
+    RETURNING 1
+), published AS (
+    DELETE FROM outbox WHERE id = ANY($4::bigint[]) RETURNING 1
+), refused AS (
+    SELECT * FROM unnest($5::bigint[], $6::text[], $7::text[]) AS r(id, reason, error)
 ), moved AS (
     DELETE FROM outbox o USING refused r WHERE o.id = r.id
     RETURNING o.id, o.topic, o.kafka_key, o.value, o.headers, o.created_at, r.reason, r.error
@@ -94,6 +96,7 @@ WITH refused AS (
 INSERT INTO parked_messages (outbox_id, topic, kafka_key, value, headers, reason, error, created_at)
 SELECT id, topic, kafka_key, value, headers, reason, error, created_at FROM moved ORDER BY id
 """
+_POSITIONS = "SELECT topic, partition, next_offset FROM relay_positions WHERE topic = ANY($1::text[])"
 _PARKED_SUMMARY = """
 SELECT reason, topic, count(*) AS messages, min(parked_at) AS first, max(parked_at) AS last,
        min(id) AS first_id, max(id) AS last_id
@@ -164,20 +167,16 @@ class Outbox:
 
     async def settle(self, conn: Conn, published: Sequence[int], refused: Sequence[Refusal],
                      positions: Mapping[tuple[str, int], int] | None = None) -> None:
-        """Delete exactly the rows the broker acknowledged and park the refused ones, in
-        one transaction, remembering where the acknowledged messages ended (``positions``:
-        the next offset per topic partition). (Deleting every id up to the last published
-        one would also delete a row that a slower transaction committed in between,
-        unpublished.)"""
-        async with conn.transaction():
-            if positions:
-                await conn.execute(_ADVANCE, [tp[0] for tp in positions], [tp[1] for tp in positions],
-                                   list(positions.values()))
-            if published:
-                await conn.execute(_DELETE, list(published))
-            if refused:
-                await conn.execute(_PARK, [r.row.id for r in refused], [r.reason for r in refused],
-                                   [r.error for r in refused])
+        """Delete exactly the rows the broker acknowledged and park the refused ones,
+        remembering where the acknowledged messages ended (``positions``: the next offset
+        per topic partition), in one statement. (Deleting every id up to the last
+        published one would also delete a row that a slower transaction committed in
+        between, unpublished.)"""
+        tps = list(positions or {})
+        await conn.execute(_SETTLE, [tp[0] for tp in tps], [tp[1] for tp in tps],
+                           [(positions or {})[tp] for tp in tps], list(published),
+                           [r.row.id for r in refused], [r.reason for r in refused],
+                           [r.error for r in refused])
 
     async def published_positions(self, conn: Conn, topics: Sequence[str]) -> dict[tuple[str, int], int]:
         """Where the acknowledged messages of these topics ended (next offset per partition)."""

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from leancrm_devstack.testing import TopicReader, wait_until
 from leancrm_servicekit.kafka import ensure_topics
-from leancrm_servicekit.testing import TopicReader, wait_until
 from leancrm_simulator.knobs import Knobs
 from leancrm_simulator.model import COMMAND_RESULTS, COMMAND_TOPICS
 from leancrm_simulator.run import SimulatorError, drive
