@@ -44,7 +44,9 @@ async def test_view_totals_equal_the_simulators_figures(infra: Infra, bootstrap:
                 "SELECT waste_type, count(*) AS n, sum(quantity) AS q FROM waste.waste_ledger "
                 "GROUP BY waste_type")}
             c = await conn.fetchrow("SELECT sum(staffed_s) AS staffed, sum(busy_s) AS busy, "
-                                    "sum(overproduction_s) AS over FROM waste.capacity_hourly")
+                                    "sum(overproduction_s) AS over, count(*) AS hours, "
+                                    "count(*) FILTER (WHERE overproduction_s > 0) AS over_hours "
+                                    "FROM waste.capacity_hourly")
         finally:
             await conn.close()
     assert i["contacts"] == expected.contacts
@@ -58,6 +60,11 @@ async def test_view_totals_equal_the_simulators_figures(infra: Infra, bootstrap:
     assert w.get("transportation", {"n": 0})["n"] == expected.transportation
     assert w["defects"]["n"] == expected.defects
     assert w.get("inventory", {"n": 0})["n"] == expected.inventory
+    # overproduction: a ledger row per staffed hour and team with idle time beyond the
+    # target, none for the others (issue 14: zero rows made waste_daily count hours
+    # without waste); capacity_hourly keeps every hour
+    assert c["hours"] > c["over_hours"] > 0
+    assert w["overproduction"]["n"] == c["over_hours"]
     for got, want in ((i["queue_wait_s"], expected.queue_wait_s), (i["hold_s"], expected.hold_s),
                       (i["handle_s"], expected.handle_s), (i["value_added_s"], expected.value_added_s),
                       (i["lead_time_s"], expected.lead_time_s), (c["staffed"], expected.staffed_s),

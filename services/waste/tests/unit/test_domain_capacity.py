@@ -152,16 +152,13 @@ def test_capacity_rows_and_overproduction_ledger_rows_per_hour_and_team() -> Non
     assert low == [CapacityHour(t(9, 0), "billing", 3600.0, 720.0, 2880.0, 0.2, 1440.0)]
     assert [(r.occurred_at, r.team, r.quantity) for r in overproduction_rows(low)] == [
         (t(9, 0), "billing", 1440.0)]
-    ledger = overproduction_rows(reversed(rows))
-    assert [(r.waste_type, r.subtype, r.occurred_at, r.team, r.quantity, r.unit, r.source_event_id,
-             r.interaction_id, r.key) for r in ledger] == [
-        ("overproduction", "idle_capacity", t(9, 0), "billing", 0.0, "seconds", None, None,
-         "overproduction/idle_capacity/2026-11-23T09:00:00+00:00/billing"),
-        ("overproduction", "idle_capacity", t(10, 0), "billing", 0.0, "seconds", None, None,
-         "overproduction/idle_capacity/2026-11-23T10:00:00+00:00/billing"),
-        ("overproduction", "idle_capacity", t(10, 0), "tech", 0.0, "seconds", None, None,
-         "overproduction/idle_capacity/2026-11-23T10:00:00+00:00/tech"),
-    ]
+    # an hour without idle time beyond the target is no occurrence: no ledger row
+    assert overproduction_rows(reversed(rows)) == []
+    (row,) = overproduction_rows([*rows, *low])
+    assert (row.waste_type, row.subtype, row.occurred_at, row.team, row.quantity, row.unit,
+            row.source_event_id, row.interaction_id, row.key) == (
+        "overproduction", "idle_capacity", t(9, 0), "billing", 1440.0, "seconds", None, None,
+        "overproduction/idle_capacity/2026-11-23T09:00:00+00:00/billing")
 
 
 # -- resuming after a closed period: an agent's history need not be read whole ---------

@@ -195,12 +195,15 @@ def capacity_hourly(staffed: Mapping[HourTeam, float], busy: Mapping[HourTeam, f
 
 
 def overproduction_rows(capacity: Iterable[CapacityHour]) -> list[WasteRow]:
-    """``overproduction/idle_capacity``: one row per UTC hour and team (also when 0),
-    occurred_at = the hour, no interaction, source_event_id None."""
+    """``overproduction/idle_capacity``: one row per UTC hour and team whose idle time
+    beyond the target is positive — an hour without it is no occurrence of the waste
+    (``capacity_hourly`` keeps every hour); occurred_at = the hour, no interaction,
+    source_event_id None."""
     return [
         WasteRow(waste_type="overproduction", subtype="idle_capacity", occurred_at=c.bucket_start,
                  interaction_id=None, customer_id=None, channel=None, reason=None, team=c.team,
                  quantity=c.overproduction_s, unit="seconds", source_event_id=None,
                  key=row_key("overproduction", "idle_capacity", c.bucket_start.isoformat(), c.team))
         for c in sorted(capacity, key=lambda c: (c.bucket_start, c.team))
+        if c.overproduction_s > 0
     ]

@@ -67,7 +67,8 @@ JOIN {store}.interactions e ON e.interaction_id = r.repeat_of
 UNION ALL
 SELECT 'overproduction', 'idle_capacity', bucket_start, NULL, NULL, NULL, NULL, team,
        overproduction_s, 'seconds', NULL
-FROM waste.capacity_hourly;
+FROM waste.capacity_hourly
+WHERE overproduction_s > 0;  -- an occurrence only while there is idle time beyond the target
 
 CREATE OR REPLACE VIEW waste.hourly_metrics AS
 SELECT date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
