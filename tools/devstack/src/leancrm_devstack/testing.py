@@ -144,7 +144,8 @@ async def wait_until(
 class TopicReader:
     """Reads topics from the beginning in the background and keeps every record."""
 
-    def __init__(self, bootstrap: str, *topics: str) -> None:
+    def __init__(self, bootstrap: str, *topics: str, client_options: dict[str, Any] | None = None) -> None:
+        """``client_options``: transport security (``kafka.client_options``), client_id..."""
         self.consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap,
@@ -154,6 +155,7 @@ class TopicReader:
             session_timeout_ms=6000,
             heartbeat_interval_ms=2000,
             metadata_max_age_ms=1000,
+            **(client_options or {}),
         )
         self.records: list[ConsumerRecord[bytes, bytes]] = []
         self._task: asyncio.Task[None] | None = None
