@@ -1,8 +1,10 @@
 """The composition root: the one place where a service's settings meet the kit's
 infrastructure (Cosmic Python's ``bootstrap.py``). Every entry point — a command
 service, its relay alone, republish, the projector, a rebuild — asks it for what it
-needs and stays thin: the settings are checked, the schema migrated, the pool opened
-with its timeouts, and the outbox, event store and relay made, here and nowhere else.
+needs and stays thin: the settings are checked (unknown ``LEANCRM_*`` variables named,
+the Kafka transport's certificates loaded and the brokers' verified), the schema
+migrated, the pool opened with its timeouts, and the outbox, event store and relay
+made, here and nowhere else. Every Kafka client takes ``kafka_options`` from here.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from faststream.security import BaseSecurity
 
 from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.environment import check_environment
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.faults import patiently
+from leancrm_servicekit.kafka import broker_security, client_options, transport_warnings, verify_broker_tls
 from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
@@ -39,6 +45,13 @@ class Infrastructure:
     pool: asyncpg.Pool
     outbox: Outbox
     metrics: ServiceMetrics
+    #: the transport security every Kafka client gets (``kafka.client_options``)
+    kafka_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kafka_security(self) -> BaseSecurity | None:
+        """``kafka_options`` for faststream's ``KafkaBroker(security=...)``."""
+        return broker_security(self.kafka_options)
 
     def event_store(self) -> EventStore:
         return EventStore(self.pool, self.outbox)
@@ -48,7 +61,7 @@ class Infrastructure:
         return OutboxRelay(dsn=self.dsn, schema=self.schema, outbox=self.outbox,
                            bootstrap=self.kafka_bootstrap, metrics=self.metrics,
                            batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
-                           lease_s=s.relay_lease_s)
+                           lease_s=s.relay_lease_s, client_options=self.kafka_options)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -65,9 +78,19 @@ async def open_infrastructure(
     metrics: ServiceMetrics | None = None,
 ) -> Infrastructure:
     """Check the settings, migrate the service's schema (the kit's tables, then the
-    service's own ``migrations``), open its pool and make its outbox."""
+    service's own ``migrations``), open its pool and make its outbox. Settings that
+    cannot work — a certificate that does not load or does not verify, on either side —
+    raise :class:`~leancrm_servicekit.settings.ConfigurationError` naming the variable."""
     dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
     kafka_bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
+    check_environment(settings)
+    kafka_options = client_options(settings)
+    for warning in transport_warnings(settings):
+        log.warning("kafka_transport_weak", message=warning)
+    await verify_broker_tls(kafka_bootstrap, kafka_options, variable_of=settings.variable)
+    log.info("kafka_transport", security_protocol=settings.kafka_security_protocol,
+             sasl_mechanism=settings.kafka_sasl_mechanism,
+             client_certificate=settings.kafka_ssl_certfile is not None)
     schema = settings.db_schema or default_schema or name
     metrics = metrics or ServiceMetrics(name)
     applied = await patiently("migrations", lambda: migrate(dsn, schema, [KIT_MIGRATIONS, *migrations]),
@@ -77,4 +100,4 @@ async def open_infrastructure(
         dsn, schema, pool_size or settings.db_pool_size, Timeouts.of(settings)), metrics=metrics)
     return Infrastructure(name=name, settings=settings, schema=schema, dsn=dsn,
                           kafka_bootstrap=kafka_bootstrap, pool=pool, outbox=Outbox(pool, schema),
-                          metrics=metrics)
+                          metrics=metrics, kafka_options=kafka_options)

@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from faststream import AckPolicy
@@ -36,9 +36,10 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_servicekit.runtime import tune_gc
-from leancrm_servicekit.settings import ServiceSettings
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, load_settings
 
 log = get_logger(component="runtime")
+T = TypeVar("T")
 
 
 async def _raw_decoder(msg: Any) -> None:
@@ -116,6 +117,7 @@ class CommandService:
             [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ],
             s.partitions,
             s.replication_factor,
+            client_options=infra.kafka_options,
         ), metrics=self.metrics)
         log.info("topics_ready", created=created)
         self.handler = CommandHandler(
@@ -139,7 +141,7 @@ class CommandService:
 
     async def _start_broker(self) -> KafkaBroker:
         assert self.infra is not None
-        broker = self._build_broker(self.infra.kafka_bootstrap)
+        broker = self._build_broker(self.infra)
         try:
             await broker.start()
         except BaseException:
@@ -148,10 +150,10 @@ class CommandService:
             raise
         return broker
 
-    def _build_broker(self, kafka_bootstrap: str) -> KafkaBroker:
+    def _build_broker(self, infra: Infrastructure) -> KafkaBroker:
         s, spec = self.settings, self.spec
-        broker = KafkaBroker(kafka_bootstrap, client_id=f"leancrm-{spec.name}",
-                             logger=logging.getLogger("faststream"))
+        broker = KafkaBroker(infra.kafka_bootstrap, client_id=f"leancrm-{spec.name}",
+                             security=infra.kafka_security, logger=logging.getLogger("faststream"))
         handler = self.handler
         assert handler is not None
 
@@ -235,7 +237,7 @@ async def _until_signalled() -> None:
 
 
 async def _serve(spec: CommandServiceSpec) -> None:
-    settings = ServiceSettings()
+    settings = load_settings(ServiceSettings)
     configure_logging(spec.name, settings.log_level)
     service = CommandService(spec, settings)
     await service.start()
@@ -246,7 +248,7 @@ async def _serve(spec: CommandServiceSpec) -> None:
 
 async def _relay_only(spec: CommandServiceSpec) -> None:
     """Only the outbox relay (when it runs apart from the command consumers)."""
-    settings = ServiceSettings()
+    settings = load_settings(ServiceSettings)
     configure_logging(spec.name, settings.log_level)
     infra = await open_infrastructure(spec.name, settings, migrations=spec.migration_dirs, pool_size=2)
     stop = asyncio.Event()
@@ -266,7 +268,7 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
 
     from leancrm_servicekit.commands import event_message
 
-    settings = ServiceSettings()
+    settings = load_settings(ServiceSettings)
     configure_logging(spec.name, settings.log_level)
     infra = await open_infrastructure(spec.name, settings, migrations=spec.migration_dirs, pool_size=2)
     store = infra.event_store()
@@ -288,6 +290,16 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
     return queued
 
 
+def run_configured(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, where settings that cannot work end the process with their
+    message (which names the variables) instead of a traceback."""
+    try:
+        return asyncio.run(main)
+    except ConfigurationError as exc:
+        log.error("configuration_error", error=str(exc))
+        raise SystemExit(f"error: {exc}") from None
+
+
 def run_service(spec: CommandServiceSpec) -> None:
     """Entry point of ``python -m leancrm_<service> [serve|relay|republish|dlq|parked]``."""
     import typer
@@ -297,12 +309,12 @@ def run_service(spec: CommandServiceSpec) -> None:
     @app.command()
     def serve() -> None:
         """Consume commands, relay the outbox, serve health/readiness/metrics (default)."""
-        asyncio.run(_serve(spec))
+        run_configured(_serve(spec))
 
     @app.command()
     def relay() -> None:
         """Run only the outbox relay (set LEANCRM_RELAY_ENABLED=false on the consumers)."""
-        asyncio.run(_relay_only(spec))
+        run_configured(_relay_only(spec))
 
     @app.command()
     def republish(
@@ -311,7 +323,7 @@ def run_service(spec: CommandServiceSpec) -> None:
     ) -> None:
         """Refill a broker that lost its topics from the event store (the system of record).
         The running service's relay publishes what this queues."""
-        queued = asyncio.run(_republish(spec, from_position, batch))
+        queued = run_configured(_republish(spec, from_position, batch))
         typer.echo(f"queued {queued} {spec.name} events for publishing")
 
     from leancrm_servicekit.parking_lot import operations_app

@@ -39,11 +39,13 @@ from leancrm_contracts.envelope import (
     DLQ_TRUNCATED,
 )
 from leancrm_contracts.topics import DLQ
+from leancrm_servicekit import kafka
 from leancrm_servicekit.db import Timeouts, create_pool
+from leancrm_servicekit.environment import check_environment
 from leancrm_servicekit.kafka import make_producer, stop_quietly
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.replays import ReplayLog
-from leancrm_servicekit.settings import ServiceSettings, require
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, load_settings, require
 
 console = Console()
 #: header a replayed record carries: where on the DLQ it came from
@@ -159,10 +161,11 @@ class Group:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-async def summarise(bootstrap: str, selection: Selection) -> dict[tuple[str, str], Group]:
+async def summarise(bootstrap: str, selection: Selection,
+                    client_options: dict[str, Any] | None = None) -> dict[tuple[str, str], Group]:
     """Dead letters by (error code, source topic): how many, when, a few reasons."""
     groups: dict[tuple[str, str], Group] = {}
-    async for letter in scan_dlq(bootstrap):
+    async for letter in scan_dlq(bootstrap, client_options=client_options):
         if not selection.holds(letter):
             continue
         g = groups.setdefault((letter.header(DLQ_ERROR_CODE), letter.header(DLQ_SOURCE_TOPIC)), Group())
@@ -197,12 +200,22 @@ async def replay_dead_letters(settings: ServiceSettings, schema: str, selection:
     is acknowledged by the broker (acks=all) and then recorded, so a replay stopped half
     way leaves a record of what it sent and goes on from there when run again."""
     bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
-    pool = await create_pool(require(settings.database_url, "LEANCRM_DATABASE_URL"), schema, 2,
-                             Timeouts.of(settings))
+    options = kafka.client_options(settings)
+    producer = make_producer(bootstrap, **options)  # made first: it connects only when started
+    try:
+        pool = await create_pool(require(settings.database_url, "LEANCRM_DATABASE_URL"), schema, 2,
+                                 Timeouts.of(settings))
+    except BaseException:
+        await stop_quietly(producer)
+        raise
     log = ReplayLog(pool)
-    report = ReplayReport(await log.start("dead_letters", {**selection.as_json(), "again": again}))
-    producer = make_producer(bootstrap)
-    await producer.start()
+    try:
+        report = ReplayReport(await log.start("dead_letters", {**selection.as_json(), "again": again}))
+        await producer.start()
+    except BaseException:
+        await stop_quietly(producer)
+        await pool.close()
+        raise
     pending: list[Letter] = []
 
     async def flush() -> None:
@@ -223,7 +236,7 @@ async def replay_dead_letters(settings: ServiceSettings, schema: str, selection:
             progress(report)
 
     try:
-        async for letter in scan_dlq(bootstrap):
+        async for letter in scan_dlq(bootstrap, client_options=options):
             if not selection.holds(letter):
                 continue
             if not letter.replayable:
@@ -280,7 +293,12 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
                          help="Messages the broker refused for good: list, show, replay.")
 
     def settings() -> tuple[ServiceSettings, str]:
-        s = settings_type()
+        try:
+            s = load_settings(settings_type)
+            check_environment(s)
+            kafka.client_options(s)  # a certificate that does not load is said before any work
+        except ConfigurationError as exc:
+            raise SystemExit(f"error: {exc}") from None
         return s, s.db_schema or default_schema
 
     def selection(error_code: str | None, source_topic: str | None, since: str | None,
@@ -297,7 +315,8 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
         s, _ = settings()
         sel = selection(error_code, source_topic, since, until, partition, from_offset, to_offset)
         with console.status(f"reading {DLQ}"):
-            groups = asyncio.run(summarise(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP"), sel))
+            groups = asyncio.run(summarise(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP"), sel,
+                                           kafka.client_options(s)))
         table = Table(title=f"dead letters of {service}")
         for col in ("error code", "source topic", "letters", "replayable", "first", "last",
                     "first at (partition:offset)", "reasons"):
@@ -317,7 +336,8 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
         s, _ = settings()
 
         async def find() -> Letter | None:
-            async for letter in scan_dlq(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")):
+            async for letter in scan_dlq(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP"),
+                                         client_options=kafka.client_options(s)):
                 if (letter.partition, letter.offset) == (partition, offset):
                     return letter
             return None

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -89,7 +89,9 @@ class CheckpointedConsumer:
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 50,
         concurrency: int = 1,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """``client_options``: the consumer's transport security (``kafka.client_options``)."""
         schema, _, table = offsets_table.partition(".")
         if table != "consumer_offsets":
             raise ValueError(f"offsets live in a schema's consumer_offsets table, not {offsets_table}")
@@ -108,6 +110,7 @@ class CheckpointedConsumer:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.concurrency = max(1, concurrency)
+        self.client_options = dict(client_options or {})
         self.consumer: AIOKafkaConsumer | None = None
         self.applied = 0
         self.batches = 0
@@ -148,6 +151,7 @@ class CheckpointedConsumer:
             max_poll_records=self.max_records,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             metadata_max_age_ms=5000,
+            **self.client_options,
         )
         self.consumer.subscribe(self.topics, listener=_Seeker(self))
         await self.consumer.start()

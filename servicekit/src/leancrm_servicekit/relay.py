@@ -116,7 +116,10 @@ class OutboxRelay:
         lease_s: float = 30.0,
         producer_options: dict[str, Any] | None = None,
         consumer_options: dict[str, Any] | None = None,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
+        """``client_options``: the transport security (``kafka.client_options``) of both
+        the producer and the consumer that reads back what was published."""
         self.dsn = dsn
         self.schema = schema
         self.outbox = outbox
@@ -125,8 +128,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.lease_s = lease_s
-        self.producer_options = producer_options or {}
-        self.consumer_options = consumer_options or {}
+        self.producer_options = {**(client_options or {}), **(producer_options or {})}
+        self.consumer_options = {**(client_options or {}), **(consumer_options or {})}
         self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self.published = 0
@@ -213,13 +216,7 @@ class OutboxRelay:
                         self.last_error = None
                         continue  # the rows left are read again
                     if producer is None:
-                        candidate = make_producer(self.bootstrap, **self.producer_options)
-                        try:
-                            await asyncio.wait_for(candidate.start(), 30)
-                        except BaseException:
-                            await stop_quietly(candidate)
-                            raise
-                        producer = candidate
+                        producer = await self._start_producer()
                     published, refused, positions, failure = await asyncio.wait_for(
                         self._publish(producer, rows), self.lease_s / 2)
                 except Exception as exc:
@@ -263,6 +260,15 @@ class OutboxRelay:
         m = refusal.row.message
         log.error("outbox_message_parked", reason=refusal.reason, error=refusal.error,
                   outbox_id=refusal.row.id, topic=m.topic, value_bytes=len(m.value))
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = make_producer(self.bootstrap, **self.producer_options)
+        try:
+            await asyncio.wait_for(producer.start(), 30)
+        except BaseException:
+            await stop_quietly(producer)
+            raise
+        return producer
 
     async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxRow]
                        ) -> tuple[list[int], list[Refusal], dict[tuple[str, int], int], Exception | None]:

@@ -88,7 +88,7 @@ class WasteService:
         infra = self.infra
         await patiently("the topics", lambda: ensure_topics(
             infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ], self.settings.partitions,
-            self.settings.replication_factor), metrics=self.metrics)
+            self.settings.replication_factor, client_options=infra.kafka_options), metrics=self.metrics)
         self.relay = self.infra.relay()
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)

@@ -9,6 +9,11 @@ second (0: as fast as the broker takes them), keyed per contract §1, with the
 headers ``content-type`` and ``message_type``, ``acks=all`` and no idempotence (the
 services deduplicate by command_id). While sending, the driver reads
 ``crm.command-results.v1`` and counts the results of its own commands.
+
+It connects as the services do: the transport security of ``env``'s
+``LEANCRM_KAFKA_SECURITY_PROTOCOL``, ``LEANCRM_KAFKA_SASL_*`` and ``LEANCRM_KAFKA_SSL_*``
+(the services' settings, turned into client options by the kit's
+``kafka.client_options``), for its producer and its reader alike.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+
+from leancrm_servicekit.kafka import client_options, verify_broker_tls
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, load_settings
 
 from .knobs import KnobError, Knobs
 from .model import COMMAND_RESULTS, COMMAND_TOPICS, SimCommand, rfc3339
@@ -113,8 +121,10 @@ class ResultReader:
     re-sent scenario then counts its new ``duplicate`` results, not the old ones.
     """
 
-    def __init__(self, bootstrap: str, expected: set[str]) -> None:
+    def __init__(self, bootstrap: str, expected: set[str],
+                 client_options: dict[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.client_options = client_options or {}
         self.expected = expected
         self.results: dict[str, dict[str, Any]] = {}
         self.status: Counter[str] = Counter()
@@ -127,7 +137,7 @@ class ResultReader:
         """Assign every partition and skip what is already there; False if no results topic."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
-                                    request_timeout_ms=15000)
+                                    request_timeout_ms=15000, **self.client_options)
         await consumer.start()
         self._consumer = consumer
         if COMMAND_RESULTS not in await consumer.topics():
@@ -185,9 +195,21 @@ def encode(command: SimCommand) -> bytes:
     return json.dumps(command.envelope, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def _connect(bootstrap: str) -> AIOKafkaProducer:
+def kafka_options(env: dict[str, str]) -> dict[str, Any]:
+    """The transport security ``env`` gives the services, as client options."""
+    try:
+        return client_options(load_settings(ServiceSettings, env))
+    except ConfigurationError as exc:
+        raise SimulatorError(str(exc)) from None
+
+
+async def _connect(bootstrap: str, options: dict[str, Any]) -> AIOKafkaProducer:
+    try:
+        await verify_broker_tls(bootstrap, options)
+    except ConfigurationError as exc:
+        raise SimulatorError(str(exc)) from None
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
-                                linger_ms=5, request_timeout_ms=15000, retry_backoff_ms=200)
+                                linger_ms=5, request_timeout_ms=15000, retry_backoff_ms=200, **options)
     try:
         await asyncio.wait_for(producer.start(), 30)
     except (KafkaError, OSError, TimeoutError) as exc:
@@ -217,6 +239,7 @@ async def drive(env: dict[str, str], *, speed: float | None = None,
     if not bootstrap:
         raise SimulatorError("no Kafka broker given: set LEANCRM_KAFKA_BOOTSTRAP=host:port "
                              "(CLI: --bootstrap), or use --dry-run to only generate")
+    security = kafka_options(env)
     from_env = options_from_env(env)
     speed = speed if speed is not None else float(from_env.pop("speed", DEFAULT_SPEED))
     wait = (wait_for_results if wait_for_results is not None
@@ -246,11 +269,11 @@ async def drive(env: dict[str, str], *, speed: float | None = None,
             progress.results, progress.wall_s = results, time.monotonic() - started
             on_progress(progress)
 
-    producer = await _connect(bootstrap)
+    producer = await _connect(bootstrap, security)
     reader: ResultReader | None = None
     try:
         if wait:
-            reader = ResultReader(bootstrap, {c.command_id for c in commands})
+            reader = ResultReader(bootstrap, {c.command_id for c in commands}, security)
             if not await reader.start():
                 summary.note = (f"{COMMAND_RESULTS} does not exist on {bootstrap} (are the "
                                 "services running?): results were not counted")

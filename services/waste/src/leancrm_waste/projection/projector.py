@@ -24,4 +24,5 @@ def projector(infra: Infrastructure, settings: WasteSettings, store: str, group_
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         concurrency=settings.projector_concurrency,
+        client_options=infra.kafka_options,
     )
