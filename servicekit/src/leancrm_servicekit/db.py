@@ -4,19 +4,30 @@ Each service keeps its tables in its own schema; the pool's ``search_path`` poin
 there, so SQL names tables without a schema. Migrations are ``.sql`` files applied
 in name order, each once, recorded in ``schema_migrations``, under an advisory lock
 so that several replicas starting together apply them once.
+
+Encryption and the server's identity are the DSN's: ``?sslmode=verify-full&sslrootcert=
+/path/ca.pem`` (asyncpg reads libpq's parameters) reaches every connection opened here
+unchanged. Opening one fails with a :class:`ConfigurationError` saying what to fix when
+TLS cannot work — a certificate that does not verify, a CA file that is missing, a
+server that refuses TLS — rather than an ``OSError`` the callers would retry for ever.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterable
+import ssl
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import asyncpg.pool
+
+from leancrm_servicekit.settings import ConfigurationError
 
 KIT_MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -75,13 +86,72 @@ def _ms(seconds: float) -> str:
 DEFAULT_TIMEOUTS = Timeouts()
 
 
+T = TypeVar("T")
+#: libpq's files a DSN may name for TLS
+_TLS_FILES = ("sslrootcert", "sslcert", "sslkey", "sslcrl")
+
+
+def _tls_of(dsn: str) -> tuple[str, dict[str, str]]:
+    """Where the DSN points (host:port, never its password) and its TLS parameters."""
+    parts = urlsplit(dsn)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = parts.hostname or query.get("host", "localhost")
+    port = query.get("port") or (str(parts.port) if parts.port else "5432")
+    return f"{host}:{port}", {k: v for k, v in query.items() if k.startswith("ssl")}
+
+
+def check_tls_files(dsn: str) -> None:
+    """The files the DSN names for TLS exist (asyncpg reports a missing one as an
+    ``OSError``, which would read as a server that is not there yet)."""
+    where, tls = _tls_of(dsn)
+    for name in _TLS_FILES:
+        path = tls.get(name)
+        if path and not os.path.isfile(os.path.expanduser(path)):
+            raise ConfigurationError(f"the database URL (LEANCRM_DATABASE_URL) for {where} names "
+                                     f"{name}={path}: no such file")
+
+
+async def opened(dsn: str, opening: Awaitable[T]) -> T:
+    """``await opening`` (a connection or pool to ``dsn``), a TLS failure that waiting
+    does not mend raised as a :class:`ConfigurationError` saying what to fix."""
+    try:
+        return await opening
+    except ssl.SSLCertVerificationError as exc:
+        raise ConfigurationError(_verification_failed(dsn, exc)) from None
+    except asyncpg.ClientConfigurationError as exc:
+        where, _ = _tls_of(dsn)
+        raise ConfigurationError(f"PostgreSQL at {where} (LEANCRM_DATABASE_URL): {exc}") from None
+    except ConnectionError as exc:
+        if "rejected SSL upgrade" not in str(exc):
+            raise
+        where, tls = _tls_of(dsn)
+        raise ConfigurationError(
+            f"PostgreSQL at {where} does not offer TLS, and the database URL (LEANCRM_DATABASE_URL) "
+            f"requires it (sslmode={tls.get('sslmode')}): turn ssl on in the server, or connect to one "
+            "that has it") from None
+
+
+def _verification_failed(dsn: str, exc: ssl.SSLCertVerificationError) -> str:
+    where, tls = _tls_of(dsn)
+    said = f"PostgreSQL at {where}: its certificate does not verify ({exc.verify_message or exc.reason})"
+    if exc.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+        return (f"{said}: sslmode=verify-full checks that the host of the database URL "
+                f"(LEANCRM_DATABASE_URL) is named in the server's certificate; connect by a name it holds")
+    root = tls.get("sslrootcert", "~/.postgresql/root.crt")
+    return (f"{said}: it is not signed by a CA in sslrootcert={root}, or it expired; point sslrootcert "
+            "in the database URL (LEANCRM_DATABASE_URL) at the CA that signed the server's certificate")
+
+
 async def connect(dsn: str, schema: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> asyncpg.Connection:
-    return await asyncpg.connect(dsn, **timeouts.options(schema))
+    check_tls_files(dsn)
+    return await opened(dsn, asyncpg.connect(dsn, **timeouts.options(schema)))
 
 
 async def create_pool(dsn: str, schema: str, size: int = 5,
                       timeouts: Timeouts = DEFAULT_TIMEOUTS) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, **timeouts.options(schema))
+    check_tls_files(dsn)
+    pool = await opened(dsn, asyncpg.create_pool(dsn, min_size=1, max_size=size,
+                                                 **timeouts.options(schema)))
     assert pool is not None
     return pool
 
@@ -100,7 +170,8 @@ def migration_files(dirs: Iterable[Path]) -> list[Path]:
 async def migrate(dsn: str, schema: str, dirs: Iterable[Path]) -> list[str]:
     """Create ``schema`` if needed and apply the migrations not yet applied."""
     check_identifier(schema)
-    conn = await asyncpg.connect(dsn)
+    check_tls_files(dsn)
+    conn = await opened(dsn, asyncpg.connect(dsn))
     applied: list[str] = []
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))

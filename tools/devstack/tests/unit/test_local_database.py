@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from leancrm_devstack.local_database import DatabaseSetupError, dsn_with, init_sql_path
+from leancrm_devstack.local_database import DatabaseSetupError, dsn_with, init_sql_path, needs_tls
 
 
 @pytest.mark.parametrize(("dsn", "user", "database", "expected"), [
@@ -17,6 +17,8 @@ from leancrm_devstack.local_database import DatabaseSetupError, dsn_with, init_s
     ("postgres://db:5432/postgres", None, "leancrm", "postgres://db:5432/leancrm"),
     ("postgresql://admin:secret@db:5432/postgres", None, "leancrm",
      "postgresql://admin:secret@db:5432/leancrm"),
+    ("postgresql://admin:secret@db:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ca.pem", "customers",
+     "leancrm", "postgresql://customers@db:5432/leancrm?sslmode=verify-full&sslrootcert=/etc/ca.pem"),
 ])
 def test_dsn_with(dsn: str, user: str | None, database: str | None, expected: str) -> None:
     assert dsn_with(dsn, user=user, database=database) == expected
@@ -37,3 +39,12 @@ def test_the_init_script_is_found_in_the_checkout_not_beside_the_package(
         init_sql_path(tmp_path)  # elsewhere, it says how to point at it
     monkeypatch.setenv("LEANCRM_INIT_SQL", str(found))
     assert init_sql_path(tmp_path) == found
+
+
+@pytest.mark.parametrize(("dsn", "tls"), [
+    ("postgresql://u@db/x", False), ("postgresql://u@db/x?sslmode=prefer", False),
+    ("postgresql://u@db/x?sslmode=require", True),
+    ("postgresql://u@db/x?sslrootcert=/c&sslmode=verify-full", True),
+])
+def test_which_dsns_need_a_psql_with_tls(dsn: str, tls: bool) -> None:
+    assert needs_tls(dsn) is tls
