@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from faststream import AckPolicy
@@ -35,11 +35,10 @@ from leancrm_servicekit.logging import configure_logging, get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
-from leancrm_servicekit.runtime import tune_gc
-from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, load_settings
+from leancrm_servicekit.runtime import run_configured, tune_gc
+from leancrm_servicekit.settings import ServiceSettings, load_settings
 
 log = get_logger(component="runtime")
-T = TypeVar("T")
 
 
 async def _raw_decoder(msg: Any) -> None:
@@ -288,16 +287,6 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
             progress.update(task, advance=len(events))
     await infra.close()
     return queued
-
-
-def run_configured(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)``, where settings that cannot work end the process with their
-    message (which names the variables) instead of a traceback."""
-    try:
-        return asyncio.run(main)
-    except ConfigurationError as exc:
-        log.error("configuration_error", error=str(exc))
-        raise SystemExit(f"error: {exc}") from None
 
 
 def run_service(spec: CommandServiceSpec) -> None:

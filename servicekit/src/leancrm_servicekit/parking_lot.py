@@ -45,6 +45,7 @@ from leancrm_servicekit.environment import check_environment
 from leancrm_servicekit.kafka import make_producer, stop_quietly
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.replays import ReplayLog
+from leancrm_servicekit.runtime import run_configured
 from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, load_settings, require
 
 console = Console()
@@ -315,7 +316,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
         s, _ = settings()
         sel = selection(error_code, source_topic, since, until, partition, from_offset, to_offset)
         with console.status(f"reading {DLQ}"):
-            groups = asyncio.run(summarise(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP"), sel,
+            groups = run_configured(summarise(require(s.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP"), sel,
                                            kafka.client_options(s)))
         table = Table(title=f"dead letters of {service}")
         for col in ("error code", "source topic", "letters", "replayable", "first", "last",
@@ -342,7 +343,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
                     return letter
             return None
 
-        letter = asyncio.run(find())
+        letter = run_configured(find())
         if letter is None:
             raise typer.BadParameter(f"no dead letter at {partition}:{offset} on {DLQ}")
         for k, v in letter.headers:
@@ -367,7 +368,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
         s, schema = settings()
         sel = selection(error_code, source_topic, since, until, partition, from_offset, to_offset)
         with console.status("replaying") as status:
-            report = asyncio.run(replay_dead_letters(
+            report = run_configured(replay_dead_letters(
                 s, schema, sel, consumed_topics, batch=batch, again=again, limit=limit,
                 progress=lambda r: status.update(f"replaying: {r.sent:,} sent")))
         console.print(f"replay {report.replay_id}: sent {report.sent:,}; skipped "
@@ -387,7 +388,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
     @parked.command("list")
     def parked_list() -> None:
         """Parked messages by reason and topic."""
-        rows = asyncio.run(with_outbox(lambda o, _: o.parked_summary()))
+        rows = run_configured(with_outbox(lambda o, _: o.parked_summary()))
         table = Table(title=f"parked messages of {service}")
         for col in ("reason", "topic", "messages", "first parked", "last parked", "ids"):
             table.add_column(col)
@@ -400,7 +401,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
     def parked_show(message_id: Annotated[int, typer.Argument(min=1, help="The parked message's id")],
                     ) -> None:
         """One parked message."""
-        found = asyncio.run(with_outbox(lambda o, _: o.parked_page(message_id - 1, through_id=message_id,
+        found = run_configured(with_outbox(lambda o, _: o.parked_page(message_id - 1, through_id=message_id,
                                                                    limit=1)))
         if not found:
             raise typer.BadParameter(f"no parked message {message_id}")
@@ -429,7 +430,7 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
             await log.finish(replay_id, 0)
             return replay_id, total
 
-        replay_id, total = asyncio.run(with_outbox(job))
+        replay_id, total = run_configured(with_outbox(job))
         console.print(f"replay {replay_id}: moved {total:,} parked message(s) back to the outbox")
 
     return dlq, parked
