@@ -162,6 +162,7 @@ class ServiceSettings(BaseSettings):
         errors: list[str] = []
         name = self.variable
         protocol = self.kafka_security_protocol
+        given_fields = set(self.model_fields_set)  # before secrets are read from their files
         for secret, path in (("kafka_sasl_password", "kafka_sasl_password_file"),
                              ("kafka_ssl_key_password", "kafka_ssl_key_password_file")):
             errors.extend(self._read_secret_file(secret, path))
@@ -174,7 +175,7 @@ class ServiceSettings(BaseSettings):
                               f"SCRAM-SHA-512; the password may come from "
                               f"{name('kafka_sasl_password_file')})")
         else:
-            given = [name(f) for f in _SASL_FIELDS if f in self.model_fields_set and getattr(self, f)]
+            given = [name(f) for f in _SASL_FIELDS if f in given_fields and getattr(self, f)]
             if given:
                 errors.append(f"{_and(given)} {_is(given)} set, but {name('kafka_security_protocol')}="
                               f"{protocol} uses no SASL: set it to SASL_SSL (or SASL_PLAINTEXT), or "
@@ -182,8 +183,7 @@ class ServiceSettings(BaseSettings):
         if protocol in TLS_PROTOCOLS:
             errors.extend(self._check_tls_files())
         else:
-            given = [name(f) for f in _TLS_FIELDS
-                     if f in self.model_fields_set and getattr(self, f) is not None]
+            given = [name(f) for f in _TLS_FIELDS if f in given_fields and getattr(self, f) is not None]
             if given:
                 errors.append(f"{_and(given)} {_is(given)} set, but {name('kafka_security_protocol')}="
                               f"{protocol} does not use TLS: set it to SSL (or SASL_SSL), or unset "

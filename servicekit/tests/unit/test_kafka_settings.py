@@ -107,6 +107,14 @@ def test_a_secret_file_that_gives_nothing_is_refused(tmp_path: Path, content: st
     assert f"LEANCRM_KAFKA_SASL_PASSWORD_FILE={path}: {said}" in message
 
 
+def test_a_secret_file_without_sasl_is_named_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("pw")
+    message = refused(kafka_security_protocol="SSL", kafka_sasl_password_file=str(path))
+    assert message.endswith("LEANCRM_KAFKA_SASL_PASSWORD_FILE is set, but LEANCRM_KAFKA_SECURITY_PROTOCOL="
+                            "SSL uses no SASL: set it to SASL_SSL (or SASL_PLAINTEXT), or unset it")
+
+
 def test_a_secret_given_twice_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "password"
     path.write_text("a")
