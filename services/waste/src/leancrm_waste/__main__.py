@@ -8,7 +8,8 @@ import signal
 import typer
 
 from leancrm_servicekit.logging import configure_logging
-from leancrm_servicekit.runtime import tune_gc
+from leancrm_servicekit.runtime import run_configured, tune_gc
+from leancrm_servicekit.settings import load_settings
 from leancrm_waste.settings import WasteSettings
 
 app = typer.Typer(add_completion=False, help="The Lean CRM waste projector.")
@@ -20,7 +21,7 @@ def serve() -> None:
     from leancrm_waste.service import WasteService
 
     async def main() -> None:
-        settings = WasteSettings()
+        settings = load_settings(WasteSettings)
         configure_logging("waste", settings.log_level)
         service = WasteService(settings)
         await service.start()
@@ -32,7 +33,7 @@ def serve() -> None:
         await stop.wait()
         await service.stop()
 
-    asyncio.run(main())
+    run_configured(main())
 
 
 @app.command()
@@ -44,10 +45,10 @@ def rebuild(
     views to it atomically."""
     from leancrm_waste.projection.rebuild import rebuild as run_rebuild
 
-    settings = WasteSettings()
+    settings = load_settings(WasteSettings)
     configure_logging("waste", "WARNING")
     tune_gc(settings.gc_gen0_threshold)
-    new, old, applied, seconds = asyncio.run(
+    new, old, applied, seconds = run_configured(
         run_rebuild(settings, drop_old=drop_old, timeout_s=timeout))
     typer.echo(f"rebuilt {applied:,} events into {new} in {seconds:.1f}s; views switched"
                f" (previous store: {old or 'none'}{', dropped' if drop_old and old else ''})")
