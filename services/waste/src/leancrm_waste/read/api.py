@@ -82,7 +82,7 @@ class ReadLimits:
 PAGE_HEADERS = {
     **NO_STORE,
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; connect-src 'self'; base-uri 'self'; "
+                               "img-src 'self'; connect-src 'self'; base-uri 'self'; "
                                "form-action 'self'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
