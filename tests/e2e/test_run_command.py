@@ -1,13 +1,15 @@
 """The README's first command, `scripts/run`, on the embedded defaults: the stack
 starts, production's database set-up gives each service its own role, every service
 is ready, a simulated day flows through, the huddle report and the dashboard address
-are printed, and everything stops cleanly. (`scripts/run` = bootstrap + this launcher;
-`--exit-when-done` stops it after the report instead of waiting for Ctrl-C.)"""
+are printed with the run's operations token, and everything stops cleanly.
+(`scripts/run` = bootstrap + this launcher; `--exit-when-done` stops it after the report
+instead of waiting for Ctrl-C.)"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -50,6 +52,13 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
                     "Worst reasons by failure demand"):
         assert section in huddle, huddle
     assert "Dashboard: http://127.0.0.1:8104/" in out
+    # the run's token, printed beside the dashboard with a curl example; the launcher reads
+    # the projector's lag with it, so the run could not have settled had the service refused it
+    token = re.search(r"Operations token for this run \(waste:read, personal:read;[^\n]*\n\s+(\S+)\n", out)
+    assert token, out[-4000:]
+    secret = token.group(1)
+    assert f"Dashboard:  http://127.0.0.1:8104/#token={secret}" in out
+    assert f'curl -H "Authorization: Bearer {secret}" http://127.0.0.1:8104/api/v1/summary' in out
     assert out.rstrip().endswith("Stopped."), out[-500:]
     assert ports_in_use(installed_services()) == []
 
@@ -57,6 +66,8 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
     assert set(logs) == {s.name for s in installed_services()}
     for name, text in logs.items():
         assert '"level": "error"' not in text, (name, text[-3000:])
+        assert secret not in text, name  # never logged
+    assert '"event": "api_tokens_loaded"' in logs["waste"] and '"scripts-run"' in logs["waste"]
     assert "ops_role_not_managed" not in logs["waste"], "leancrm_ops was set up by the init script"
 
     # the data stays in the work directory: each service's tables belong to its own role

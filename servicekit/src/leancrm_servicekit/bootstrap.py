@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,22 @@ class Infrastructure:
     metrics: ServiceMetrics
     #: the transport security every Kafka client gets (``kafka.client_options``)
     kafka_options: dict[str, Any] = field(default_factory=dict)
+    reader_pools: list[asyncpg.Pool] = field(default_factory=list)
 
     @property
     def kafka_security(self) -> BaseSecurity | None:
         """``kafka_options`` for faststream's ``KafkaBroker(security=...)``."""
         return broker_security(self.kafka_options)
+
+    async def open_reader_pool(self, size: int, statement_timeout_s: float) -> asyncpg.Pool:
+        """A pool of its own for readers (an HTTP API): its connections and statement
+        timeout apart from the service's pool, so that slow or many readers wait for each
+        other and never for, nor instead of, the service's own work. Closed with the rest."""
+        timeouts = replace(Timeouts.of(self.settings), statement_s=statement_timeout_s)
+        pool = await patiently("the readers' connection pool", lambda: create_pool(
+            self.dsn, self.schema, size, timeouts), metrics=self.metrics)
+        self.reader_pools.append(pool)
+        return pool
 
     def event_store(self) -> EventStore:
         return EventStore(self.pool, self.outbox)
@@ -64,8 +75,9 @@ class Infrastructure:
                            lease_s=s.relay_lease_s, client_options=self.kafka_options)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.pool.close(), 10)
+        for pool in [*self.reader_pools, self.pool]:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 10)
 
 
 async def open_infrastructure(

@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel
 
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
+from leancrm_servicekit.auth import metrics_guard
 from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.commands import CommandHandler, ReadModelHook
 from leancrm_servicekit.decider import Decider
@@ -108,6 +109,7 @@ class CommandService:
 
     async def start(self) -> None:
         s, spec = self.settings, self.spec
+        guard = metrics_guard(s, f"leancrm-{spec.name}")  # a bad token configuration stops here
         self.infra = infra = await open_infrastructure(spec.name, s, migrations=spec.migration_dirs,
                                                        metrics=self.metrics)
         self.pool, self.outbox, self.store = infra.pool, infra.outbox, infra.event_store()
@@ -133,7 +135,8 @@ class CommandService:
             self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self.broker = await patiently("the command consumer", self._start_broker, metrics=self.metrics)
         port = spec.default_http_port if s.http_port is None else s.http_port
-        self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness, self._warnings),
+        self.http = HttpServer(ops_routes(spec.name, self.metrics, self._readiness, self._warnings,
+                                          metrics_guard=guard),
                                s.http_host, port)
         await self.http.start()
         log.info("service_started", http_port=self.http.port, command_topic=spec.command_topic)

@@ -1,4 +1,9 @@
-"""Health, readiness and Prometheus metrics over HTTP (Starlette under uvicorn)."""
+"""Health, readiness and Prometheus metrics over HTTP (Starlette under uvicorn), and the
+answers of operations access: 401 and 403 saying what is missing (servicekit/auth.py).
+
+``/health`` and ``/ready`` are always open (probes call them); ``/metrics`` is open unless
+the service protects it (``LEANCRM_METRICS_REQUIRE_TOKEN=true``: scope ``metrics:read``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from leancrm_servicekit.auth import METRICS_READ, Guard, Principal, Refusal
 from leancrm_servicekit.metrics import ServiceMetrics
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str | None]]]
@@ -20,8 +26,50 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, str | None]]]
 WarningsCheck = Callable[[], Awaitable[dict[str, str]]]
 
 
+#: answers that must never be kept by a browser or a proxy
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def refusal_response(refusal: Refusal, realm: str) -> JSONResponse:
+    """The answer to a refused request: 401 (with ``WWW-Authenticate: Bearer``, RFC 6750)
+    when there is no usable token, 403 naming the missing scope, 503 when the service's
+    tokens cannot be used. The body says what is missing and never repeats the token."""
+    body: dict[str, object] = {
+        "error": {401: "unauthorized", 403: "forbidden"}.get(refusal.status, "unavailable"),
+        "reason": refusal.reason, "message": refusal.message, "required_scope": refusal.scope}
+    headers = dict(NO_STORE)
+    challenge = f'Bearer realm="{realm}"'
+    if refusal.reason in ("no_token_configured", "missing_token"):
+        headers["WWW-Authenticate"] = f'{challenge}, scope="{refusal.scope}"'
+    elif refusal.reason == "malformed_header":
+        headers["WWW-Authenticate"] = (f'{challenge}, error="invalid_request", '
+                                       'error_description="the header must be Bearer <token>"')
+    elif refusal.reason == "unknown_token":
+        headers["WWW-Authenticate"] = (f'{challenge}, error="invalid_token", '
+                                       'error_description="unknown or revoked token"')
+    elif refusal.reason == "insufficient_scope":
+        headers["WWW-Authenticate"] = (f'{challenge}, error="insufficient_scope", '
+                                       f'scope="{refusal.scope}"')
+        assert refusal.principal is not None
+        body.update(token=refusal.principal.name, token_scopes=sorted(refusal.principal.scopes))
+    else:
+        headers["Retry-After"] = "10"
+    return JSONResponse(body, status_code=refusal.status, headers=headers)
+
+
+def authorize(request: Request, guard: Guard, scope: str) -> Principal | Response:
+    """Who sent ``request``, if their token has ``scope``; else the answer refusing it."""
+    decision = guard.check(request.headers.get("authorization"), scope)
+    if isinstance(decision, Refusal):
+        return refusal_response(decision, guard.realm)
+    return decision
+
+
 def ops_routes(service: str, metrics: ServiceMetrics, readiness: ReadinessCheck,
-               warnings: WarningsCheck | None = None) -> list[BaseRoute]:
+               warnings: WarningsCheck | None = None, *,
+               metrics_guard: Guard | None = None) -> list[BaseRoute]:
+    """``/health``, ``/ready`` and ``/metrics``; with ``metrics_guard``, ``/metrics``
+    answers only to a token with the scope ``metrics:read``."""
     async def health(_: Request) -> Response:
         return JSONResponse({"service": service, "status": "alive"})
 
@@ -39,7 +87,11 @@ def ops_routes(service: str, metrics: ServiceMetrics, readiness: ReadinessCheck,
             status_code=status,
         )
 
-    async def prometheus(_: Request) -> Response:
+    async def prometheus(request: Request) -> Response:
+        if metrics_guard is not None:
+            who = authorize(request, metrics_guard, METRICS_READ)
+            if isinstance(who, Response):
+                return who
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

@@ -89,6 +89,22 @@ class ServiceSettings(BaseSettings):
         le=65535,
         description="HTTP port; unset = the service's default port; 0 = any free port.",
     )
+    # operations access (servicekit/auth.py; README "Security: operations access")
+    api_tokens: str | None = Field(
+        default=None,
+        description="The operations tokens accepted, as a JSON list of {name, sha256, scopes}: the "
+                    "SHA-256 of each token, never the token itself.",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description="A file (a mounted secret) with the same JSON as LEANCRM_API_TOKENS; read again "
+                    "when it changes. Both may be set: their tokens add up.",
+    )
+    metrics_require_token: bool = Field(
+        default=False,
+        description="/metrics answers only to a bearer token with the scope metrics:read "
+                    "(default: open, on the service's own port).",
+    )
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; defaults to 'leancrm-<service>'."
     )

@@ -1,4 +1,4 @@
-"""`python -m leancrm_waste [serve|rebuild|huddle|dlq|parked]`."""
+"""`python -m leancrm_waste [serve|rebuild|huddle|token|dlq|parked]`."""
 
 from __future__ import annotations
 
@@ -64,6 +64,15 @@ def _register_parking_lot() -> None:
 
 
 _register_parking_lot()
+
+
+def _register_token() -> None:
+    from leancrm_servicekit.auth_cli import token_app
+
+    app.add_typer(token_app(), name="token")
+
+
+_register_token()
 
 
 def _register_huddle() -> None:

@@ -10,6 +10,7 @@ import asyncpg
 from starlette.routing import BaseRoute
 
 from leancrm_contracts.topics import DLQ, EVENT_TOPICS
+from leancrm_servicekit.auth import guard_of
 from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.faults import is_transient_database_error, patiently
 from leancrm_servicekit.http import HttpServer, ops_routes
@@ -21,7 +22,7 @@ from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.projector import projector
-from leancrm_waste.read.api import api_routes
+from leancrm_waste.read.api import ReadLimits, api_routes
 from leancrm_waste.settings import WasteSettings
 
 log = get_logger(component="waste")
@@ -40,7 +41,11 @@ class WasteService:
         self.metrics = ServiceMetrics(NAME)
         self.infra: Infrastructure | None = None
         self.stop_event = asyncio.Event()
+        # a token configuration that cannot be used stops the service here, before it connects
+        self.guard = guard_of(self.settings, "leancrm-waste")
         self.pool: asyncpg.Pool | None = None
+        #: the API's and dashboard's own connections, apart from the projector's
+        self.api_pool: asyncpg.Pool | None = None
         self.outbox: Outbox | None = None
         self.relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
@@ -95,14 +100,19 @@ class WasteService:
         self._start_consumer(store)
         self._tasks.append(asyncio.create_task(self._watch_store()))
         if http:
+            self.api_pool = await infra.open_reader_pool(self.settings.api_pool_size,
+                                                         self.settings.api_statement_timeout_s)
             port = DEFAULT_PORT if self.settings.http_port is None else self.settings.http_port
             self.http = HttpServer(self.routes(), self.settings.http_host, port)
             await self.http.start()
         log.info("waste_started", store=store)
 
     def routes(self) -> list[BaseRoute]:
-        """Health, readiness and metrics, then the read API and the dashboard."""
-        return ops_routes(NAME, self.metrics, self.readiness, self.warnings) + api_routes(self)
+        """Health, readiness and metrics (protected when the settings say so), then the read
+        API and the dashboard behind the service's tokens."""
+        metrics_guard = self.guard if self.settings.metrics_require_token else None
+        return (ops_routes(NAME, self.metrics, self.readiness, self.warnings, metrics_guard=metrics_guard)
+                + api_routes(self, guard=self.guard, limits=ReadLimits.of(self.settings)))
 
     def _start_consumer(self, store: str) -> None:
         assert self.infra is not None

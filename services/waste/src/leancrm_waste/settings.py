@@ -31,7 +31,16 @@ class WasteSettings(ServiceSettings, CostSettings):
         default=4, ge=1, le=8,
         description="Transactions applying one consumed batch at once, each on whole partitions.")
     db_pool_size: int = Field(
-        default=8, ge=2, le=100,
-        description="Connections: one per concurrent projector transaction, the rest for the API.")
+        default=6, ge=2, le=100,
+        description="The projector's connections: one per concurrent transaction, and two for the "
+                    "store check and readiness (the API has a pool of its own: api_pool_size).")
+    api_pool_size: int = Field(
+        default=3, ge=1, le=50,
+        description="Connections of the API and dashboard, apart from the projector's: readers wait "
+                    "for each other, never for the projector, nor it for them.")
+    api_statement_timeout_s: float = Field(
+        default=20.0, gt=0, le=600,
+        description="The longest one API query may run (PostgreSQL statement_timeout of the API's "
+                    "connections); a longer one is cancelled and answered 503 'timeout'.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")

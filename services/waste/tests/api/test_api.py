@@ -20,6 +20,7 @@ from leancrm_waste.read.costs import DEFAULT_COST_SECONDS
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
 
+from .access import ANALYST, bearer, guard
 from .dataset import DataSet, install, point_views_at, uid
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ class FakeConsumer:
 
 @dataclass
 class FakeService:
-    pool: asyncpg.Pool | None
+    api_pool: asyncpg.Pool | None
     consumer: FakeConsumer | None = None
 
 
@@ -64,8 +65,9 @@ async def api(infra: Infra) -> AsyncIterator[Api]:
     store = f"api_{uuid.uuid4().hex[:10]}"
     ds = await install(infra.dsn, store)
     pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=2)
-    app = Starlette(routes=api_routes(FakeService(pool, FakeConsumer())))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://waste") as c:
+    app = Starlette(routes=api_routes(FakeService(pool, FakeConsumer()), guard=guard()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://waste",
+                                 headers=bearer(ANALYST)) as c:
         yield Api(c, ds, infra.dsn, store)
     await pool.close()
 
@@ -321,8 +323,9 @@ async def test_lag_openapi_and_the_dashboard_page(api: Api) -> None:
 
 
 async def test_unconnected_service_answers_503_and_no_consumer_means_no_lag() -> None:
-    app = Starlette(routes=api_routes(FakeService(None, None)))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+    app = Starlette(routes=api_routes(FakeService(None, None), guard=guard()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w",
+                                 headers=bearer(ANALYST)) as c:
         r = await c.get("/api/v1/summary")
         assert r.status_code == 503 and r.json()["error"] == "unavailable"
         assert (await c.get("/api/v1/lag")).json() == {"partitions": {}, "total": 0, "consumer": False}

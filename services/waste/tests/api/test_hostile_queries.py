@@ -29,6 +29,7 @@ from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.catalogue import VIEWS
 from leancrm_waste.read.querystring import parse_query_string, shown_name
 
+from .access import ANALYST, guard
 from .dataset import install, point_views_at
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ class FakeConsumer:
 
 @dataclass
 class FakeService:
-    pool: asyncpg.Pool | None
+    api_pool: asyncpg.Pool | None
     consumer: FakeConsumer | None = None
 
 
@@ -68,7 +69,8 @@ class Client:
     dsn: str
     store: str
 
-    async def raw(self, path: str, query: str | bytes) -> Answer:
+    async def raw(self, path: str, query: str | bytes,
+                  authorization: bytes = f"Bearer {ANALYST}".encode()) -> Answer:
         """GET with the query string exactly as given (bytes as they are on the wire: a real
         server takes URLs far longer than an HTTP client library builds), straight to the
         ASGI app; an exception the app raises is a 500 (as the server would answer)."""
@@ -83,7 +85,8 @@ class Client:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
                  "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
                  "query_string": query.encode("latin-1") if isinstance(query, str) else query,
-                 "headers": [(b"host", b"waste")], "client": ("127.0.0.1", 1), "server": ("waste", 80)}
+                 "headers": [(b"host", b"waste"), (b"authorization", authorization)],
+                 "client": ("127.0.0.1", 1), "server": ("waste", 80)}
         try:
             await self.app(scope, receive, send)
         except Exception as exc:  # what a server answers for an unhandled exception
@@ -106,7 +109,8 @@ async def client(infra: Infra) -> AsyncIterator[Client]:
     store = f"api_h_{uuid.uuid4().hex[:10]}"
     await install(infra.dsn, store)
     pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=2)
-    yield Client(Starlette(routes=api_routes(FakeService(pool, FakeConsumer()))), infra.dsn, store)
+    yield Client(Starlette(routes=api_routes(FakeService(pool, FakeConsumer()), guard=guard())),
+                 infra.dsn, store)
     await pool.close()
 
 
@@ -415,3 +419,30 @@ async def test_any_query_string_is_answered_200_or_a_small_400_naming_a_paramete
 def _shown_names(query: str) -> set[str]:
     """The names sent, as a 400 shows them (escaped when unprintable, truncated)."""
     return {shown_name(name) for name, _ in parse_query_string(query.encode("latin-1"))}
+
+
+DATA_ENDPOINTS = [p for p in ENDPOINTS if p not in ("/api/v1", "/api/v1/openapi.json")]
+
+
+def authorization_headers() -> st.SearchStrategy[bytes]:
+    """Anything in the header: bytes at all, or 'Bearer ' and bytes, or a token nearly valid."""
+    near = st.builds(lambda cut, extra: (f"Bearer {ANALYST}"[:cut] + extra).encode(),
+                     st.integers(0, len(ANALYST) + 7), st.text(max_size=8))
+    return st.one_of(st.binary(max_size=700), st.binary(max_size=700).map(lambda b: b"Bearer " + b),
+                     st.text(max_size=700).map(lambda t: t.encode("utf-8", "surrogatepass")), near)
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(path=st.sampled_from(DATA_ENDPOINTS), header=authorization_headers(), query=queries_)
+async def test_any_authorization_header_but_a_token_is_a_small_401_before_any_parameter_is_read(
+        client: Client, path: str, header: bytes, query: str) -> None:
+    if header.strip() == f"Bearer {ANALYST}".encode():
+        return
+    r = await client.raw(path, query, authorization=header)
+    event(f"status {r.status_code}")
+    assert r.status_code == 401, (path, header[:200], r.status_code, r.text[:500])
+    body = r.json()
+    assert body["error"] == "unauthorized" and body["required_scope"] == "waste:read"
+    assert body["reason"] in ("missing_token", "malformed_header", "unknown_token"), body
+    assert len(r.content) < 1024 and ANALYST not in r.text

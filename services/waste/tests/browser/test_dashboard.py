@@ -1,7 +1,9 @@
 """The dashboard in headless Chromium against real data: three fixed simulated
 days, turned into events by the services' own deciders and projected by the waste
-projector's own code, served by uvicorn on a free port. Every chart must report
-``data-drawn="true"``.
+projector's own code, served by uvicorn on a free port behind the operations tokens.
+Given a token once (in the address: ``#token=...``), every chart must report
+``data-drawn="true"``; without one the page asks for it and draws nothing; a token
+without ``waste:read`` is shown as an error naming the scope.
 
 Needs Debian's chromium (``apt-get update && apt-get install -y chromium``); the test
 skips, saying so, when /usr/bin/chromium is absent. Set LEANCRM_DASHBOARD_SCREENSHOT
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import json
 import os
 import re
 import shutil
@@ -26,6 +30,7 @@ import asyncpg
 import pytest
 
 from leancrm_devstack.testing import Infra, wait_until
+from leancrm_servicekit.auth import METRICS_READ, WASTE_READ, Guard, TokenSource, new_token, token_sha256
 from leancrm_servicekit.http import HttpServer
 from leancrm_servicekit.inbound import InboundRecord
 from leancrm_simulator.knobs import Knobs
@@ -48,8 +53,14 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 @dataclass
 class Service:
-    pool: asyncpg.Pool | None
+    api_pool: asyncpg.Pool | None
     consumer: None = None
+
+
+VIEWER, SCRAPER = new_token(), new_token()
+GUARD = Guard(TokenSource(json.dumps([
+    {"name": "viewer", "sha256": token_sha256(VIEWER), "scopes": [WASTE_READ]},
+    {"name": "scraper", "sha256": token_sha256(SCRAPER), "scopes": [METRICS_READ]}])), "leancrm-waste")
 
 
 #: Fixed simulated days (Monday to Wednesday), shown by the dashboard through its
@@ -88,7 +99,7 @@ async def dashboard_url(infra: Infra) -> AsyncIterator[str]:
     applied = await project_simulated_days(infra.dsn, store)
     assert applied > 1000
     pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=4)
-    server = HttpServer(api_routes(Service(pool)), "127.0.0.1", 0)
+    server = HttpServer(api_routes(Service(pool), guard=GUARD), "127.0.0.1", 0)
     await server.start()
     try:
         end = START + timedelta(days=DAYS)
@@ -129,17 +140,38 @@ def chart_states(dom: str) -> dict[str, tuple[str, int]]:
     return out
 
 
+def body_attributes(dom: str) -> dict[str, str]:
+    tag = re.search(r"<body\b[^>]*>", dom)
+    assert tag, dom[:2000]
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag.group()))
+
+
+def status_text(dom: str) -> str:
+    found = re.search(r'<p id="status"[^>]*>(.*?)</p>', dom, re.S)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def token_form_shown(dom: str) -> bool:
+    tag = re.search(r'<form id="token-form"[^>]*>', dom)
+    assert tag, dom[:2000]
+    return "hidden" not in tag.group()
+
+
 async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path: Path) -> None:
     states: dict[str, tuple[str, int]] = {}
+    dom = ""
+    with_token = f"{dashboard_url}#token={VIEWER}"  # given once; the page keeps it in the tab
 
     async def all_drawn() -> bool:
-        nonlocal states
+        nonlocal states, dom
         dom = await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
-                             dashboard_url)
+                             with_token)
+        assert body_attributes(dom).get("data-auth") != "refused", status_text(dom)
         states = chart_states(dom)
         return set(states) == set(CHARTS) and all(s == "true" for s, _ in states.values())
 
     await wait_until(all_drawn, timeout_s=180, interval_s=1, what="every chart drawn")
+    assert body_attributes(dom)["data-auth"] == "ok" and not token_form_shown(dom)
     assert all(points > 0 for _, points in states.values()), states
     assert states["pareto"][1] >= 3  # several wastes with a cost
 
@@ -147,8 +179,35 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     with contextlib.suppress(FileNotFoundError):
         shot.unlink()
     await chromium(f"--screenshot={shot}", "--virtual-time-budget=10000", "--window-size=1400,2900",
-                   dashboard_url)
+                   with_token)
     assert shot.exists() and shot.stat().st_size > 20_000
     keep = os.environ.get("LEANCRM_DASHBOARD_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+async def test_without_a_token_the_page_asks_for_one_and_draws_nothing(dashboard_url: str) -> None:
+    dom = await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
+                         dashboard_url)
+    assert body_attributes(dom).get("data-auth") == "needed", status_text(dom)
+    assert token_form_shown(dom)
+    assert status_text(dom) == "Enter an operations token (scope waste:read) to see the figures."
+    states = chart_states(dom)
+    assert set(states) == set(CHARTS) and all(s == "false" and p == 0 for s, p in states.values()), states
+
+
+async def test_a_refused_token_is_asked_for_again_and_a_missing_scope_is_named(dashboard_url: str) -> None:
+    dom = await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
+                         f"{dashboard_url}#token={SCRAPER}")
+    assert body_attributes(dom).get("data-auth") == "forbidden", status_text(dom)
+    assert status_text(dom).startswith("Not allowed: the token 'scraper' lacks the scope waste:read")
+    assert token_form_shown(dom)
+    assert all(s == "false" for s, _ in chart_states(dom).values())
+
+    dom = await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
+                         f"{dashboard_url}#token={new_token()}")
+    assert body_attributes(dom).get("data-auth") == "refused", status_text(dom)
+    assert status_text(dom).startswith("The token was refused: the bearer token is not one this "
+                                       "service knows (unknown or revoked)")
+    assert token_form_shown(dom)
+    assert all(s == "false" for s, _ in chart_states(dom).values())

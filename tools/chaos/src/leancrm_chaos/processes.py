@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -27,12 +28,16 @@ from typing import Any
 import httpx
 
 from leancrm_devstack.embedded import die_with_parent, free_port
+from leancrm_servicekit.auth import WASTE_READ, new_token, token_sha256
 
 from .journal import Journal, wall_time
 
 CONSUMER, RELAY, PROJECTOR = "consumer", "relay", "projector"
 KINDS = (CONSUMER, RELAY, PROJECTOR)
 COMMAND_SERVICES = ("customers", "interactions", "feedback")
+#: the harness's operations token: the projectors are given its SHA-256, settling reads
+#: their /api/v1/lag with it
+OPERATIONS_TOKEN = new_token()
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,9 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         port = free_port()
         specs.append(ProcessSpec(
             f"waste-{n}", PROJECTOR, "waste", (sys.executable, "-m", "leancrm_waste", "serve"),
-            {**base, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port)}, port))
+            {**base, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port),
+             "LEANCRM_API_TOKENS": json.dumps([{"name": "chaos-harness", "scopes": [WASTE_READ],
+                                                "sha256": token_sha256(OPERATIONS_TOKEN)}])}, port))
     return specs
 
 

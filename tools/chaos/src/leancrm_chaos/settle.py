@@ -27,7 +27,7 @@ from leancrm_contracts.topics import COMMAND_TOPICS, EVENT_TOPICS
 
 from .journal import Journal
 from .probes import Prober
-from .processes import COMMAND_SERVICES, PROJECTOR, Supervisor
+from .processes import COMMAND_SERVICES, OPERATIONS_TOKEN, PROJECTOR, Supervisor
 from .topics import TopicTap
 
 OUTBOXES = {"customers": "customers.outbox", "interactions": "interactions.outbox",
@@ -136,6 +136,7 @@ async def rest_state(supervisor: Supervisor, tap: TopicTap, prober: Prober, admi
         base = f"http://127.0.0.1:{proc.spec.http_port}"
         try:
             r = await http.get(f"{base}/api/v1/lag", timeout=3.0)
+            r.raise_for_status()  # a refused read is an error, not "no lag"
             body = r.json()
             held = set(body.get("partitions") or {})
             st.projector_reported_lag[name] = {"total": body.get("total"), "partitions": len(held)}
@@ -170,7 +171,7 @@ async def settle(supervisor: Supervisor, tap: TopicTap, prober: Prober, admin_ds
     calm = 0
     last_note = 0.0
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {OPERATIONS_TOKEN}"}) as http:
             while True:
                 state = await rest_state(supervisor, tap, prober, admin_dsn, admin, http)
                 calm = calm + 1 if state.at_rest else 0

@@ -3,7 +3,9 @@
 Starts the embedded PostgreSQL and broker (or uses LEANCRM_KAFKA_BOOTSTRAP /
 LEANCRM_DATABASE_URL), every installed service as its own process (logs in
 .leancrm/logs/<service>.log), waits until each is ready, drives traffic, and
-shows live figures until Ctrl-C, then stops every process it started.
+shows live figures until Ctrl-C, then stops every process it started. It makes an
+operations token for the run (waste:read and personal:read), gives the waste service
+only its SHA-256, and prints it beside the dashboard's address.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -40,6 +43,7 @@ from leancrm_devstack.local_database import (
     dsn_with,
     psql_binary,
 )
+from leancrm_servicekit.auth import PERSONAL_READ, WASTE_READ, new_token, token_sha256
 
 console = Console()
 
@@ -89,6 +93,26 @@ def ports_in_use(services: list[ServiceInfo]) -> list[int]:
             if probe.connect_ex(("127.0.0.1", s.port)) == 0:
                 busy.append(s.port)
     return busy
+
+
+#: the scopes of the token scripts/run makes for its own run
+RUN_TOKEN_SCOPES = (WASTE_READ, PERSONAL_READ)
+RUN_TOKEN_NAME = "scripts-run"
+
+
+def run_token_environment(token: str, env: dict[str, str]) -> dict[str, str]:
+    """What the waste service is given for the local run's token: its SHA-256 and scopes
+    (never the token), after any tokens already configured in ``env``."""
+    entry = {"name": RUN_TOKEN_NAME, "sha256": token_sha256(token), "scopes": list(RUN_TOKEN_SCOPES)}
+    configured = env.get("LEANCRM_API_TOKENS", "").strip()
+    try:
+        tokens = json.loads(configured) if configured else []
+    except json.JSONDecodeError:
+        tokens = None
+    if not isinstance(tokens, list):
+        raise SystemExit("LEANCRM_API_TOKENS is set but is not a JSON list of tokens; fix it or unset "
+                         "it (scripts/run adds a token of its own)")
+    return {"LEANCRM_API_TOKENS": json.dumps([*tokens, entry])}
 
 
 def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process:
@@ -147,7 +171,7 @@ class Status:
     wastes: list[tuple[str, float, str]] = field(default_factory=list)
 
 
-async def read_status(dsn: str, services: list[ServiceInfo]) -> Status:
+async def read_status(dsn: str, services: list[ServiceInfo], token: str) -> Status:
     st = Status()
     conn = await asyncpg.connect(dsn)
     try:
@@ -168,11 +192,12 @@ async def read_status(dsn: str, services: list[ServiceInfo]) -> Status:
         await conn.close()
     waste = next((s for s in services if s.name == "waste"), None)
     if waste is not None:
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             async with httpx.AsyncClient(timeout=2.0) as client:
-                text = (await client.get(f"http://127.0.0.1:{waste.port}/metrics")).text
-            st.lag = int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                             if line.startswith("leancrm_consumer_lag{")))
+                r = await client.get(f"http://127.0.0.1:{waste.port}/api/v1/lag",
+                                     headers={"Authorization": f"Bearer {token}"})
+            if r.status_code == 200:  # anything else: the lag is unknown, not zero
+                st.lag = int(r.json()["total"])
     return st
 
 
@@ -189,6 +214,18 @@ def status_table(st: Status, elapsed: float) -> Table:
         shown = f"{quantity / 3600:,.1f} h" if unit == "seconds" else f"{quantity:,.0f}"
         table.add_row(f"  {waste_type}", shown, "")
     return table
+
+
+def print_access(token: str, port: int) -> None:
+    """The local run's token, the dashboard's address and how to call the API."""
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"  Operations token for this run ({', '.join(RUN_TOKEN_SCOPES)}; only its SHA-256 "
+                  "was given to the waste service, and it dies with the run):\n"
+                  f"    {token}\n"
+                  f"  Dashboard:  {base}/#token={token}\n"
+                  f"              (or open {base}/ and paste the token when asked)\n"
+                  f'  API:        curl -H "Authorization: Bearer {token}" {base}/api/v1/summary',
+                  soft_wrap=True, highlight=False)
 
 
 async def demo_traffic(env: dict[str, str], days: int) -> str:
@@ -259,17 +296,23 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
     procs: list[Process] = []
     try:
         console.print("[bold]Starting services[/] (logs in " + str(logs) + ")")
+        token = new_token()  # for this run only: the waste service is given its hash
+        waste_env = run_token_environment(token, env)
         procs = [start_service(s, {**env, **({"LEANCRM_DATABASE_URL": service_dsn[s.name]}
-                                             if s.name in service_dsn else {})}, logs)
+                                             if s.name in service_dsn else {}),
+                                   **(waste_env if s.name == "waste" else {})}, logs)
                  for s in services]
         await wait_ready(procs)
         started = time.monotonic()
         traffic_task = asyncio.create_task(demo_traffic(env, days)) if traffic else None
         reported = traffic_task is None
-        dashboard = "http://127.0.0.1:8104/" if any(s.name == "waste" for s in services) else None
+        waste = next((s for s in services if s.name == "waste"), None)
+        dashboard = f"http://127.0.0.1:{waste.port}/#token={token}" if waste else None
+        if waste is not None:
+            print_access(token, waste.port)
         with Live(console=console, refresh_per_second=2) as live:
             while True:
-                st = await read_status(env["LEANCRM_DATABASE_URL"], services)
+                st = await read_status(env["LEANCRM_DATABASE_URL"], services, token)
                 live.update(status_table(st, time.monotonic() - started))
                 for p in procs:
                     if p.popen.poll() is not None:
@@ -283,7 +326,7 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
                         huddle_rc = huddle(ops_env, last_day) if last_day and dashboard else 0
                         console.print("[green]Traffic done.[/] Dashboard: "
                                       f"[bold]{dashboard or 'n/a'}[/]  ·  logs: {logs}  ·  "
-                                      "Ctrl-C stops everything.")
+                                      "Ctrl-C stops everything.", soft_wrap=True)
                         if exit_when_done:
                             if huddle_rc != 0:
                                 raise SystemExit(f"the huddle report failed (exit {huddle_rc})")

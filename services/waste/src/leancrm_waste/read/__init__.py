@@ -2,6 +2,9 @@
 of schema ``waste`` (contract section 6), and nothing else — what operations see is
 exactly what ``leancrm_ops`` can read.
 
+Every data route needs an operations token with ``waste:read`` (name and email also
+``personal:read``; see ``leancrm_servicekit.auth``) and reads on the API's own pool.
+
 Modules:
   api          the HTTP routes: the views, the summary, the lag, OpenAPI and the dashboard
   catalogue    the views the API serves (time column, filters, stable order), the summary's filters

@@ -8,11 +8,20 @@ Routes only: a request's parameters are read by :mod:`leancrm_waste.read.params`
 (after :mod:`leancrm_waste.read.querystring` checks them), the SQL lives in
 :mod:`leancrm_waste.read.views`, the bodies are shaped by :mod:`leancrm_waste.read.shaping`
 and wastes are priced by :mod:`leancrm_waste.read.costs`.
+
+Access (README, "Security: operations access"): every data endpoint needs a bearer
+token with the scope ``waste:read``; ``/api/v1/customers`` serves name and email only
+to a token that also has ``personal:read`` (they are null, and listed under
+``withheld``, otherwise). The index, the OpenAPI document and the dashboard's page and
+static files are open: they hold no data. Reads use the service's API pool, apart from
+the projector's, each statement bounded by ``ReadLimits.statement_timeout_s`` and each
+wait for a connection by ``ReadLimits.acquire_timeout_s``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -22,7 +31,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from leancrm_servicekit.auth import PERSONAL_READ, SCOPES, WASTE_READ, Guard, Principal
 from leancrm_servicekit.db import Conn
+from leancrm_servicekit.http import NO_STORE, authorize
 from leancrm_servicekit.logging import get_logger
 from leancrm_waste.read import shaping
 from leancrm_waste.read.catalogue import CHANNELS, VIEWS, View
@@ -45,11 +56,38 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.views import fetch_view, summary_figures
+from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
 log = get_logger(component="api")
-STATEMENT_TIMEOUT = "20s"
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What bounds one request's reading: each statement (PostgreSQL's statement_timeout,
+    set in the request's transaction whatever pool it runs on) and the wait for one of
+    the API pool's connections (busy: 503, try again)."""
+
+    statement_timeout_s: float = 20.0
+    acquire_timeout_s: float = 5.0
+
+    @classmethod
+    def of(cls, settings: Any) -> ReadLimits:
+        """From a ``WasteSettings``."""
+        return cls(statement_timeout_s=settings.api_statement_timeout_s)
+
+
+#: the dashboard page runs only its own script and style, talks only to its own origin,
+#: and is never framed: what it keeps in sessionStorage (the token) stays on this origin
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; connect-src 'self'; base-uri 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
 
 
 class LagSource(Protocol):
@@ -60,14 +98,17 @@ class ServesReadModel(Protocol):
     """What the API needs of the service (``WasteService`` has it)."""
 
     @property
-    def pool(self) -> asyncpg.Pool | None: ...
+    def api_pool(self) -> asyncpg.Pool | None:
+        """The API's own pool, apart from the projector's."""
 
     @property
     def consumer(self) -> LagSource | None: ...
 
 
-def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+def error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+          **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status,
+                        headers={**NO_STORE, **(headers or {})})
 
 
 def bad_request(exc: BadRequest) -> JSONResponse:
@@ -88,48 +129,76 @@ Handler = Callable[[Request], Awaitable[Response]]
 Reader = Callable[[Conn], Awaitable[dict[str, Any]]]
 
 
-async def _read(service: ServesReadModel, reader: Reader) -> Response:
-    pool = service.pool
+async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits) -> Response:
+    pool = service.api_pool
     if pool is None:
         return error(503, "unavailable", "the read model is not connected yet")
     try:
-        async with pool.acquire() as conn:
-            body = await reader(conn)
+        conn = await pool.acquire(timeout=limits.acquire_timeout_s)
+    except TimeoutError:
+        return error(503, "busy", f"no connection of the API came free within "
+                     f"{limits.acquire_timeout_s:g} s (all in use by other readers, or the "
+                     "database is slow to answer); try again shortly", headers={"Retry-After": "2"})
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("read_model_connect_failed", error=repr(exc))
+        return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
+    try:
+        body = await reader(conn)
     except asyncpg.UndefinedTableError as exc:
         return error(503, "unavailable", f"the read model is not installed: {exc}")
     except asyncpg.QueryCanceledError:
-        return error(503, "timeout", f"the query took longer than {STATEMENT_TIMEOUT}; narrow the filters")
+        return error(503, "timeout", f"the query took longer than {limits.statement_timeout_s:g} s "
+                     "and was cancelled; narrow the filters (from, to, channel, ...)")
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("read_model_query_failed", error=repr(exc))
         return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
-    return JSONResponse(shaping.jsonable(body))
+    finally:
+        await pool.release(conn)
+    return JSONResponse(shaping.jsonable(body), headers=NO_STORE)
 
 
-def view_handler(service: ServesReadModel, view: View) -> Handler:
+def withheld_columns(view: View, who: Principal) -> tuple[str, ...]:
+    """The columns of ``view`` that ``who`` may not see."""
+    return () if PERSONAL_READ in who.scopes else view.personal
+
+
+def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits) -> Handler:
     async def handle(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
         try:
             q = parse_view_query(view, query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
+        withheld = withheld_columns(view, who)
 
         async def read(conn: Conn) -> dict[str, Any]:
             async with conn.transaction(readonly=True):
-                await conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-                rows, more = await fetch_view(conn, q)
+                await set_statement_timeout(conn, limits.statement_timeout_s)
+                rows, more = await fetch_view(conn, q, withheld)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
-            return {"view": view.name, "filters": q.filters_json(), "rows": rows,
+            body = {"view": view.name, "filters": q.filters_json(), "rows": rows,
                     "count": len(rows), "more": more,
                     "next_offset": following if more and following <= MAX_OFFSET else None}
+            if withheld:
+                body["withheld"] = list(withheld)
+                body["withheld_because"] = (f"the token {who.name!r} lacks the scope {PERSONAL_READ}; "
+                                            f"{', '.join(withheld)} are null")
+            return body
 
-        return await _read(service, read)
+        return await _read(service, read, limits)
 
     return handle
 
 
-def api_routes(service: ServesReadModel, *, target_occupancy: float | None = None,
+def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | None = None,
+               target_occupancy: float | None = None,
                costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
-    """The API and dashboard routes over ``service.pool`` (the views of schema waste).
+    """The API and dashboard routes over ``service.api_pool`` (the views of schema waste),
+    each data endpoint behind ``guard`` (there is no default: nothing is served open by
+    forgetting one).
 
     The cost of each waste: the defaults, then the service's settings
     (``LEANCRM_WASTE_COST_SECONDS``, read alone for a service without settings), then
@@ -139,23 +208,30 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
         settings, "target_occupancy", 0.85)
     configured = settings if isinstance(settings, CostSettings) else CostSettings()
     cost = cost_table(configured.waste_cost_seconds, costs)
+    limits = limits or ReadLimits()
 
     async def summary(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
         try:
             scope = parse_scope(query_items(request))
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
-            f = await summary_figures(conn, scope)
+            f = await summary_figures(conn, scope, limits.statement_timeout_s)
             return shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
                 sentiment=f.sentiment, costs=cost, target_occupancy=target)
 
-        return await _read(service, read)
+        return await _read(service, read, limits)
 
     async def lag(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
         try:
             check_no_params(query_items(request), "the lag")
         except BadRequest as exc:
@@ -163,7 +239,7 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
         consumer = service.consumer
         partitions = dict(sorted(consumer.lag().items())) if consumer is not None else {}
         return JSONResponse({"partitions": partitions, "total": sum(partitions.values()),
-                             "consumer": consumer is not None})
+                             "consumer": consumer is not None}, headers=NO_STORE)
 
     async def openapi(request: Request) -> Response:
         try:
@@ -186,10 +262,10 @@ def api_routes(service: ServesReadModel, *, target_occupancy: float | None = Non
     async def dashboard(request: Request) -> Response:
         base = request.scope.get("root_path", "").rstrip("/") + "/"
         html = page.replace("__BASE_HREF__", base)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers=PAGE_HEADERS)
 
     routes: list[BaseRoute] = [
-        Route(f"/api/v1/{name}", view_handler(service, view), methods=["GET"])
+        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits), methods=["GET"])
         for name, view in VIEWS.items()
     ]
     routes += [
@@ -220,7 +296,17 @@ def openapi_document() -> dict[str, Any]:
                                      f"what}}, at most {MAX_ERRORS} errors listed (more_errors "
                                      f"counts the rest); at most {MAX_PARAMS} parameters in all "
                                      f"and {MAX_VALUES} values of one"},
-              "503": {"description": "the read model cannot be read now"}}
+              "401": {"description": "no usable bearer token: {error: unauthorized, reason: "
+                                     "no_token_configured | missing_token | malformed_header | "
+                                     "unknown_token, message, required_scope}, with WWW-Authenticate: "
+                                     "Bearer"},
+              "403": {"description": f"the token lacks the scope {WASTE_READ}: {{error: forbidden, "
+                                     "reason: insufficient_scope, message, required_scope, token, "
+                                     "token_scopes}"},
+              "503": {"description": "the read model cannot be read now (unavailable), the query "
+                                     "was cancelled (timeout) or every API connection is in use "
+                                     "(busy, with Retry-After)"}}
+    secured = {"security": [{"bearer": [WASTE_READ]}]}
     paths: dict[str, Any] = {}
     for name, view in VIEWS.items():
         params = list(time_params) if view.time_column else []
@@ -239,14 +325,18 @@ def openapi_document() -> dict[str, Any]:
             param("order", "asc (default) or desc, on " + ", ".join(view.order),
                   {"type": "string", "enum": ["asc", "desc"]}),
         ]
+        withheld = (f"; {', '.join(view.personal)} are null without the scope {PERSONAL_READ}, and "
+                    "the answer then lists them under withheld (with withheld_because)"
+                    if view.personal else "")
         paths[f"/api/v1/{name}"] = {"get": {
-            "summary": f"waste.{name}: {view.description}",
+            "summary": f"waste.{name}: {view.description}", **secured,
             "parameters": params,
             "responses": {"200": {"description": "{view, filters, rows, count, more, next_offset}; "
-                                                 "columns: " + ", ".join(view.columns)}, **errors}}}
+                                                 "columns: " + ", ".join(view.columns) + withheld},
+                          **errors}}}
     paths["/api/v1/summary"] = {"get": {
         "summary": "Every figure of the dashboard, read in one snapshot (default: the last 7 UTC "
-                   f"days, today included; at most {SUMMARY_MAX_DAYS} days)",
+                   f"days, today included; at most {SUMMARY_MAX_DAYS} days)", **secured,
         "parameters": [*time_params,
                        param("channel", "channels (pareto, daily, backlog)",
                              {"type": "string", "enum": list(CHANNELS)}),
@@ -255,11 +345,17 @@ def openapi_document() -> dict[str, Any]:
         "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
                                              "cost_seconds, headline, pareto, daily, capacity, "
                                              "backlog, sentiment"}, **errors}}}
-    paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition",
-                                    "responses": {"200": {"description": "{partitions, total}"}}}}
+    paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
+                                    "responses": {"200": {"description": "{partitions, total}"},
+                                                  "401": errors["401"], "403": errors["403"]}}}
+    scopes = "; ".join(f"{k}: {v}" for k, v in SCOPES.items())
     return {"openapi": "3.1.0",
             "info": {"title": "Lean CRM waste read model", "version": "1"},
+            "components": {"securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": f"An operations token ('Authorization: Bearer <token>'). Scopes: {scopes}. "
+                               "This document and /api/v1 are open."}}},
             "paths": paths}
 
 
-__all__ = ["ServesReadModel", "api_routes", "openapi_document"]
+__all__ = ["ReadLimits", "ServesReadModel", "api_routes", "openapi_document"]

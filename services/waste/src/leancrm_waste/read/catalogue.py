@@ -53,6 +53,9 @@ class View:
     filters: tuple[Filter, ...]
     order: tuple[str, ...]
     description: str
+    #: columns holding personal data: served only to a token with the scope personal:read
+    #: (null and listed under ``withheld`` otherwise); never a filter or an order
+    personal: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -102,7 +105,8 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("customers", None, None,
          (Filter("segment", "segment", "label", what="segment"),
           Filter("forgotten", "forgotten", "bool")),
-         ("customer_id",), "Customers (name and email are null once forgotten)."),
+         ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
+                           "without the scope personal:read).", personal=("name", "email")),
 )}
 
 #: the parameters of the summary, and the filters among them

@@ -76,8 +76,10 @@ _CASTS: Final[Mapping[FilterKind, str]] = {"enum": "::text", "slug": "::text", "
                                            "uuid": "::uuid", "bool": "::bool"}
 
 
-async def fetch_view(conn: Conn, q: ViewQuery) -> tuple[list[dict[str, Any]], bool]:
-    """The rows of one page of a view, and whether more rows follow."""
+async def fetch_view(conn: Conn, q: ViewQuery, withheld: Sequence[str] = ()
+                     ) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of one page of a view, and whether more rows follow; the ``withheld``
+    columns are null, and never leave the database."""
     v = q.view
     sql = _Sql()
     if v.time_column and v.time_kind:
@@ -86,12 +88,18 @@ async def fetch_view(conn: Conn, q: ViewQuery) -> tuple[list[dict[str, Any]], bo
         sql.any_of(f.column, q.values.get(f.param), _CASTS[f.kind])
     direction = " DESC" if q.descending else ""
     order = ", ".join(f"{k}{direction}" for k in v.order)
-    cols = ", ".join(v.columns)
+    cols = ", ".join(f"NULL AS {c}" if c in withheld else c for c in v.columns)
     text = (f"SELECT {cols} FROM waste.{v.name}{sql.where} ORDER BY {order} "
             f"LIMIT {sql.arg(q.limit + 1, '::int')} OFFSET {sql.arg(q.offset, '::int')}")
     records = await conn.fetch(text, *sql.args)
     rows = [{k: number(r[k]) for k in v.columns} for r in records[: q.limit]]
     return rows, len(records) > q.limit
+
+
+async def set_statement_timeout(conn: Conn, seconds: float) -> None:
+    """Cancel any statement of the current transaction that runs longer than ``seconds``."""
+    await conn.execute(f"SET LOCAL statement_timeout = '{max(1, round(seconds * 1000))}ms'")
+
 
 async def waste_totals(conn: Conn, scope: Scope) -> dict[str, dict[str, Any]]:
     """Per waste type over the scope: occurrences (rows with a positive quantity),
@@ -210,10 +218,13 @@ class SummaryFigures:
     sentiment: list[dict[str, Any]]
 
 
-async def summary_figures(conn: Conn, scope: Scope) -> SummaryFigures:
-    """Every figure of the dashboard, read in one snapshot of the read model."""
+async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float | None = None
+                          ) -> SummaryFigures:
+    """Every figure of the dashboard, read in one snapshot of the read model (each
+    statement cancelled after ``statement_timeout_s``, when given)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await conn.execute("SET LOCAL statement_timeout = '20s'")
+        if statement_timeout_s is not None:
+            await set_statement_timeout(conn, statement_timeout_s)
         totals = await waste_totals(conn, scope)
         flow = await flow_by_day(conn, scope)
         cap = await capacity(conn, scope)

@@ -2,6 +2,11 @@
 // inline SVG (no library, nothing from the internet) and refreshes itself.
 // Each chart is a <figure data-chart="name">; once drawn with data it carries
 // data-drawn="true" and data-points="<number of data points drawn>".
+// Access: the data needs an operations token (scope waste:read). The page asks for it
+// once (or takes it once from the address, #token=..., and removes it from there), keeps
+// it in sessionStorage (this tab only) and sends it as "Authorization: Bearer"; it asks
+// again when the token is refused (401) and shows a 403 as an error naming the scope.
+// <body data-auth> says where it stands: needed, refused, forbidden or ok.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -19,6 +24,30 @@
     teams: new Set(),
     last: null,
   };
+
+  // ---------------------------------------------------------------- the token
+  const TOKEN_KEY = "leancrm.operations_token";
+  let memoryToken = null; // when the browser keeps no sessionStorage
+  function storedToken() {
+    try { return window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { return memoryToken; }
+  }
+  function storeToken(t) {
+    memoryToken = t || null;
+    try {
+      if (t) window.sessionStorage.setItem(TOKEN_KEY, t); else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* memoryToken keeps it for this page */ }
+  }
+  function takeTokenFromAddress() {
+    // #token=... is never sent to the server; keep it in the tab, then take it off the address
+    const fragment = new URLSearchParams(window.location.hash.slice(1));
+    if (!fragment.has("token")) return;
+    const t = fragment.get("token").trim();
+    if (t) storeToken(t);
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+  class AccessError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
 
   // ---------------------------------------------------------------- helpers
   function h(tag, attrs, parent, text) {
@@ -496,10 +525,38 @@
   }
 
   async function getJson(url) {
-    const res = await fetch(url, { cache: "no-store" });
+    const token = storedToken();
+    if (!token) throw new AccessError(401, "no token yet");
+    const res = await fetch(url, { cache: "no-store", headers: { Authorization: `Bearer ${token}` } });
     const body = await res.json().catch(() => ({}));
+    if (res.status === 401 || res.status === 403) {
+      throw new AccessError(res.status, body.message || `${res.status} ${res.statusText}`);
+    }
     if (!res.ok) throw new Error(body.message || `${res.status} ${res.statusText}`);
     return body;
+  }
+
+  function askForToken(message, isError) {
+    const form = document.getElementById("token-form");
+    form.hidden = false;
+    setStatus(message, isError);
+    form.token.focus();
+  }
+
+  function accessRefused(e) {
+    document.getElementById("forget-token").hidden = !storedToken();
+    if (e.status === 403) {
+      document.body.dataset.auth = "forbidden";
+      askForToken(`Not allowed: ${e.message}. Ask for a token with that scope, or enter another.`, true);
+    } else if (!storedToken()) {
+      document.body.dataset.auth = "needed";
+      askForToken("Enter an operations token (scope waste:read) to see the figures.", false);
+    } else {
+      storeToken(null);
+      document.getElementById("forget-token").hidden = true;
+      document.body.dataset.auth = "refused";
+      askForToken(`The token was refused: ${e.message}. Enter another.`, true);
+    }
   }
 
   function setStatus(text, isError) {
@@ -520,6 +577,10 @@
 
   async function refresh() {
     clearTimeout(state.timer);
+    if (!storedToken()) {
+      accessRefused(new AccessError(401, "no token yet"));
+      return;
+    }
     try {
       const [data, lag] = await Promise.all([
         getJson("api/v1/summary?" + scopeParams().toString()),
@@ -535,7 +596,14 @@
         (f.channel ? ` · ${f.channel.join(", ")}` : "") + (f.team ? ` · team ${f.team.join(", ")}` : "") + lagText +
         (state.paused ? " · paused" : ` · refreshing every ${state.refreshMs / 1000} s`));
       document.body.dataset.loaded = "true";
+      document.body.dataset.auth = "ok";
+      document.getElementById("token-form").hidden = true;
+      document.getElementById("forget-token").hidden = false;
     } catch (e) {
+      if (e instanceof AccessError) {
+        accessRefused(e);
+        return; // nothing to refresh until a token is given
+      }
       setStatus(`Cannot read the figures: ${e.message}. Retrying in ${state.refreshMs / 1000} s.`, true);
     }
     if (!state.paused) state.timer = setTimeout(refresh, state.refreshMs);
@@ -570,6 +638,27 @@
     });
   }
 
+  function wireToken() {
+    const form = document.getElementById("token-form");
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const t = form.token.value.trim();
+      form.token.value = "";
+      if (!t) return;
+      storeToken(t);
+      form.hidden = true;
+      setStatus("loading…", false);
+      refresh();
+    });
+    document.getElementById("forget-token").addEventListener("click", () => {
+      storeToken(null);
+      clearTimeout(state.timer);
+      accessRefused(new AccessError(401, "forgotten"));
+    });
+  }
+
+  takeTokenFromAddress();
   wireControls();
+  wireToken();
   refresh();
 })();
