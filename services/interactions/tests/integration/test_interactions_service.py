@@ -79,6 +79,9 @@ CASES: dict[str, Case] = {
     "resolve_interaction: not abandoned": Case(
         (START, step("queue_interaction", 1), step("abandon_interaction", 2)),
         step("resolve_interaction", 3), "conflict", ("abandoned",)),
+    "resolve_interaction: resolved_by agent needs an agent assigned": Case(
+        (START, step("queue_interaction", 1)), step("resolve_interaction", 2), "conflict",
+        ("no agent assigned",)),
     "abandon_interaction: not resolved": Case(
         (START, step("resolve_interaction", 1, resolved_by="bot")),
         step("abandon_interaction", 2, stage="self_service"), "conflict", ("resolved",)),

@@ -145,7 +145,7 @@ def test_a_command_on_an_interaction_never_started_is_not_found(command_type: st
         ((START,), "assign_agent", "interaction.agent_assigned"),
         ((START, ASSIGN), "start_hold", "interaction.hold_started"),
         ((START, ASSIGN, HOLD), "end_hold", "interaction.hold_ended"),
-        ((START,), "resolve_interaction", "interaction.resolved"),
+        ((START, ASSIGN), "resolve_interaction", "interaction.resolved"),
         ((START,), "abandon_interaction", "interaction.abandoned"),
         ((START,), "end_interaction", "interaction.ended"),
     ],
@@ -166,7 +166,7 @@ def test_each_event_carries_exactly_the_commands_fields_under_the_customers_key(
 
 
 def test_identify_is_accepted_again_and_after_resolution_while_open() -> None:
-    state = given(START, ("identify_customer", {}), RESOLVE)
+    state = given(START, ("identify_customer", {}), ASSIGN, RESOLVE)
     _, events = run(state, cmd("identify_customer", step="agent", method="date_of_birth"))
     assert data_of(only(events))["step"] == "agent"
 
@@ -272,7 +272,7 @@ def test_a_hold_can_start_again_after_it_ended() -> None:
 
 
 def test_resolve_twice_is_a_conflict() -> None:
-    err = rejected(given(START, RESOLVE), cmd("resolve_interaction", resolved_by="bot"))
+    err = rejected(given(START, ASSIGN, RESOLVE), cmd("resolve_interaction", resolved_by="bot"))
     assert err.code == "conflict" and "already resolved (by agent)" in err.message
 
 
@@ -283,13 +283,27 @@ def test_resolve_after_abandon_is_a_conflict() -> None:
 
 
 def test_abandon_after_resolve_is_a_conflict() -> None:
-    err = rejected(given(START, RESOLVE), cmd("abandon_interaction"))
+    err = rejected(given(START, ASSIGN, RESOLVE), cmd("abandon_interaction"))
     assert err.code == "conflict" and "cannot be abandoned" in err.message
 
 
 def test_abandon_twice_is_a_conflict() -> None:
     err = rejected(given(START, ABANDON), cmd("abandon_interaction", stage="hold"))
     assert err.code == "conflict" and "already abandoned (at queue)" in err.message
+
+
+def test_an_agent_resolution_needs_an_agent_assigned() -> None:
+    # never assigned: the resolution would count as a first-contact resolution by an
+    # agent with no agent time (contract section 4)
+    err = rejected(given(START, QUEUE), cmd("resolve_interaction", resolved_by="agent"))
+    assert err.code == "conflict" and "has no agent assigned" in err.message
+    # released by a transfer and waiting again: no agent is assigned now
+    transfer: Step = ("transfer_interaction", {})
+    err = rejected(given(START, ASSIGN, transfer), cmd("resolve_interaction", resolved_by="agent"))
+    assert err.code == "conflict" and "has no agent assigned" in err.message
+    # assigned (and on hold): fine
+    _, events = run(given(START, ASSIGN, HOLD), cmd("resolve_interaction", resolved_by="agent"))
+    assert data_of(only(events))["resolved_by"] == "agent"
 
 
 def test_self_service_resolution_needs_no_agent() -> None:

@@ -13,7 +13,8 @@ an agent (stream = agent_id); ``stream_id`` picks by command type.
   releases the agent, queues again on to_queue, channel becomes to_channel) |
 | start_hold | interaction.hold_started | open; an agent is assigned; not already on hold |
 | end_hold | interaction.hold_ended | open; on hold |
-| resolve_interaction | interaction.resolved | open; not resolved; not abandoned |
+| resolve_interaction | interaction.resolved | open; not resolved; not abandoned; \
+  resolved_by agent: an agent is assigned |
 | abandon_interaction | interaction.abandoned | open; not resolved; not already abandoned |
 | end_interaction | interaction.ended | open; ends any hold; terminal afterwards |
 | sign_in_agent | agent.signed_in | agent not signed in |
@@ -47,6 +48,7 @@ from pydantic import BaseModel
 
 from leancrm_contracts import interactions as m
 from leancrm_contracts.base import EventData
+from leancrm_contracts.enums import ResolvedBy
 from leancrm_interactions.domain.state import Agent, Interaction, NoStream, State, evolve
 from leancrm_servicekit.decider import (
     Command,
@@ -191,6 +193,13 @@ def _decide_interaction(state: State, command: Command, data: BaseModel) -> list
                     "conflict",
                     f"{ct}: interaction {iid} was abandoned (at {state.abandoned_stage}); "
                     "an abandoned interaction cannot be resolved",
+                )
+            if data.resolved_by == ResolvedBy.AGENT and state.agent_id is None:
+                raise DomainError(
+                    "conflict",
+                    f"{ct}: interaction {iid} has no agent assigned; resolved_by agent "
+                    "needs one (assign_agent first, or resolve by self_service, "
+                    "community or bot)",
                 )
             event = _on(state, event_from_command(m.InteractionResolved, data))
         case m.AbandonInteraction():
