@@ -42,9 +42,14 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "ideas", "idea_votes",
     ),
     "customers": ("customer_id", "segment", "name", "email", "forgotten"),
+    "data_quality": ("day", "anomaly", "occurrences"),
 }
 
 #: `waste.interactions.status`
 STATUSES: Final = ("open", "resolved", "unresolved", "abandoned")
 #: `waste.backlog.age_band`
 AGE_BANDS: Final = ("<1h", "1-24h", ">24h")
+#: `waste.data_quality.anomaly`: what spans streams and does not add up (section 4)
+ANOMALIES: Final = (
+    "assignment_outside_sign_in", "assignment_team_differs", "interaction_of_unknown_customer",
+)

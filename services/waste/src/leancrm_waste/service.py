@@ -21,6 +21,7 @@ from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
 from leancrm_waste.projection import stores
+from leancrm_waste.projection.data_quality import DataQualityGauge
 from leancrm_waste.projection.projector import projector
 from leancrm_waste.read.api import ReadLimits, api_routes
 from leancrm_waste.settings import WasteSettings
@@ -39,6 +40,7 @@ class WasteService:
         self.settings = settings or WasteSettings()
         self.schema = self.settings.db_schema or "waste_service"
         self.metrics = ServiceMetrics(NAME)
+        self.data_quality = DataQualityGauge(self.metrics.registry)
         self.infra: Infrastructure | None = None
         self.stop_event = asyncio.Event()
         # a token configuration that cannot be used stops the service here, before it connects
@@ -99,6 +101,7 @@ class WasteService:
         self._tasks.append(self._relay_task)
         self._start_consumer(store)
         self._tasks.append(asyncio.create_task(self._watch_store()))
+        self._tasks.append(asyncio.create_task(self._watch_data_quality()))
         if http:
             self.api_pool = await infra.open_reader_pool(self.settings.api_pool_size,
                                                          self.settings.api_statement_timeout_s)
@@ -152,6 +155,22 @@ class WasteService:
                 died = self._consumer_task.exception()
                 log.error("projector_consumer_died", error=repr(died))
                 self._start_consumer(self.store_name or stores.initial_store_name(self.schema))
+
+    async def _watch_data_quality(self) -> None:
+        """Keep the gauge leancrm_data_quality_anomalies at waste.data_quality's totals
+        (contract section 6); a failed read leaves the last figures and is tried again."""
+        assert self.pool is not None
+        while not self.stop_event.is_set():
+            try:
+                async with self.pool.acquire() as conn:
+                    await self.data_quality.refresh(conn)
+            except Exception as exc:
+                if is_transient_database_error(exc):
+                    self.metrics.transient_errors.labels(dependency="database",
+                                                         error=type(exc).__name__).inc()
+                log.warning("data_quality_read_failed", error=repr(exc)[:300])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.settings.data_quality_interval_s)
 
     async def readiness(self) -> dict[str, str | None]:
         checks: dict[str, str | None] = {"database": None, "projector": None, "relay": None}

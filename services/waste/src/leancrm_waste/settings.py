@@ -44,3 +44,7 @@ class WasteSettings(ServiceSettings, CostSettings):
                     "connections); a longer one is cancelled and answered 503 'timeout'.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")
+    data_quality_interval_s: float = Field(
+        default=30.0, gt=0,
+        description="How often the gauge leancrm_data_quality_anomalies is read from "
+                    "waste.data_quality.")

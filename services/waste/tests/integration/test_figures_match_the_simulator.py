@@ -47,9 +47,13 @@ async def test_view_totals_equal_the_simulators_figures(infra: Infra, bootstrap:
                                     "sum(overproduction_s) AS over, count(*) AS hours, "
                                     "count(*) FILTER (WHERE overproduction_s > 0) AS over_hours "
                                     "FROM waste.capacity_hourly")
+            anomalies = await conn.fetch("SELECT * FROM waste.data_quality")
         finally:
             await conn.close()
     assert i["contacts"] == expected.contacts
+    # the simulator assigns agents only while signed in, under their team, and
+    # registers every customer first: nothing spanning streams is out of place
+    assert anomalies == []
     assert (i["resolved"], i["abandoned"], i["unresolved"], i["still_open"]) == (
         expected.resolved, expected.abandoned, expected.unresolved, expected.still_open)
     assert i["fcr"] == expected.first_contact_resolutions

@@ -8,5 +8,6 @@ Modules:
   writes    the projector's SQL over its private store, one statement per batch's rows
   stores    the store's lifecycle: naming, creating, installing the views, switching
   rebuild   replaying the topics into a fresh store, then switching to it
+  data_quality  the totals of waste.data_quality behind the gauge of /metrics
   sql/      the store's tables, the public views of schema ``waste`` and the ops role
 """

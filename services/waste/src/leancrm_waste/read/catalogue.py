@@ -107,6 +107,11 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
           Filter("forgotten", "forgotten", "bool")),
          ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
                            "without the scope personal:read).", personal=("name", "email")),
+    View("data_quality", "day", "day",
+         (Filter("anomaly", "anomaly", "enum", read_model.ANOMALIES, "anomaly"),),
+         ("day", "anomaly"),
+         "Accepted data that spans streams and does not add up (an assignment outside the "
+         "agent's sign-in, ...), per day and kind of anomaly."),
 )}
 
 #: the parameters of the summary, and the filters among them

@@ -167,3 +167,38 @@ GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
 SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
+
+-- Data quality (contract sections 4 and 6): what spans streams that arrive in any
+-- order is accepted by the services and counted here once both streams are in. Per
+-- UTC day of the occurrence and kind of anomaly:
+-- assignment_outside_sign_in: an interaction.agent_assigned at a time no sign-in
+--   period of that agent covers (signed_in <= at < signed_out, or still signed in);
+-- assignment_team_differs: covered, but under another team than the sign-in's;
+-- interaction_of_unknown_customer: an interaction.started for a customer with no
+--   customer event (day of the start).
+CREATE OR REPLACE VIEW waste.data_quality AS
+WITH assignments AS (
+    SELECT e.occurred_at, e.data->>'agent_id' AS agent_id, e.data->>'team' AS team
+    FROM {store}.interaction_events e
+    WHERE e.event_type = 'interaction.agent_assigned'
+), judged AS (
+    SELECT a.occurred_at,
+           CASE WHEN p.agent_id IS NULL THEN 'assignment_outside_sign_in'
+                WHEN p.team IS DISTINCT FROM a.team THEN 'assignment_team_differs' END AS anomaly
+    FROM assignments a
+    LEFT JOIN LATERAL (
+        SELECT q.agent_id, q.team FROM {store}.agent_periods q
+        WHERE q.agent_id = a.agent_id AND q.start_at <= a.occurred_at
+          AND (q.end_at IS NULL OR a.occurred_at < q.end_at)
+        ORDER BY q.start_at DESC LIMIT 1
+    ) p ON TRUE
+    UNION ALL
+    SELECT i.started_at, 'interaction_of_unknown_customer'
+    FROM {store}.interactions i
+    WHERE i.started_at IS NOT NULL AND i.customer_id IS NOT NULL
+      AND NOT EXISTS (SELECT FROM {store}.customers c WHERE c.customer_id = i.customer_id)
+)
+SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, anomaly, count(*) AS occurrences
+FROM judged
+WHERE anomaly IS NOT NULL
+GROUP BY 1, anomaly;
