@@ -60,3 +60,13 @@ def test_the_read_model_section_lists_every_view_with_its_columns_in_order() -> 
         positions = [named.index(c) if c in named else -1 for c in columns]
         assert -1 not in positions, (view, [c for c, p in zip(columns, positions, strict=True) if p < 0])
         assert positions == sorted(positions), f"the columns of {view} are in another order"
+
+
+def test_section_1_1_states_the_key_of_every_command() -> None:
+    from leancrm_contracts.keys import STREAM_FIELD
+
+    stated: dict[str, str] = {}
+    for commands, field in re.findall(r"^\| (`[a-z_]+`.*?) \| ([a-z_]+) \|$", section("1.1"), re.MULTILINE):
+        for command in re.findall(r"`([a-z_]+)`", commands):
+            stated[command] = field
+    assert stated == dict(STREAM_FIELD)

@@ -355,6 +355,9 @@ def _decode_command(
         envelope = CommandEnvelope.model_validate(obj)
     except ValidationError as exc:
         return InvalidCommand(command_id, command_type, describe_validation_error(exc))
+    problem = header_problem(record.headers, envelope.command_type)
+    if problem is not None:
+        return InvalidCommand(command_id, command_type, problem)
     model = command_models.get(envelope.command_type)
     if model is None:
         known = ", ".join(sorted(command_models))
@@ -375,6 +378,35 @@ def _decode_command(
         data=data,
         correlation_id=envelope.correlation_id,
     )
+
+
+def header_problem(headers: Sequence[tuple[str, bytes]], command_type: str) -> str | None:
+    """What is wrong with a command's headers (contract section 2), or None: it carries
+    ``content-type: application/json`` (parameters such as ``; charset=utf-8`` allowed)
+    and ``message_type`` equal to its ``command_type``; a header given twice must say
+    the same each time. Header names are exact (lowercase)."""
+    content_types = [v for k, v in headers if k == HEADER_CONTENT_TYPE]
+    if not content_types:
+        return (f"header {HEADER_CONTENT_TYPE}: missing; every command carries "
+                f"{HEADER_CONTENT_TYPE}: {CONTENT_TYPE_JSON} (section 2)")
+    for value in content_types:
+        if value.split(b";", 1)[0].strip().lower() != CONTENT_TYPE_JSON.encode():
+            return (f"header {HEADER_CONTENT_TYPE}: {_shown(value)} is not {CONTENT_TYPE_JSON} "
+                    "(section 2)")
+    message_types = [v for k, v in headers if k == HEADER_MESSAGE_TYPE]
+    if not message_types:
+        return (f"header {HEADER_MESSAGE_TYPE}: missing; every command carries "
+                f"{HEADER_MESSAGE_TYPE} equal to its command_type (section 2)")
+    for value in message_types:
+        if value != command_type.encode():
+            return (f"header {HEADER_MESSAGE_TYPE}: {_shown(value)} contradicts command_type "
+                    f"{clip(command_type, MAX_NAME_CHARS)!r}; they must be equal (section 2)")
+    return None
+
+
+def _shown(value: bytes) -> str:
+    """A header value quoted in a reason: its text, cut to a readable length."""
+    return repr(clip(storable(value.decode(errors="replace")), MAX_NAME_CHARS))
 
 
 def dead_letter_message(letter: DeadLetter, consumer: str, now: datetime | None = None) -> OutboxMessage:

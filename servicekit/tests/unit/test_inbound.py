@@ -25,9 +25,25 @@ from leancrm_servicekit.inbound import (
 TOPIC = "crm.customers.commands.v1"
 
 
-def record(value: bytes | dict[str, Any], headers: tuple[tuple[str, bytes], ...] = ()) -> InboundRecord:
+def record(value: bytes | dict[str, Any],
+           headers: tuple[tuple[str, bytes], ...] | None = None) -> InboundRecord:
+    """A record as a client following the contract sends it: with the headers of section
+    2 (``message_type`` = the value's command_type) unless ``headers`` are given."""
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    if headers is None:
+        command_type = _command_type_of(raw)
+        headers = (("content-type", b"application/json"),
+                   ("message_type", str(command_type or "").encode()))
     return InboundRecord(TOPIC, 2, 41, b"key-1", raw, headers)
+
+
+def _command_type_of(raw: bytes) -> str:
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ""
+    command_type = obj.get("command_type") if isinstance(obj, dict) else None
+    return command_type if isinstance(command_type, str) else ""
 
 
 def register(**over: Any) -> dict[str, Any]:
@@ -255,3 +271,46 @@ def test_a_dead_letter_never_exceeds_its_bounds_and_says_what_the_original_was()
     assert sum(len(k) + len(v) for k, v in msg.headers) < 20_000
     small = dead_letter_message(DeadLetter(record(b"{oops"), "undecodable", "r"), "customers")
     assert dict(small.headers)["dlq_truncated"] == "false" and small.value == b"{oops"
+
+
+# --- headers (contract section 2) -------------------------------------------------------
+
+JSON_TYPE = ("content-type", b"application/json")
+REGISTER_TYPE = ("message_type", b"register_customer")
+
+
+@pytest.mark.parametrize(("headers", "named"), [
+    ((), "header content-type: missing"),
+    ((REGISTER_TYPE,), "header content-type: missing"),
+    ((("content-type", b"text/plain"), REGISTER_TYPE), "'text/plain' is not application/json"),
+    ((JSON_TYPE,), "header message_type: missing"),
+    ((JSON_TYPE, ("message_type", b"forget_customer")),
+     "'forget_customer' contradicts command_type 'register_customer'"),
+    ((JSON_TYPE, REGISTER_TYPE, ("message_type", b"forget_customer")), "contradicts"),
+    ((JSON_TYPE, ("Message_Type", b"register_customer")), "header message_type: missing"),
+    ((JSON_TYPE, ("message_type", b"\xff\xfe")), "contradicts command_type"),
+])
+def test_a_command_without_its_headers_or_contradicting_them_is_invalid(
+    headers: tuple[tuple[str, bytes], ...], named: str
+) -> None:
+    decoded = decode_command(record(register(), headers), COMMANDS)
+    assert isinstance(decoded, InvalidCommand)
+    assert decoded.command_id == "c-1" and decoded.command_type == "register_customer"
+    assert named in decoded.message and "section 2" in decoded.message
+
+
+@pytest.mark.parametrize("content_type", [
+    b"application/json", b"application/json; charset=utf-8", b"Application/JSON"])
+def test_the_contracts_headers_make_a_command(content_type: bytes) -> None:
+    headers = (("content-type", content_type), REGISTER_TYPE, ("trace", b"t-1"))
+    assert isinstance(decode_command(record(register(), headers), COMMANDS), Command)
+
+
+def test_an_unusable_command_id_is_a_dead_letter_whatever_the_headers() -> None:
+    decoded = decode_command(record(register(command_id=""), ()), COMMANDS)
+    assert isinstance(decoded, DeadLetter) and decoded.error_code == "invalid_envelope"
+
+
+def test_an_invalid_envelope_is_named_before_the_headers() -> None:
+    decoded = decode_command(record(register(occurred_at="yesterday"), ()), COMMANDS)
+    assert isinstance(decoded, InvalidCommand) and decoded.message.startswith("occurred_at")

@@ -135,7 +135,9 @@ async def test_concurrent_commands_on_one_customer_never_share_a_version(
     cid = str(uuid.uuid4())
 
     def rec(cmd: dict[str, object], partition: int = 0, offset: int = 0) -> InboundRecord:
-        return InboundRecord(COMMANDS, partition, offset, cid.encode(), json.dumps(cmd).encode())
+        return InboundRecord(COMMANDS, partition, offset, cid.encode(), json.dumps(cmd).encode(),
+                             (("content-type", b"application/json"),
+                              ("message_type", str(cmd["command_type"]).encode())))
 
     handlers = [
         CommandHandler(service="customers", decider=SPEC.decider, command_models=SPEC.command_models,

@@ -132,7 +132,9 @@ async def test_broker_unreachable_for_20s_loses_nothing_and_recovers_without_res
     try:
         async with TopicReader(bootstrap, EVENTS, RESULTS) as reader:
             for cid in ids:
-                await producer.send(COMMANDS, json.dumps(register(cid)).encode(), key=cid.encode())
+                await producer.send(COMMANDS, json.dumps(register(cid)).encode(), key=cid.encode(),
+                                    headers=[("content-type", b"application/json"),
+                                             ("message_type", b"register_customer")])
             await producer.flush()
             # pause while the service has events committed but not yet published
             for _ in range(200):

@@ -46,7 +46,8 @@ def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
     for sim in commands:
         spec = specs[sim.topic]
         decoded = decode_command(
-            InboundRecord(sim.topic, 0, 0, sim.key.encode(), json.dumps(sim.envelope).encode()),
+            InboundRecord(sim.topic, 0, 0, sim.key.encode(), json.dumps(sim.envelope).encode(),
+                          tuple(sim.headers())),
             spec.command_models,
         )
         if not isinstance(decoded, Command):
