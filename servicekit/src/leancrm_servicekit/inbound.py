@@ -355,9 +355,9 @@ def _decode_command(
         envelope = CommandEnvelope.model_validate(obj)
     except ValidationError as exc:
         return InvalidCommand(command_id, command_type, describe_validation_error(exc))
-    problem = header_problem(record.headers, envelope.command_type)
-    if problem is not None:
-        return InvalidCommand(command_id, command_type, problem)
+    wrong_header = header_problem(record.headers, envelope.command_type)
+    if wrong_header is not None:
+        return InvalidCommand(command_id, command_type, wrong_header)
     model = command_models.get(envelope.command_type)
     if model is None:
         known = ", ".join(sorted(command_models))
