@@ -116,9 +116,16 @@ class EventClock:
         await self.consumer.stop()
 
 
+def _headers(command: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The headers every command carries (contract section 2); without them: invalid."""
+    return [("content-type", b"application/json"), ("message_type", command["command_type"].encode())]
+
+
 async def produce(producer: AIOKafkaProducer, topic: str, ids: list[str]) -> None:
     for cid in ids:
-        await producer.send(topic, json.dumps(MAKE(cid)).encode(), key=cid.encode())
+        command = MAKE(cid)
+        await producer.send(topic, json.dumps(command).encode(), key=cid.encode(),
+                            headers=_headers(command))
     await producer.flush()
 
 
@@ -152,7 +159,9 @@ async def service_latency(infra: Infra, topic_in: str, clock: EventClock, rate: 
         if delay > 0:
             await asyncio.sleep(delay)
         sent[cid] = time.perf_counter()
-        await producer.send(topic_in, json.dumps(MAKE(cid)).encode(), key=cid.encode())
+        command = MAKE(cid)
+        await producer.send(topic_in, json.dumps(command).encode(), key=cid.encode(),
+                            headers=_headers(command))
     await producer.flush()
     await clock.wait_for(ids)
     await producer.stop()
