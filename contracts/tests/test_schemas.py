@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from leancrm_contracts import registry, schemas, topics
-from leancrm_contracts.envelope import CommandEnvelope, EventEnvelope
+from leancrm_contracts import examples, registry, schemas, topics
+from leancrm_contracts.envelope import CommandEnvelope, CommandResult, EventEnvelope
+from leancrm_contracts.keys import STREAM_FIELD
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schemas"
 
@@ -96,10 +97,81 @@ def test_asyncapi_examples_validate_against_the_models() -> None:
     for name, message in doc["components"]["messages"].items():
         for example in message.get("examples", []):
             payload = example["payload"]
-            if "event_type" in payload:
+            if name == "command_result":
+                CommandResult.model_validate(payload)
+            elif "event_type" in payload:
                 envelope = EventEnvelope.model_validate(payload)
                 registry.ALL_EVENTS[envelope.event_type].model_validate(envelope.data)
             else:
                 envelope_c = CommandEnvelope.model_validate(payload)
                 registry.ALL_COMMANDS[envelope_c.command_type].model_validate(envelope_c.data)
             assert example["headers"]["message_type"] == name
+
+
+# -- from the integrator's side (contract 1.1) ---------------------------------------------
+
+
+def test_the_integrator_sends_every_command_and_receives_its_result_as_the_reply() -> None:
+    doc = schemas.asyncapi()
+    sends = {op["messages"][0]["$ref"].rsplit("/", 1)[1]: op
+             for op in doc["operations"].values() if op["action"] == "send"}
+    assert set(sends) == set(registry.ALL_COMMANDS)
+    for command_type, op in sends.items():
+        assert _resolve(doc, op["channel"]["$ref"])["address"] in topics.COMMAND_TOPICS
+        reply = op["reply"]
+        assert _resolve(doc, reply["channel"]["$ref"])["address"] == topics.COMMAND_RESULTS
+        message = doc["components"]["messages"][command_type]
+        result = _resolve(doc, reply["messages"][0]["$ref"])
+        result = _resolve(doc, result["$ref"]) if "$ref" in result else result
+        # the command and its result are linked by command_id
+        assert message["correlationId"] == result["correlationId"]
+        assert _resolve(doc, message["correlationId"]["$ref"])["location"] == "$message.payload#/command_id"
+    received = {_resolve(doc, op["channel"]["$ref"])["address"]
+                for op in doc["operations"].values() if op["action"] == "receive"}
+    assert received == {*topics.EVENT_TOPICS, topics.COMMAND_RESULTS, topics.DLQ}
+
+
+def test_every_command_message_binds_its_key_to_its_streams_field() -> None:
+    messages = schemas.asyncapi()["components"]["messages"]
+    for command_type, field in STREAM_FIELD.items():
+        key = messages[command_type]["bindings"]["kafka"]["key"]
+        assert key["x-leancrm-key-field"] == f"data.{field}" and key["type"] == "string"
+        example = messages[command_type]["examples"][0]
+        assert example["x-kafka-key"] == example["payload"]["data"][field]
+
+
+def test_servers_local_and_production_with_security() -> None:
+    doc = schemas.asyncapi()
+    assert doc["servers"]["local"]["protocol"] == "kafka"
+    production = doc["servers"]["production"]
+    assert production["protocol"] == "kafka-secure" and production["security"]
+    for ref in production["security"]:
+        assert _resolve(doc, ref["$ref"])["type"]
+
+
+def test_the_examples_form_consistent_streams() -> None:
+    """Each stream's example events have distinct versions, in the order of their times,
+    and each names the example command that caused it; a transfer is never a stream's
+    first event."""
+    events = [examples.example_event(t) for t in registry.ALL_EVENTS]
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        streams.setdefault(e["stream_id"], []).append(e)
+    for stream in streams.values():
+        stream.sort(key=lambda e: e["stream_version"])
+        versions = [e["stream_version"] for e in stream]
+        assert len(set(versions)) == len(versions)
+        times = [e["occurred_at"] for e in stream]
+        assert times == sorted(times)
+    transferred = examples.example_event("interaction.transferred")
+    assert transferred["stream_version"] > 1
+    assert transferred["stream_id"] == transferred["data"]["interaction_id"]
+    started = examples.example_event("interaction.started")
+    assert started["stream_version"] == 1
+    commands = {t: examples.example_command(t) for t in registry.ALL_COMMANDS}
+    for e in events:
+        command = commands[e["causation_id"].removeprefix("example-")]
+        assert command["command_id"] == e["causation_id"]
+        assert command["occurred_at"] <= e["occurred_at"]
+        key_field = STREAM_FIELD[command["command_type"]]
+        assert command["data"][key_field] == e["stream_id"]

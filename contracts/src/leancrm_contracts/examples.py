@@ -1,10 +1,22 @@
-"""One valid ``data`` example per command and event type, as JSON objects.
+"""One valid ``data`` example per command and event type, as JSON objects, and their
+envelopes as one consistent history (the AsyncAPI document's examples).
 
 Used by the tests and the AsyncAPI document; handy for integrators and simulators.
 Optional fields are given in full in the event examples (``null`` when not given).
 Written per model; the two lookups are keyed by the models' own type names.
+
+The history: agent ``agent-0042`` signs in; customer Ada is registered; her phone call
+(``INTERACTION_ID``) is identified, queued, assigned, held, transferred to chat, taken
+by a second agent (an ``interaction.agent_assigned`` the examples do not repeat, stream
+version 8), resolved and ended; a second call (``INTERACTION_ID_2``) is abandoned in
+the queue; she reviews the plan (``FEEDBACK_ID``: received, scored, routed) and votes
+for an idea (``IDEA_ID``); she changes her details and consent, the agent signs out, and
+at last she asks to be forgotten. Every event names its stream, its version in that
+stream and the example command that caused it (``causation_id``).
 """
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from . import customers as c
@@ -14,7 +26,9 @@ from .base import CommandData, EventData
 
 CUSTOMER_ID: Final = "5b0c3a52-6f43-4d6c-9d2b-7f0e6a1c2d31"
 INTERACTION_ID: Final = "9e2f4b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+INTERACTION_ID_2: Final = "3b4c5d6e-7f80-4a1b-9c2d-3e4f5a6b7c8d"
 FEEDBACK_ID: Final = "2d6c8e0a-4b1f-4c3d-9e7a-5f6b7c8d9e0f"
+IDEA_ID: Final = "6e7f8091-a2b3-4c4d-8e5f-60718293a4b5"
 VOTER_ID: Final = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 AGENT_ID: Final = "agent-0042"
 
@@ -29,7 +43,7 @@ _SUBMIT: Final[dict[str, Any]] = {
     "topic": "price",
 }
 _VOTE: Final[dict[str, Any]] = {
-    "feedback_id": FEEDBACK_ID,
+    "feedback_id": IDEA_ID,
     "voter_customer_id": VOTER_ID,
     "vote": 1,
 }
@@ -59,7 +73,7 @@ _COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
     i.StartHold: dict(_I),
     i.EndHold: dict(_I),
     i.ResolveInteraction: {**_I, "resolved_by": "agent"},
-    i.AbandonInteraction: {**_I, "stage": "queue"},
+    i.AbandonInteraction: {"interaction_id": INTERACTION_ID_2, "stage": "queue"},
     i.EndInteraction: dict(_I),
     i.SignInAgent: {"agent_id": AGENT_ID, "team": "billing"},
     i.SignOutAgent: {"agent_id": AGENT_ID},
@@ -107,3 +121,89 @@ COMMAND_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
 EVENT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     model.event_type: data for model, data in _EVENTS.items()
 }
+
+
+# -- envelopes: one consistent history --------------------------------------------------
+
+#: when the example history begins
+START: Final = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+_RECORDING_DELAY: Final = timedelta(milliseconds=125)
+
+#: event_type → (stream_id, stream_version, seconds after START), in the history's order
+EVENT_POSITIONS: Final[dict[str, tuple[str, int, int]]] = {
+    i.AgentSignedIn.event_type: (AGENT_ID, 1, 0),
+    c.CustomerRegistered.event_type: (CUSTOMER_ID, 1, 30),
+    i.InteractionStarted.event_type: (INTERACTION_ID, 1, 60),
+    i.InteractionCustomerIdentified.event_type: (INTERACTION_ID, 2, 70),
+    i.InteractionQueued.event_type: (INTERACTION_ID, 3, 80),
+    i.InteractionAgentAssigned.event_type: (INTERACTION_ID, 4, 140),
+    i.InteractionHoldStarted.event_type: (INTERACTION_ID, 5, 200),
+    i.InteractionHoldEnded.event_type: (INTERACTION_ID, 6, 230),
+    i.InteractionTransferred.event_type: (INTERACTION_ID, 7, 300),
+    # version 8: the second agent's interaction.agent_assigned (not repeated here)
+    i.InteractionResolved.event_type: (INTERACTION_ID, 9, 600),
+    i.InteractionEnded.event_type: (INTERACTION_ID, 10, 620),
+    i.InteractionAbandoned.event_type: (INTERACTION_ID_2, 3, 1300),  # after started, queued
+    f.FeedbackReceived.event_type: (FEEDBACK_ID, 1, 1800),
+    f.FeedbackSentimentScored.event_type: (FEEDBACK_ID, 2, 1800),
+    f.FeedbackRouted.event_type: (FEEDBACK_ID, 3, 1800),
+    f.FeedbackIdeaVoted.event_type: (IDEA_ID, 4, 2400),  # after the idea's three
+    c.CustomerDetailsChanged.event_type: (CUSTOMER_ID, 2, 3000),
+    c.CustomerConsentChanged.event_type: (CUSTOMER_ID, 3, 3600),
+    i.AgentSignedOut.event_type: (AGENT_ID, 2, 28800),
+    c.CustomerForgotten.event_type: (CUSTOMER_ID, 4, 86400),
+}
+
+#: event_type → the command_type that causes it
+_COMMAND_OF_EVENT: Final[dict[str, str]] = {
+    **{e: cmd for cmd, e in c.EVENT_OF_COMMAND.items()},
+    **{e: cmd for cmd, e in i.EVENT_OF_COMMAND.items()},
+    **{e: cmd for cmd, events in f.EVENTS_OF_COMMAND.items() for e in events},
+}
+
+
+def example_timestamp(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def example_command_id(command_type: str) -> str:
+    return f"example-{command_type}"
+
+
+def _command_at(command_type: str) -> datetime:
+    seconds = min(at for event, (_, _, at) in EVENT_POSITIONS.items()
+                  if _COMMAND_OF_EVENT[event] == command_type)
+    return START + timedelta(seconds=seconds)
+
+
+def example_command(command_type: str) -> dict[str, Any]:
+    """The command envelope of ``command_type`` in the example history."""
+    return {
+        "command_id": example_command_id(command_type),
+        "command_type": command_type,
+        "occurred_at": example_timestamp(_command_at(command_type)),
+        "correlation_id": None,
+        "data": COMMAND_EXAMPLES[command_type],
+    }
+
+
+def example_event(event_type: str) -> dict[str, Any]:
+    """The event envelope of ``event_type`` in the example history."""
+    stream, version, seconds = EVENT_POSITIONS[event_type]
+    at = START + timedelta(seconds=seconds)
+    producer = ("customers" if event_type.startswith("customer.")
+                else "feedback" if event_type.startswith("feedback.") else "interactions")
+    return {
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leancrm-example:{event_type}")),
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": example_timestamp(at),
+        "recorded_at": example_timestamp(at + _RECORDING_DELAY),
+        "producer": producer,
+        "stream_id": stream,
+        "stream_version": version,
+        "customer_id": None if event_type.startswith("agent.") else CUSTOMER_ID,
+        "correlation_id": None,
+        "causation_id": example_command_id(_COMMAND_OF_EVENT[event_type]),
+        "data": EVENT_EXAMPLES[event_type],
+    }

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from . import customers, examples, feedback, interactions
-from .enums import DlqErrorCode, Producer
+from .enums import DlqErrorCode
 from .envelope import (
     CONTENT_TYPE_JSON,
     DLQ_HEADERS,
@@ -31,7 +31,7 @@ from .envelope import (
     CommandResult,
     EventEnvelope,
 )
-from .examples import COMMAND_EXAMPLES, EVENT_EXAMPLES
+from .keys import STREAM_FIELD
 from .registry import ALL_COMMANDS, ALL_EVENTS, PRODUCER_OF_EVENT
 from .topics import COMMAND_RESULTS, DLQ
 
@@ -45,12 +45,26 @@ ENVELOPES: Final[dict[str, type[BaseModel]]] = {
     "command-result.json": CommandResult,
 }
 
-#: (channel id, topic, key, description) in section 1's order, per service
-_SERVICES: Final = (
-    (customers, "customers", "customer_id"),
-    (interactions, "interactions", "customer_id (agent_id for agent commands and agent.* events)"),
-    (feedback, "feedback", "customer_id, or feedback_id when anonymous"),
-)
+#: (module, service) in section 1's order
+_SERVICES: Final = ((customers, "customers"), (interactions, "interactions"), (feedback, "feedback"))
+
+#: the key of each service's events (section 1): the events are keyed by customer
+_EVENT_KEYS: Final = {
+    "customers": "customer_id",
+    "interactions": "customer_id of the interaction (agent_id for agent.* events)",
+    "feedback": "customer_id, or feedback_id when anonymous",
+}
+
+#: what the document is, and for whom
+_DESCRIPTION: Final = (
+    "Lean CRM's public contract (docs/contract.md, version 1.1) as seen by a system that "
+    "integrates with it: the integrator SENDS commands to the three command topics, keyed "
+    "by the id of the command's stream (section 1.1) with the headers content-type and "
+    "message_type (section 2), and RECEIVES one command result per command on "
+    "crm.command-results.v1 (the reply of every send operation, matched by command_id), "
+    "the domain events of the event topics, and dead letters. Read results with a consumer "
+    "group of your own, from its committed offsets, not from the beginning of the topic "
+    "(README, 'Integrating from another system'; leancrm_client in clients/python does it).")
 
 
 def dumps(document: Any) -> str:
@@ -94,63 +108,48 @@ def _headers(message_type: str | None) -> dict[str, Any]:
     }
 
 
-def _kafka_key(description: str) -> dict[str, Any]:
-    return {
-        "kafka": {
-            "bindingVersion": "0.5.0",
-            "key": {"type": "string", "description": f"UTF-8 key: {description}"},
-        }
-    }
+def _kafka_key(description: str, field: str | None = None) -> dict[str, Any]:
+    """The kafka message binding with the key's schema; ``field``: the data field whose
+    value is the key (a command's stream, section 1.1)."""
+    key: dict[str, Any] = {"type": "string", "description": f"UTF-8 key: {description}"}
+    if field is not None:
+        key["x-leancrm-key-field"] = f"data.{field}"
+        if field != "agent_id":
+            key["format"] = "uuid"
+    return {"kafka": {"bindingVersion": "0.5.0", "key": key}}
 
 
-_EXAMPLE_AT: Final = "2026-11-23T09:15:02.120Z"
+def _command_key(command_type: str) -> tuple[str, str]:
+    field = STREAM_FIELD[command_type]
+    return (f"data.{field}, the id of the command's stream (contract section 1.1); one "
+            "stream's commands under one key are decided in the order sent", field)
 
 
-def _example_headers(name: str) -> dict[str, str]:
-    return {HEADER_CONTENT_TYPE: CONTENT_TYPE_JSON, HEADER_MESSAGE_TYPE: name}
-
-
-def _example_envelope(kind: str, name: str) -> dict[str, Any]:
+def _example_key(kind: str, name: str, payload: dict[str, Any]) -> str:
     if kind == "command":
-        return {
-            "command_id": "example-command-1",
-            "command_type": name,
-            "occurred_at": _EXAMPLE_AT,
-            "correlation_id": None,
-            "data": COMMAND_EXAMPLES[name],
-        }
-    producer = PRODUCER_OF_EVENT[name]
-    agent = name.startswith("agent.")
-    data = EVENT_EXAMPLES[name]
-    stream = str(data.get("agent_id") or data.get("interaction_id") or data.get("feedback_id"))
-    if producer is Producer.CUSTOMERS:
-        stream = examples.CUSTOMER_ID
-    return {
-        "event_id": "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
-        "event_type": name,
-        "schema_version": 1,
-        "occurred_at": _EXAMPLE_AT,
-        "recorded_at": "2026-11-23T09:15:02.245Z",
-        "producer": producer.value,
-        "stream_id": stream,
-        "stream_version": 1,
-        "customer_id": None if agent else examples.CUSTOMER_ID,
-        "correlation_id": None,
-        "causation_id": "example-command-1",
-        "data": data,
-    }
+        return str(payload["data"][STREAM_FIELD[name]])
+    return str(payload["customer_id"] or payload["stream_id"])
 
 
-def _typed_message(
-    kind: str, name: str, envelope: str, data: str, key: str, doc: str | None
-) -> dict[str, Any]:
+def _typed_message(kind: str, name: str, envelope: str, data: str, doc: str | None) -> dict[str, Any]:
     """A command or event message: its envelope with the type fixed and ``data`` typed."""
     type_field = "event_type" if kind == "event" else "command_type"
+    if kind == "command":
+        key, field = _command_key(name)
+        bindings = _kafka_key(key, field)
+        correlation = "command_id"
+        example = examples.example_command(name)
+    else:
+        service = PRODUCER_OF_EVENT[name].value
+        bindings = _kafka_key(_EVENT_KEYS[service])
+        correlation = "causation_id"
+        example = examples.example_event(name)
     message: dict[str, Any] = {
         "name": name,
         "title": name,
         "contentType": CONTENT_TYPE_JSON,
         "headers": _headers(name),
+        "correlationId": {"$ref": f"#/components/correlationIds/{correlation}"},
         "payload": {
             "allOf": [
                 {"$ref": f"#/components/schemas/{envelope}"},
@@ -163,18 +162,65 @@ def _typed_message(
                 },
             ]
         },
-        "bindings": _kafka_key(key),
+        "bindings": bindings,
+        "examples": [{"name": f"{name} in the example history",
+                      "headers": _example_headers(name), "payload": example,
+                      "x-kafka-key": _example_key(kind, name, example)}],
     }
-    example = _example_envelope(kind, name)
-    message["examples"] = [{"headers": _example_headers(name), "payload": example}]
     if doc:
         message["summary"] = " ".join(doc.strip().split("\n\n")[0].split())
     return message
 
 
+def _example_headers(name: str) -> dict[str, str]:
+    return {HEADER_CONTENT_TYPE: CONTENT_TYPE_JSON, HEADER_MESSAGE_TYPE: name}
+
+
+def _servers() -> dict[str, Any]:
+    return {
+        "local": {
+            "host": "127.0.0.1:{port}",
+            "protocol": "kafka",
+            "title": "the embedded development broker",
+            "description": "The in-memory Kafka-protocol broker scripts/run starts (it prints "
+                           "'Broker: 127.0.0.1:PORT'); no TLS, no authentication.",
+            "variables": {"port": {"description": "the port scripts/run prints"}},
+        },
+        "production": {
+            "host": "kafka.example.com:9093",
+            "protocol": "kafka-secure",
+            "title": "production (placeholder)",
+            "description": "Your Apache Kafka cluster: replace the host. Lean CRM's services "
+                           "support TLS (SSL, with an optional client certificate) and SASL "
+                           "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) over TLS; use what the "
+                           "cluster's administrators give you.",
+            "security": [{"$ref": "#/components/securitySchemes/saslScram"},
+                         {"$ref": "#/components/securitySchemes/clientCertificate"}],
+        },
+    }
+
+
+_SECURITY_SCHEMES: Final = {
+    "saslScram": {"type": "scramSha512",
+                  "description": "SASL_SSL with SCRAM-SHA-512 (SCRAM-SHA-256 and PLAIN work the "
+                                 "same way): a user and password from the cluster's administrators."},
+    "clientCertificate": {"type": "X509",
+                          "description": "SSL with a client certificate signed by the cluster's CA."},
+}
+
+_CORRELATION_IDS: Final = {
+    "command_id": {"description": "A command's result carries its command_id: match results to "
+                                  "the commands you sent by it (section 2.3).",
+                   "location": "$message.payload#/command_id"},
+    "causation_id": {"description": "An event's causation_id is the command_id of the command "
+                                    "that caused it (section 2.1).",
+                     "location": "$message.payload#/causation_id"},
+}
+
+
 def asyncapi() -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the whole system: it receives commands, sends events,
-    command results and dead letters."""
+    """The AsyncAPI 3.0 document of the contract from the integrator's side: it sends
+    commands (each with its result as reply), receives events, results and dead letters."""
     models: list[type[BaseModel]] = [
         EventEnvelope,
         CommandEnvelope,
@@ -189,43 +235,57 @@ def asyncapi() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
+    results_reply = {
+        "channel": {"$ref": "#/channels/command_results"},
+        "messages": [{"$ref": f"#/channels/command_results/messages/{MESSAGE_TYPE_COMMAND_RESULT}"}],
+    }
 
-    def add_channel(cid: str, topic: str, description: str, names: list[str], action: str) -> None:
+    def add_channel(cid: str, topic: str, description: str, names: list[str]) -> None:
         channels[cid] = {
             "address": topic,
             "description": description,
             "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
+            "bindings": {"kafka": {"bindingVersion": "0.5.0", "topic": topic}},
         }
-        verb = "receive" if action == "receive" else "send"
-        operations[f"{verb}_{cid}"] = {
-            "action": action,
+
+    def receive(cid: str, names: list[str], summary: str) -> None:
+        operations[f"receive_{cid}"] = {
+            "action": "receive",
+            "summary": summary,
             "channel": {"$ref": f"#/channels/{cid}"},
             "messages": [{"$ref": f"#/channels/{cid}/messages/{n}"} for n in names],
         }
 
-    for module, service, key in _SERVICES:
+    for module, service in _SERVICES:
+        commands_channel, events_channel = f"{service}_commands", f"{service}_events"
         for ct, model in module.COMMANDS.items():
-            messages[ct] = _typed_message(
-                "command", ct, "CommandEnvelope", model.__name__, key, model.__doc__
-            )
+            messages[ct] = _typed_message("command", ct, "CommandEnvelope", model.__name__,
+                                          model.__doc__)
+            operations[f"send_{ct}"] = {
+                "action": "send",
+                "summary": f"send {ct}; its result comes back on {COMMAND_RESULTS}",
+                "description": f"Key: data.{STREAM_FIELD[ct]} (section 1.1). Headers: "
+                               f"content-type: {CONTENT_TYPE_JSON}, message_type: {ct} (a "
+                               "missing or contradicting header is answered invalid). Reply: "
+                               "one command_result with the same command_id: accepted, "
+                               "rejected (error.code invalid, not_found, conflict, "
+                               "out_of_order) or duplicate.",
+                "channel": {"$ref": f"#/channels/{commands_channel}"},
+                "messages": [{"$ref": f"#/channels/{commands_channel}/messages/{ct}"}],
+                "reply": results_reply,
+            }
         for et, model in module.EVENTS.items():
-            messages[et] = _typed_message(
-                "event", et, "EventEnvelope", model.__name__, key, model.__doc__
-            )
-        add_channel(
-            f"{service}_commands",
-            module.COMMAND_TOPIC,
-            f"commands for the {service} service (from other systems)",
-            list(module.COMMANDS),
-            "receive",
-        )
-        add_channel(
-            f"{service}_events",
-            module.EVENT_TOPIC,
-            f"domain events of the {service} service",
-            list(module.EVENTS),
-            "send",
-        )
+            messages[et] = _typed_message("event", et, "EventEnvelope", model.__name__,
+                                          model.__doc__)
+        add_channel(commands_channel, module.COMMAND_TOPIC,
+                    f"commands for the {service} service: the integrator sends them",
+                    list(module.COMMANDS))
+        add_channel(events_channel, module.EVENT_TOPIC,
+                    f"domain events of the {service} service: the integrator receives them",
+                    list(module.EVENTS))
+        receive(events_channel, list(module.EVENTS),
+                f"the {service} service's events, keyed by {_EVENT_KEYS[service]}; deduplicate "
+                "by event_id")
 
     messages[MESSAGE_TYPE_COMMAND_RESULT] = {
         "name": MESSAGE_TYPE_COMMAND_RESULT,
@@ -233,16 +293,26 @@ def asyncapi() -> dict[str, Any]:
         "summary": "one result per command received",
         "contentType": CONTENT_TYPE_JSON,
         "headers": _headers(MESSAGE_TYPE_COMMAND_RESULT),
+        "correlationId": {"$ref": "#/components/correlationIds/command_id"},
         "payload": {"$ref": "#/components/schemas/CommandResult"},
         "bindings": _kafka_key("command_id"),
+        "examples": [{
+            "name": "the result of the example abandon_interaction",
+            "headers": _example_headers(MESSAGE_TYPE_COMMAND_RESULT),
+            "payload": {
+                "command_id": examples.example_command_id("abandon_interaction"),
+                "command_type": "abandon_interaction", "status": "accepted",
+                "event_ids": [examples.example_event("interaction.abandoned")["event_id"]],
+                "error": None,
+                "processed_at": examples.example_event("interaction.abandoned")["recorded_at"]},
+            "x-kafka-key": examples.example_command_id("abandon_interaction")}],
     }
-    add_channel(
-        "command_results",
-        COMMAND_RESULTS,
-        "one result per command received, from each command service",
-        [MESSAGE_TYPE_COMMAND_RESULT],
-        "send",
-    )
+    add_channel("command_results", COMMAND_RESULTS,
+                "one result per command received, from each command service: the reply of "
+                "every send operation", [MESSAGE_TYPE_COMMAND_RESULT])
+    receive("command_results", [MESSAGE_TYPE_COMMAND_RESULT],
+            "the results of your commands, matched by command_id (a consumer group of your own, "
+            "from its committed offsets; results of other systems' commands are passed over)")
 
     dlq_headers: dict[str, Any] = {name: {"type": "string"} for name in DLQ_HEADERS}
     dlq_headers["dlq_error_code"] = {"type": "string", "enum": [c.value for c in DlqErrorCode]}
@@ -253,30 +323,31 @@ def asyncapi() -> dict[str, Any]:
         "name": "dead_letter",
         "title": "dead letter",
         "summary": "a message that could not be decoded or validated",
-        "description": "Value: the original bytes, unchanged; the original headers are kept.",
+        "description": "Value: the original bytes, unchanged; the original headers are kept. "
+                       "A command of yours lands here only when no result can be addressed "
+                       "(not JSON, or no usable command_id: section 2.4).",
         "headers": {"type": "object", "required": list(DLQ_HEADERS), "properties": dlq_headers},
         "payload": {"description": "the original message value, unchanged (any bytes)"},
         "bindings": _kafka_key("the original key"),
     }
-    add_channel(
-        "dlq",
-        DLQ,
-        "messages that could not be decoded or validated, from any consumer",
-        ["dead_letter"],
-        "send",
-    )
+    add_channel("dlq", DLQ, "messages that could not be decoded or validated, from any consumer",
+                ["dead_letter"])
+    receive("dlq", ["dead_letter"], "dead letters (monitoring: a command of yours with no result)")
 
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Lean CRM",
-            "version": "1.0.0",
-            "description": "Public contract v1: Kafka topics and message formats.",
+            "version": "1.1.0",
+            "description": _DESCRIPTION,
         },
         "defaultContentType": CONTENT_TYPE_JSON,
+        "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {"schemas": schemas, "messages": messages},
+        "components": {"schemas": schemas, "messages": messages,
+                       "securitySchemes": _SECURITY_SCHEMES,
+                       "correlationIds": _CORRELATION_IDS},
     }
 
 
