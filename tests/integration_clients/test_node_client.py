@@ -78,3 +78,25 @@ async def test_the_node_example_tells_a_contact_and_awaits_each_result(
         "register_customer", "start_interaction", "identify_customer", "resolve_interaction",
         "end_interaction"]
     assert all(r["status"] == "accepted" and len(r["event_ids"]) == 1 for r in results)
+
+
+def readme_snippet() -> str:
+    """The kafkajs snippet of the README's 'Integrating from another system'."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Integrating from another system"):]
+    start = section.index("```js\n") + len("```js\n")
+    return section[start:section.index("```", start)]
+
+
+async def test_the_readmes_kafkajs_snippet_runs_as_written(
+    node_client: NodeClient, services: None, bootstrap: str, tmp_path: Path
+) -> None:
+    code = readme_snippet().replace("['localhost:9092']", "process.env.KAFKA_BOOTSTRAP.split(',')")
+    code = code.replace("leancrm-client-billing-system-1", f"leancrm-client-readme-{uuid.uuid4().hex[:8]}")
+    script = tmp_path / "snippet.js"
+    script.write_text(f"(async () => {{\n{code}\nawait producer.disconnect();\n"
+                      "await consumer.disconnect();\n})()"
+                      ".catch((e) => { console.error(e); process.exit(1); });\n")
+    status, out, err = await node(node_client, str(script), KAFKA_BOOTSTRAP=bootstrap)
+    assert status == 0, f"stdout: {out[-2000:]}\nstderr: {err[-4000:]}"
+    assert "status: 'rejected'" in out and "code: 'not_found'" in out
