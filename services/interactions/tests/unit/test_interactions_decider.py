@@ -502,3 +502,52 @@ def test_unknown_event_types_are_skipped_by_the_fold() -> None:
     state = given(START)
     later = D.evolve(state, RecordedEvent("interaction.something_new", 2, T0, None, {}))
     assert isinstance(later, Interaction) and later.channel == "phone"
+
+
+# --- the contract's examples (AsyncAPI) form a stream the decider accepts ---------------
+
+
+def _command_of(event_type: str) -> str:
+    return next(c for c, e in m.EVENT_OF_COMMAND.items() if e == event_type)
+
+
+def _replay_examples(interaction_id: str, extra: dict[int, tuple[str, dict[str, Any]]]) -> None:
+    from leancrm_contracts import examples as ex
+
+    expected = {t: ex.example_event(t) for t, (stream, _, _) in ex.EVENT_POSITIONS.items()
+                if stream == interaction_id}
+    steps: dict[int, tuple[str, dict[str, Any], datetime | None]] = {
+        e["stream_version"]: (_command_of(t), ex.COMMAND_EXAMPLES[_command_of(t)],
+                              datetime.fromisoformat(e["occurred_at"]))
+        for t, e in expected.items()}
+    steps.update({v: (ct, data, None) for v, (ct, data) in extra.items()})
+    assert sorted(steps) == list(range(1, len(steps) + 1))  # a gapless stream
+    state: State = D.initial_state()
+    last = T0
+    for version in sorted(steps):
+        command_type, data, at = steps[version]
+        at = at or last  # a step the examples leave out: at the time of the one before
+        command = Command(command_id=f"c-{version}", command_type=command_type, occurred_at=at,
+                          data=m.COMMANDS[command_type].model_validate(data))
+        state, events = run(state, command, version - 1)
+        event = only(events)
+        if event.event_type in expected and version in {e["stream_version"] for e in expected.values()}:
+            example = expected[event.event_type]
+            assert example["stream_version"] == version, event.event_type
+            assert data_of(event) == example["data"] and str(event.customer_id) == example["customer_id"]
+        last = at
+
+
+def test_the_example_history_of_an_interaction_is_what_the_decider_makes() -> None:
+    """leancrm_contracts.examples tells a phone call (and an abandoned one) as one
+    consistent history: replayed through the decider in version order — with the steps
+    the examples leave out (the second agent's assignment, version 8) — the example
+    commands make exactly the example events, at the example versions."""
+    from leancrm_contracts import examples as ex
+
+    second_agent = {"interaction_id": ex.INTERACTION_ID, "agent_id": "agent-0043", "team": "tech"}
+    _replay_examples(ex.INTERACTION_ID, {8: ("assign_agent", second_agent)})
+    start_2 = {**ex.COMMAND_EXAMPLES["start_interaction"], "interaction_id": ex.INTERACTION_ID_2}
+    queue_2 = {"interaction_id": ex.INTERACTION_ID_2, "queue": "billing"}
+    _replay_examples(ex.INTERACTION_ID_2, {1: ("start_interaction", start_2),
+                                           2: ("queue_interaction", queue_2)})
