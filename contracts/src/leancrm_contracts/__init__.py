@@ -1,4 +1,4 @@
-"""Lean CRM public contract, version 1 (``docs/contract.md``) as code.
+"""Lean CRM public contract, version 1.1 (``docs/contract.md``) as code.
 
 Modules: :mod:`topics` (section 1), :mod:`envelope` (section 2), :mod:`enums`
 (section 3), :mod:`customers`, :mod:`interactions`, :mod:`feedback` (section 4),
