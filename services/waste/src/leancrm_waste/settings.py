@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leancrm_servicekit.settings import ServiceSettings
+from leancrm_waste.domain.service_level import parse_thresholds
 
 
 class CostSettings(BaseSettings):
@@ -44,3 +45,19 @@ class WasteSettings(ServiceSettings, CostSettings):
                     "connections); a longer one is cancelled and answered 503 'timeout'.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")
+    service_level_thresholds: str = Field(
+        default="",
+        description="Service-level thresholds in seconds per channel over the defaults (phone 20, "
+                    "chat 60, email 86400, sms 3600, social 3600), e.g. 'phone=30,chat=120'; "
+                    "'<channel>=off' removes one (contract section 5).")
+
+    @field_validator("service_level_thresholds")
+    @classmethod
+    def _thresholds_parse(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The service-level threshold per channel, the defaults overridden."""
+        return parse_thresholds(self.service_level_thresholds)
