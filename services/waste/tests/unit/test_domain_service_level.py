@@ -125,7 +125,8 @@ def test_service_level_hourly_groups_by_hour_of_start_and_channel() -> None:
     ([4.0, 1.0, 3.0, 2.0], 1.0, 4.0), ([10.0, 20.0, 50.0], 0.9, 44.0),
     ([60.0, 120.0, 180.0, 600.0], 0.85, 411.0),  # h = 2.55: 180 + 0.55 · 420
 ])
-def test_percentile_cont_interpolates_like_postgresql(values: list[float], p: float, want: float | None) -> None:
+def test_percentile_cont_interpolates_like_postgresql(values: list[float], p: float,
+                                                      want: float | None) -> None:
     got = percentile_cont(values, p)
     assert got == (None if want is None else pytest.approx(want, rel=1e-12))
 
