@@ -20,6 +20,7 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
+from leancrm_waste.alerting import queries as alert_queries
 from leancrm_waste.alerting.evaluator import AlertEvaluator, describe
 from leancrm_waste.domain.alerts import AlertConfig, parse_alert_thresholds
 from leancrm_waste.projection import stores
@@ -90,6 +91,8 @@ class WasteService:
                 await stores.create_store(conn, store, self.settings.target_occupancy,
                                           self.settings.thresholds)
                 await stores.install_views(conn, store)
+            # the alerts' table, here where replicas starting together take turns
+            await alert_queries.ensure_active_table(conn, self.schema)
         return store
 
     async def start(self, *, http: bool = True) -> None:
@@ -122,7 +125,11 @@ class WasteService:
             pool=self.pool, outbox=self.outbox, schema=self.schema, store=lambda: self.store_name,
             config=config, metrics=self.metrics, interval_s=self.settings.alert_interval_s,
             rates_every_s=self.settings.alert_rates_every_s)
-        await patiently("the alerts table", self.alerts.prepare, metrics=self.metrics)
+        try:
+            await patiently("the active alerts", self.alerts.prepare, metrics=self.metrics)
+        except Exception as exc:  # the projector goes on; the rounds metric stays at 0 and says so
+            log.error("alerts_not_started", error=repr(exc)[:300])
+            return
         log.info("alerts_started", **describe(config))
         await self.alerts.run(self.stop_event)
 

@@ -106,8 +106,9 @@ class AlertEvaluator:
         self._rates_at: tuple[str, float] | None = None  # (store, monotonic time read)
 
     async def prepare(self) -> None:
+        """The gauges from the active alerts (the table is made with the store, at start)."""
         async with self.pool.acquire() as conn:
-            await queries.ensure_active_table(conn, self.schema)
+            await queries.ensure_active_table(conn, self.schema)  # made already: a no-op
             self.metrics.show(await queries.active(conn, self.schema))
 
     async def run(self, stop: asyncio.Event) -> None:
