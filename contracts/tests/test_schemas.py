@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from leancrm_contracts import examples, registry, schemas, topics
+from leancrm_contracts.alerts import ALERT_TYPES, AlertMessage
 from leancrm_contracts.envelope import CommandEnvelope, CommandResult, EventEnvelope
 from leancrm_contracts.keys import STREAM_FIELD
 
@@ -50,7 +51,8 @@ def test_one_file_per_message() -> None:
     for event_type in registry.ALL_EVENTS:
         doc = json.loads(files[f"events/{event_type}.json"])
         assert doc["x-event-type"] == event_type
-    assert len(files) == 3 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+    assert len(files) == 4 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+    assert json.loads(files["alert-message.json"])["title"] == "AlertMessage"
 
 
 def _resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -71,6 +73,7 @@ def test_asyncapi_lists_every_topic_and_message() -> None:
         assert set(addresses[topic]["messages"]) == set(messages)
     assert set(addresses[topics.COMMAND_RESULTS]["messages"]) == {"command_result"}
     assert set(addresses[topics.DLQ]["messages"]) == {"dead_letter"}
+    assert set(addresses[topics.ALERTS]["messages"]) == {"alert.raised", "alert.cleared"}
 
 
 def test_asyncapi_references_resolve() -> None:
@@ -99,6 +102,8 @@ def test_asyncapi_examples_validate_against_the_models() -> None:
             payload = example["payload"]
             if name == "command_result":
                 CommandResult.model_validate(payload)
+            elif payload.get("event_type") in ALERT_TYPES:
+                assert AlertMessage.model_validate(payload).event_type == name
             elif "event_type" in payload:
                 envelope = EventEnvelope.model_validate(payload)
                 registry.ALL_EVENTS[envelope.event_type].model_validate(envelope.data)
@@ -128,7 +133,7 @@ def test_the_integrator_sends_every_command_and_receives_its_result_as_the_reply
         assert _resolve(doc, message["correlationId"]["$ref"])["location"] == "$message.payload#/command_id"
     received = {_resolve(doc, op["channel"]["$ref"])["address"]
                 for op in doc["operations"].values() if op["action"] == "receive"}
-    assert received == {*topics.EVENT_TOPICS, topics.COMMAND_RESULTS, topics.DLQ}
+    assert received == {*topics.EVENT_TOPICS, topics.COMMAND_RESULTS, topics.DLQ, topics.ALERTS}
 
 
 def test_every_command_message_binds_its_key_to_its_streams_field() -> None:
