@@ -142,7 +142,7 @@ def test_every_command_message_binds_its_key_to_its_streams_field() -> None:
         key = messages[command_type]["bindings"]["kafka"]["key"]
         assert key["x-leancrm-key-field"] == f"data.{field}" and key["type"] == "string"
         example = messages[command_type]["examples"][0]
-        assert example["x-kafka-key"] == example["payload"]["data"][field]
+        assert example["summary"] == schemas.KEY_PREFIX + example["payload"]["data"][field]
 
 
 def test_servers_local_and_production_with_security() -> None:

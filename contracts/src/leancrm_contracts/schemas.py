@@ -57,6 +57,9 @@ _EVENT_KEYS: Final = {
     "feedback": "customer_id, or feedback_id when anonymous",
 }
 
+#: how an example's summary gives the record's Kafka key (AsyncAPI examples have no key field)
+KEY_PREFIX: Final = "Kafka key: "
+
 #: what the document is, and for whom
 _DESCRIPTION: Final = (
     "Lean CRM's public contract (docs/contract.md, version 1.1) as seen by a system that "
@@ -167,7 +170,7 @@ def _typed_message(kind: str, name: str, envelope: str, data: str, doc: str | No
         "bindings": bindings,
         "examples": [{"name": f"{name} in the example history",
                       "headers": _example_headers(name), "payload": example,
-                      "x-kafka-key": _example_key(kind, name, example)}],
+                      "summary": f"{KEY_PREFIX}{_example_key(kind, name, example)}"}],
     }
     if doc:
         message["summary"] = " ".join(doc.strip().split("\n\n")[0].split())
@@ -329,7 +332,7 @@ def asyncapi() -> dict[str, Any]:
                 "event_ids": [examples.example_event("interaction.abandoned")["event_id"]],
                 "error": None,
                 "processed_at": examples.example_event("interaction.abandoned")["recorded_at"]},
-            "x-kafka-key": examples.example_command_id("abandon_interaction")}],
+            "summary": f"{KEY_PREFIX}{examples.example_command_id('abandon_interaction')}"}],
     }
     add_channel("command_results", COMMAND_RESULTS,
                 "one result per command received, from each command service: the reply of "
