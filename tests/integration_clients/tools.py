@@ -41,25 +41,26 @@ class NodeClient:
         return {**os.environ, "NODE_PATH": str(self.node_modules), **extra}
 
 
-def install_node_client() -> NodeClient:
-    """Node.js with kafkajs installed (from the committed lock file) in a cache."""
+def install_node_client(directory: Path = NODE_DIR) -> NodeClient:
+    """Node.js with the packages of ``directory`` (kafkajs by default) installed from its
+    committed lock file in a cache."""
     node = require_tool("node", "Node.js runs the kafkajs integration client")
     npm = require_tool("npm", "npm installs kafkajs for the integration client")
     files = ("package.json", "package-lock.json")
-    digest = hashlib.sha256(b"".join((NODE_DIR / f).read_bytes() for f in files)).hexdigest()[:16]
+    digest = hashlib.sha256(b"".join((directory / f).read_bytes() for f in files)).hexdigest()[:16]
     root = npm_cache_root()
     target = root / digest
     if not (target / "node_modules" / "kafkajs" / "package.json").is_file():
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
         for f in files:
-            shutil.copy2(NODE_DIR / f, staging / f)
+            shutil.copy2(directory / f, staging / f)
         proc = subprocess.run(
             [npm, "ci", "--prefix", str(staging), "--no-audit", "--no-fund", "--ignore-scripts"],
             capture_output=True, text=True, timeout=300, check=False)
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
-            pytest.fail(f"npm ci of {NODE_DIR} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            pytest.fail(f"npm ci of {directory} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         try:
             os.replace(staging, target)
         except OSError:  # another run installed the same lock file meanwhile
