@@ -158,3 +158,10 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
 );
+
+-- Contacts waiting now (contract section 6, waste.open_interactions): the start of an
+-- open interaction's earliest open queue episode and open hold episode, null when
+-- none. Added after the table's first version, so a store made before gets them too.
+ALTER TABLE {store}.interactions
+    ADD COLUMN IF NOT EXISTS queued_since  TIMESTAMPTZ,
+    ADD COLUMN IF NOT EXISTS on_hold_since TIMESTAMPTZ;
