@@ -204,3 +204,41 @@ def test_the_command_filters_and_refuses_unknown_values(infra: Infra) -> None:
     assert bad_channel.returncode == 2 and "unknown channel fax" in bad_channel.stderr
     bad_baseline = run_cli("--day", "2026-06-29", "--baseline", "2026-06-20", env=env)
     assert bad_baseline.returncode == 2 and "FROM:TO" in bad_baseline.stderr
+
+
+async def test_each_key_rate_is_a_signal_or_normal_variation(infra: Infra) -> None:
+    """XmR charts from the first 20 days with a value (1–20 June), worked in weeks.py."""
+    r = await report_of(infra.dsn, D)
+    s = {x["rate"]: x["signal"] for x in r["rates"]}
+    fcr = s["fcr_rate"]
+    assert fcr["verdict"] == "signal" and fcr["rules"] == ["outside_limits"] and fcr["side"] == "worse"
+    assert fcr["limits"]["centre"] == pytest.approx(0.85) and fcr["limits"]["lower"] == pytest.approx(0.584)
+    assert fcr["limits"]["upper"] == 1.0 and fcr["limits"]["baseline_points"] == 20
+    waiting = s["waiting_per_contact_s"]
+    assert waiting["verdict"] == "within normal variation"
+    assert (waiting["limits"]["lower"], waiting["limits"]["upper"]) == (pytest.approx(6.8), pytest.approx(113.2))
+    assert s["occupancy"]["verdict"] == "within normal variation"
+    assert s["occupancy"]["limits"]["centre"] == pytest.approx(0.775)
+    assert s["abandonment_rate"]["verdict"] == "within normal variation"
+    assert (s["flow_efficiency"]["verdict"], s["flow_efficiency"]["side"]) == ("signal", "worse")
+    assert (s["failure_demand_rate"]["verdict"], s["failure_demand_rate"]["side"]) == ("signal", "worse")
+    assert r["signals"]["baseline"] == {"kind": "first days with a value", "from": date(2026, 6, 1),
+                                        "to": date(2026, 6, 20)}
+    md = render_markdown(r)
+    assert any(ln.startswith("| First contact resolution | 50.0 % | 40 of 80 contacts | 85.0 % | −35.0 pp | "
+                             "signal, worse (a point outside the limits) | higher |") for ln in md.splitlines())
+    assert any(ln.startswith("| Waiting per contact | 45 s |") and "| within normal variation |" in ln
+               for ln in md.splitlines())
+    assert "limits = centre ± 2.66 × average moving range over a baseline of the first 20 days" in md
+    # an unfinished day and a day with too few contacts get no signal
+    tue = {x["rate"]: x["signal"]["verdict"] for x in (await report_of(infra.dsn, TUESDAY))["rates"]}
+    assert set(tue.values()) == {"day not finished"}
+    sun = {x["rate"]: x["signal"]["verdict"] for x in (await report_of(infra.dsn, SUNDAY))["rates"]}
+    assert set(sun.values()) == {"too few contacts to judge"}
+    # a stated baseline: 1–7 June (FCR 0.9 × 4, 0.8 × 3); too short a one gives no limits
+    stated = await report_of(infra.dsn, D, baseline=(date(2026, 6, 1), date(2026, 6, 7)))
+    fcr7 = by(stated["rates"], "rate")["fcr_rate"]["signal"]
+    assert fcr7["limits"]["centre"] == pytest.approx(6.0 / 7) and fcr7["verdict"] == "signal"
+    short = await report_of(infra.dsn, D, baseline=(date(2026, 6, 1), date(2026, 6, 5)))
+    assert by(short["rates"], "rate")["fcr_rate"]["signal"]["verdict"] == (
+        "no limits yet (5 baseline days with a value; 6 needed)")

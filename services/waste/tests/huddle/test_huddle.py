@@ -165,10 +165,15 @@ async def test_markdown_and_text_read_as_the_figures(infra: Infra) -> None:
         "| ▼ better |",
         "| transportation | contacts moved to another channel | 2 | 33.3 per 100 | 0.0 per 100 | +33.3 "
         "| ▲ worse |",
-        "| First contact resolution | 33.3 % | 2 of 6 contacts | 25.0 % | +8.3 pp | ▲ better | – | higher |",
-        "| Abandonment | 0.0 % | 0 of 6 contacts | 25.0 % | −25.0 pp | ▼ better | – | lower |",
-        "| Occupancy | 66.7 % | 2.0 h of 3.0 h staffed | 70.0 % | −3.3 pp | ▼ worse | – | "
-        "closer to the target 85 % |",
+        # signals: XmR over 7–15 June (9 days, all in the baseline): FCR 0.5, 0.25 × 7, 1/3 →
+        # limits 0.287 ± 0.111; abandonment 0.5, 0.25 × 7, 0 → 0.25 ± 0.166, so D's 0 is outside
+        "| First contact resolution | 33.3 % | 2 of 6 contacts | 25.0 % | +8.3 pp | within normal variation "
+        "| higher |",
+        "| Abandonment | 0.0 % | 0 of 6 contacts | 25.0 % | −25.0 pp | signal, better (a point outside the "
+        "limits) | lower |",
+        # occupancy 0, 0.7 × 7, 2/3: centre 0.619, and 8–15 June are 8 points above it
+        "| Occupancy | 66.7 % | 2.0 h of 3.0 h staffed | 70.0 % | −3.3 pp | signal, better (8 points in a "
+        "row on one side of the centre) | closer to the target 85 % |",
         "1. **overproduction** — 42.0 min (40.6 % of the day's 1.7 h): 2,520 s measured",
         "2. **waiting** — 25.0 min (24.2 % of the day's 1.7 h): 1,500 s measured",
         "3. **defects** — 20.0 min (19.3 % of the day's 1.7 h): 4 × 300 s",
@@ -189,8 +194,8 @@ async def test_markdown_and_text_read_as_the_figures(infra: Infra) -> None:
     assert "Huddle — Monday 15 June 2026 (UTC)" in text and "Contacts: 6." in text
     line_of("waiting", "25.0 min", "4.2 min per contact", "+3.8 min (+900 %)", "▲ worse")
     line_of("motion", "−25.0 (−100 %)", "▼ better")
-    line_of("First contact resolution", "33.3 %", "25.0 %", "▲ better")
-    line_of("Occupancy", "66.7 %", "70.0 %", "▼ worse", "closer to the target 85 %")
+    line_of("First contact resolution", "33.3 %", "25.0 %", "within normal variation")
+    line_of("Occupancy", "66.7 %", "70.0 %", "signal, better", "closer to the target 85 %")
     line_of("1", "overproduction", "42.0 min", "40.6 %")
     line_of("order_status", "50.0 %")
     assert json.loads(render_json(r))["wastes"][0]["quantity"] == 1500.0

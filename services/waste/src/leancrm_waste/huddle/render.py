@@ -117,11 +117,12 @@ def verdict(row: Mapping[str, Any]) -> str:
 
 
 def fmt_signal(row: Mapping[str, Any]) -> str:
+    """"signal, worse (a point outside the limits)", "within normal variation", or why neither."""
     s = row.get("signal")
     if not s:
         return "–"
     if s["verdict"] == "signal":
-        return f"signal ({', '.join(s['rules_words'])})"
+        return f"signal, {s['side']} ({'; '.join(s['rules_words'])})"
     return str(s["verdict"])
 
 
@@ -219,11 +220,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     sl = signals_line(report)
     if sl:
         out += [sl, ""]
-    out += ["| rate | day | of | baseline | change | | signal | better when |",
-            "| --- | ---: | --- | ---: | ---: | --- | --- | --- |"]
+    out += ["| rate | day | of | baseline | change | signal | better when |",
+            "| --- | ---: | --- | ---: | ---: | --- | --- |"]
     for r in report["rates"]:
         out.append(f"| {r['label']} | {fmt_rate(r, 'value')} | {fmt_parts(r)} | {fmt_rate(r, 'baseline')} | "
-                   f"{fmt_rate_change(r)} | {verdict(r)} | {fmt_signal(r)} | {r['better']} |")
+                   f"{fmt_rate_change(r)} | {fmt_signal(r)} | {r['better']} |")
     out += ["", "## Top three wastes by cost", ""]
     if report["top_wastes_by_cost"]:
         for t in report["top_wastes_by_cost"]:
@@ -286,13 +287,13 @@ def render_text(report: Mapping[str, Any], console: Console) -> None:
     r = Table(title="Key rates", box=box.SIMPLE_HEAVY, title_justify="left",
               caption=signals_line(report), caption_justify="left")
     for name, justify in (("rate", "left"), ("day", "right"), ("of", "left"), ("baseline", "right"),
-                          ("change", "right"), ("", "left"), ("signal", "left"), ("better when", "left")):
+                          ("change", "right"), ("signal", "left"), ("better when", "left")):
         r.add_column(name, justify=justify)  # type: ignore[arg-type]
     for x in report["rates"]:
         sig = fmt_signal(x)
+        style = ("bold red" if "worse" in sig else "bold green") if sig.startswith("signal") else ""
         r.add_row(x["label"], fmt_rate(x, "value"), fmt_parts(x), fmt_rate(x, "baseline"),
-                  fmt_rate_change(x), styled(x),
-                  Text(sig, style="bold magenta" if sig.startswith("signal") else ""), x["better"])
+                  fmt_rate_change(x), Text(sig, style=style), x["better"])
     console.print(r)
 
     c = Table(title="Top three wastes by cost", box=box.SIMPLE_HEAVY, title_justify="left")

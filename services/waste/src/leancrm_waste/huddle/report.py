@@ -40,15 +40,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from leancrm_waste.domain.signals import DEFAULT_BASELINE_POINTS, SCALE
 from leancrm_waste.domain.wastes import WASTE_TYPES
 from leancrm_waste.read.costs import COST_RATIONALE, MEASURED_IN_SECONDS, WASTE_WORDS
 from leancrm_waste.read.daily import DailyScope, DayFigures, OpenNow
 from leancrm_waste.read.params import midnight
 from leancrm_waste.read.shaping import ratio
+from leancrm_waste.read.signals import (
+    RATES,
+    RULE_WORDS,
+    Better,
+    baseline_span,
+    chart_of,
+    rate_parts,
+    verdict_of,
+)
 
 #: a day (or baseline day) with fewer contacts is not judged
 MIN_CONTACTS = 30
@@ -58,28 +67,8 @@ MIN_REASON_CONTACTS = 10
 COMPARE_WEEKS = 4
 #: how far back the same weekdays are looked for
 LOOKBACK_WEEKS = 12
-Better = Literal["up", "down", "target"]
 Measure = Literal["per_contact_s", "per_100_contacts", "share_of_staffed", "rate"]
 
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    key: str
-    label: str
-    better: Better
-    words: str
-
-
-RATES: tuple[Rate, ...] = (
-    Rate("fcr_rate", "First contact resolution", "up", "resolved at once: no transfer, no repeat"),
-    Rate("failure_demand_rate", "Failure demand", "down",
-         "contacts that repeat one of the last 7 days"),
-    Rate("flow_efficiency", "Flow efficiency", "up", "value-added time ÷ lead time"),
-    Rate("abandonment_rate", "Abandonment", "down", "customers who gave up"),
-    Rate("occupancy", "Occupancy", "target", "busy ÷ staffed time; best at the target"),
-    Rate("waiting_per_contact_s", "Waiting per contact", "down",
-         "queue and hold seconds per contact"),
-)
 
 #: waste types in the order of the report
 REPORT_WASTES: tuple[str, ...] = ("waiting", "overproduction", "over_processing", "motion",
@@ -132,32 +121,6 @@ def waste_value(q: float, den: float, waste: str) -> float | None:
     if v is None:
         return None
     return 100 * v if waste_measure(waste) == "per_100_contacts" else v
-
-
-def rate_parts(f: DayFigures, key: str) -> tuple[float, float]:
-    """(numerator, denominator) of a key rate on day ``f``."""
-    return {
-        "fcr_rate": (f.fcr, f.contacts),
-        "failure_demand_rate": (f.failure_demand, f.contacts),
-        "flow_efficiency": (f.value_added_s, f.lead_time_s),
-        "abandonment_rate": (f.abandoned, f.contacts),
-        "occupancy": (f.busy_s, f.staffed_s),
-        "waiting_per_contact_s": (f.wastes.get("waiting", 0.0), f.contacts),
-    }[key]
-
-
-def rate_of(f: DayFigures | None, key: str) -> float | None:
-    if f is None:
-        return None
-    num, den = rate_parts(f, key)
-    return ratio(num, den)
-
-
-def rate_series(days: Mapping[date, DayFigures], key: str, first: date, last: date
-                ) -> list[tuple[date, float | None]]:
-    """Every day first..last with the rate (None where undefined)."""
-    return [(first + timedelta(days=k), rate_of(days.get(first + timedelta(days=k)), key))
-            for k in range((last - first).days + 1)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,6 +228,8 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
             "cost_s": q * costs[w],
         })
 
+    chart_first = min(days) if days else day
+    spans: list[tuple[date, date]] = []
     rate_rows: list[dict[str, Any]] = []
     for r in RATES:
         num, den = rate_parts(f, r.key)
@@ -282,7 +247,8 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
             "direction": direction, "assessment": assessment, "verdict": verdict,
             "better": {"up": "higher", "down": "lower",
                        "target": f"closer to the target {100 * target:g} %"}[r.better],
-            "signal": None,
+            "signal": _signal(days, r, chart_first, day, state, state_words, min_contacts, baseline,
+                              target, by_channel, spans),
         })
 
     total_cost = sum(w["cost_s"] for w in waste_rows)
@@ -326,7 +292,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
         "target_occupancy": target,
         "wastes": waste_rows,
         "rates": rate_rows,
-        "signals": None,
+        "signals": _signals_block(spans, baseline, min_contacts),
         "total_cost_s": total_cost,
         "top_wastes_by_cost": top,
         "worst_reasons": reasons,
@@ -338,6 +304,43 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
         "cost_table": [{"waste_type": w, "seconds_per_unit": costs[w], "why": COST_RATIONALE[w]}
                        for w in REPORT_WASTES],
     }
+
+
+def _signal(days: Mapping[date, DayFigures], rate: Any, first: date, day: date, state: str,
+            state_words: str, min_contacts: int, baseline: tuple[date, date] | None,
+            target: float, by_channel: bool, spans: list[tuple[date, date]]) -> dict[str, Any]:
+    """The XmR verdict of ``rate`` on ``day``, or why there is none."""
+    if rate.key == "occupancy" and by_channel:
+        return {"verdict": "not by channel", "rules": [], "rules_words": [], "side": None, "limits": None}
+    chart = chart_of(days, rate, first, max(day, baseline[1]) if baseline else day,
+                     min_contacts=min_contacts, baseline=baseline)
+    span = baseline_span(chart)
+    if span:
+        spans.append(span)
+    out = verdict_of(chart, rate, day, target)
+    if state in ("no data", "not finished", "too few"):
+        out.update(verdict={"no data": "no data", "not finished": "day not finished",
+                            "too few": "too few contacts to judge"}[state],
+                   rules=[], rules_words=[], side=None)
+    elif out["verdict"] == "no limits":
+        n = sum(1 for p in chart.points if p.in_baseline)
+        out["verdict"] = f"no limits yet ({n} baseline days with a value; 6 needed)"
+    return out
+
+
+def _signals_block(spans: Sequence[tuple[date, date]], baseline: tuple[date, date] | None,
+                   min_contacts: int) -> dict[str, Any]:
+    kind = (f"stated, {baseline[0]} to {baseline[1]}" if baseline else
+            f"the first {DEFAULT_BASELINE_POINTS} days with a value")
+    seen = (f" ({min(a for a, _ in spans)} to {max(b for _, b in spans)})" if spans else " (none yet)")
+    words = (f"Signal or normal variation: an XmR chart of each rate, limits = centre ± {SCALE} × "
+             f"average moving range over a baseline of {kind}{seen}; a signal is "
+             + "; ".join(RULE_WORDS.values())
+             + f". Days with fewer than {min_contacts} contacts are gaps.")
+    return {"baseline": {"kind": "stated" if baseline else "first days with a value",
+                         "from": min((a for a, _ in spans), default=None),
+                         "to": max((b for _, b in spans), default=None)},
+            "rules": dict(RULE_WORDS), "words": words}
 
 
 def _scope_notes(scope: DailyScope) -> list[str]:

@@ -56,6 +56,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
+from leancrm_waste.read.signals import signals_handler
 from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
@@ -270,6 +271,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
+        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
