@@ -120,3 +120,10 @@ async def test_bad_parameters_are_named(api: Api) -> None:
 async def test_it_needs_a_token_with_waste_read(api: Api) -> None:
     r = await api.client.get("/api/v1/signals", headers={"Authorization": ""})
     assert r.status_code == 401
+
+
+async def test_the_range_is_bounded(api: Api) -> None:
+    assert "at most 731 days" in (await api.bad(**{"from": "1970-01-01", "to": "2199-12-31"}))["to"]
+    assert "up to, not including" in (await api.bad(to="2200-01-01"))["to"]
+    edge = await api.get(to="1970-01-01", rate="fcr_rate")
+    assert edge["from"] == "1969-10-04" and edge["charts"][0]["limits"] is None

@@ -244,3 +244,11 @@ async def test_each_key_rate_is_a_signal_or_normal_variation(infra: Infra) -> No
     short = await report_of(infra.dsn, D, baseline=(date(2026, 6, 1), date(2026, 6, 5)))
     assert by(short["rates"], "rate")["fcr_rate"]["signal"]["verdict"] == (
         "no limits yet (5 baseline days with a value; 6 needed)")
+
+
+async def test_the_first_and_last_days_the_read_model_takes(infra: Infra) -> None:
+    """The window reaches a year back (and the week day search 12 weeks): at the edges of
+    the calendar the read model takes, still a report, without overflow."""
+    for day in (date(1970, 1, 1), date(2199, 12, 31)):
+        r = await report_of(infra.dsn, day, baseline=(day, day))
+        assert r["state"] == "no data" and r["comparison"]["days"] == []
