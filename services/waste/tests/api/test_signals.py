@@ -127,3 +127,24 @@ async def test_the_range_is_bounded(api: Api) -> None:
     assert "up to, not including" in (await api.bad(to="2200-01-01"))["to"]
     edge = await api.get(to="1970-01-01", rate="fcr_rate")
     assert edge["from"] == "1969-10-04" and edge["charts"][0]["limits"] is None
+
+
+async def test_the_summary_says_when_its_period_is_not_finished(api: Api) -> None:
+    """The month's last day: 10 emails queued since 12:00, no waiting counted yet."""
+    from datetime import datetime
+
+    from ..huddle.weeks import QUEUED_SINCE
+
+    r = await api.client.get("/api/v1/summary", params={"from": "2026-06-30", "to": "2026-07-01"})
+    assert r.status_code == 200, r.text
+    u = r.json()["unfinished"]
+    at = datetime.fromisoformat(u["at"].replace("Z", "+00:00"))
+    assert (u["finished"], u["open"], u["waiting_now"]) == (False, 10, 10)
+    assert u["by_channel"] == [{"channel": "email", "open": 10, "waiting_now": 10,
+                                "waiting_so_far_s": pytest.approx(10 * (at - QUEUED_SINCE).total_seconds())}]
+    done = await api.client.get("/api/v1/summary", params={"from": "2026-06-29", "to": "2026-06-30"})
+    assert done.json()["unfinished"] == {**done.json()["unfinished"], "finished": True, "open": 0,
+                                         "by_channel": []}
+    phone = await api.client.get("/api/v1/summary", params={"from": "2026-06-30", "to": "2026-07-01",
+                                                            "channel": "phone"})
+    assert phone.json()["unfinished"]["finished"] is True

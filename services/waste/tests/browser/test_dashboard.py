@@ -276,6 +276,9 @@ async def test_the_signal_charts_are_drawn_with_their_limits(signals_url: str) -
     # the last simulated day's emails are still queued: its points are marked not finished
     assert all(s["unfinished_points"] != "0" for s in states.values()), states
     assert "day not finished" in dom
+    banner = re.search(r'<p id="unfinished"[^>]*data-open="(\d+)"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner and int(banner.group(1)) > 0, dom[:3000]
+    assert html.unescape(banner.group(2)).startswith(f"Not finished: {banner.group(1)} contact")
     keep = os.environ.get("LEANCRM_SIGNALS_SCREENSHOT")
     if keep:
         await chromium(f"--screenshot={keep}", "--virtual-time-budget=10000", "--window-size=1400,3600",

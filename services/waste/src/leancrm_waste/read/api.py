@@ -56,7 +56,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.signals import signals_handler
+from leancrm_waste.read.signals import signals_handler, unfinished_in
 from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
@@ -222,10 +222,12 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         async def read(conn: Conn) -> dict[str, Any]:
             f = await summary_figures(conn, scope, limits.statement_timeout_s)
-            return shaping.summary(
+            body = shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
                 sentiment=f.sentiment, costs=cost, target_occupancy=target)
+            body["unfinished"] = await unfinished_in(conn, scope)  # honest periods (issue 14)
+            return body
 
         return await _read(service, read, limits)
 

@@ -223,3 +223,31 @@ async def known_teams(conn: Conn) -> list[str]:
         "SELECT team FROM waste.capacity_hourly WHERE team IS NOT NULL "
         "UNION SELECT team FROM waste.interactions WHERE team IS NOT NULL ORDER BY 1")
     return [r[0] for r in rows]
+
+
+async def unfinished(conn: Conn, start: datetime | None, end: datetime | None,
+                     scope: DailyScope = ALL, reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """Honest periods: the contacts that started in [start, end) of the channels, reasons
+    and teams in scope and are still open now, per channel, with the waiting accrued so
+    far by those still queued or on hold (``waste.open_interactions``, live). A period
+    with any is not finished: its closed figures leave that waiting out."""
+    w = _Where()
+    if start is not None:
+        w.clauses.append(f"started_at >= {w.arg(start, '::timestamptz')}")
+    if end is not None:
+        w.clauses.append(f"started_at < {w.arg(end, '::timestamptz')}")
+    w.any_of("channel", scope.channels)
+    w.any_of("reason", reasons)
+    w.any_of("team", scope.teams)
+    rows = await conn.fetch(
+        "SELECT coalesce(channel, 'unknown') AS channel, count(*) AS open, "
+        "count(open_waiting_s) AS waiting_now, "
+        "coalesce(sum(open_waiting_s::numeric), 0)::float8 AS waiting_so_far_s "
+        f"FROM waste.open_interactions WHERE {w.sql} GROUP BY 1 ORDER BY 1", *w.args)
+    by_channel = [{"channel": r["channel"], "open": int(r["open"]), "waiting_now": int(r["waiting_now"]),
+                   "waiting_so_far_s": float(r["waiting_so_far_s"])} for r in rows]
+    total = sum(r["open"] for r in by_channel)
+    return {"finished": total == 0, "open": total,
+            "waiting_now": sum(r["waiting_now"] for r in by_channel),
+            "waiting_so_far_s": sum(r["waiting_so_far_s"] for r in by_channel),
+            "by_channel": by_channel, "at": await conn.fetchval("SELECT now()")}

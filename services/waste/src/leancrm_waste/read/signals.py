@@ -33,7 +33,14 @@ from leancrm_servicekit.db import Conn
 from leancrm_servicekit.http import NO_STORE, authorize
 from leancrm_waste.domain.signals import DEFAULT_BASELINE_POINTS, SCALE, Chart, Rule, xmr_chart
 from leancrm_waste.read.catalogue import CHANNELS
-from leancrm_waste.read.daily import MAX_DAYS, DailyScope, DayFigures, daily_figures, known_teams
+from leancrm_waste.read.daily import (
+    MAX_DAYS,
+    DailyScope,
+    DayFigures,
+    daily_figures,
+    known_teams,
+    unfinished,
+)
 from leancrm_waste.read.params import parse_day, parse_int
 from leancrm_waste.read.querystring import BadRequest, check_query, parse_query_string
 from leancrm_waste.read.shaping import ratio
@@ -264,6 +271,15 @@ async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None)
     return {"from": q.first, "to": q.last,
             "filters": {"channel": list(q.scope.channels) or None, "team": list(q.scope.teams) or None},
             "definitions": definitions(q.baseline, q.min_contacts), "charts": charts}
+
+
+async def unfinished_in(conn: Conn, scope: Any) -> dict[str, Any]:
+    """The summary's ``unfinished`` block: what of its period (a
+    :class:`leancrm_waste.read.params.Scope`) is still open now, per channel, with the
+    waiting accrued so far (:func:`leancrm_waste.read.daily.unfinished`)."""
+    async with conn.transaction(readonly=True):
+        return await unfinished(conn, scope.time.start, scope.time.end,
+                                DailyScope(tuple(scope.channels), tuple(scope.teams)), tuple(scope.reasons))
 
 
 Runner = Callable[[Callable[[Conn], Awaitable[dict[str, Any]]]], Awaitable[Response]]

@@ -225,6 +225,28 @@
     timer = setTimeout(refresh, 60000);
   }
 
+  // Honest periods: the summary's "unfinished" block (dashboard.js passes each summary on)
+  function duration(v) {
+    return fmt({ unit: "seconds" }, v);
+  }
+  function drawUnfinished(u) {
+    let p = document.getElementById("unfinished");
+    if (!p) {
+      p = el("p", { id: "unfinished", class: "unfinished", role: "status" });
+      const tiles = document.getElementById("tiles");
+      tiles.parentNode.insertBefore(p, tiles);
+    }
+    p.dataset.open = String(u ? u.open : 0);
+    p.hidden = !u || u.finished;
+    if (!u || u.finished) { p.textContent = ""; return; }
+    const parts = u.by_channel.map((c) => `${c.channel} ${c.open}`).join(", ");
+    p.textContent = `Not finished: ${u.open} contact${u.open === 1 ? "" : "s"} of this period still open (${parts})` +
+      (u.waiting_now ? `; the ${u.waiting_now} still queued or on hold have waited ${duration(u.waiting_so_far_s)} so far, ` +
+        "which no figure below counts until their wait ends" : "") +
+      ". Read its rates as unfinished, not as better.";
+  }
+  document.addEventListener("leancrm:summary", (ev) => drawUnfinished(ev.detail && ev.detail.unfinished));
+
   document.getElementById("controls").addEventListener("change", () => setTimeout(refresh, 50));
   let resize = null;
   window.addEventListener("resize", () => {
