@@ -148,3 +148,11 @@ async def test_the_summary_says_when_its_period_is_not_finished(api: Api) -> Non
     phone = await api.client.get("/api/v1/summary", params={"from": "2026-06-30", "to": "2026-07-01",
                                                             "channel": "phone"})
     assert phone.json()["unfinished"]["finished"] is True
+
+
+async def test_the_openapi_document_describes_it(api: Api) -> None:
+    doc = (await api.client.get("/api/v1/openapi.json")).json()
+    get = doc["paths"]["/api/v1/signals"]["get"]
+    assert get["security"] == [{"bearer": ["waste:read"]}]
+    assert [p["name"] for p in get["parameters"]] == ["rate", "from", "to", "baseline_from", "baseline_to",
+                                                       "channel", "team", "min_contacts"]

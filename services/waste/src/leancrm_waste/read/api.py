@@ -56,7 +56,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.signals import signals_handler, unfinished_in
+from leancrm_waste.read.signals import signals_handler, signals_openapi, unfinished_in
 from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
@@ -349,6 +349,7 @@ def openapi_document() -> dict[str, Any]:
         "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
                                              "cost_seconds, headline, pareto, daily, capacity, "
                                              "backlog, sentiment"}, **errors}}}
+    paths["/api/v1/signals"] = signals_openapi(secured, errors)
     paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
                                     "responses": {"200": {"description": "{partitions, total}"},
                                                   "401": errors["401"], "403": errors["403"]}}}

@@ -282,6 +282,36 @@ async def unfinished_in(conn: Conn, scope: Any) -> dict[str, Any]:
                                 DailyScope(tuple(scope.channels), tuple(scope.teams)), tuple(scope.reasons))
 
 
+def signals_openapi(secured: Mapping[str, Any], errors: Mapping[str, Any]) -> dict[str, Any]:
+    """The OpenAPI path item of ``/api/v1/signals``."""
+    def param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema}
+
+    day = {"type": "string", "format": "date"}
+    return {"get": {
+        "summary": "An XmR process-behaviour chart of each daily key rate (contract section 6.1)",
+        **secured,
+        "parameters": [
+            param("rate", "rates (repeatable; default all)",
+                  {"type": "array", "items": {"type": "string", "enum": list(RATE_KEYS)}}),
+            param("from", f"first day (default: {DEFAULT_DAYS - 1} days before to)", day),
+            param("to", "last day, inclusive (default: today, UTC)", day),
+            param("baseline_from", "first day of a stated baseline (with baseline_to; default: "
+                                   f"the first {DEFAULT_BASELINE_POINTS} days with a value)", day),
+            param("baseline_to", "last day of a stated baseline, inclusive", day),
+            param("channel", "channels (repeatable)",
+                  {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}}),
+            param("team", "agent teams (repeatable)", {"type": "array", "items": {"type": "string"}}),
+            param("min_contacts", f"a day with fewer contacts has no value (default {MIN_CONTACTS})",
+                  {"type": "integer", "minimum": 1}),
+        ],
+        "responses": {"200": {"description": "{from, to, filters, definitions, charts: [{rate, label, "
+                                             "unit, better, target, limits, baseline, points: [{day, "
+                                             "value, moving_range, contacts, open, in_baseline, rules, "
+                                             "signal}], signals}]}"}, **errors}}}
+
+
 Runner = Callable[[Callable[[Conn], Awaitable[dict[str, Any]]]], Awaitable[Response]]
 
 
