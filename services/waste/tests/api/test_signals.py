@@ -72,7 +72,7 @@ async def test_every_rate_with_its_limits_points_and_signals(api: Api) -> None:
     assert body["from"] == "2026-06-01" and body["to"] == "2026-06-30"
     charts = by_rate(body)
     assert list(charts) == ["fcr_rate", "failure_demand_rate", "flow_efficiency", "abandonment_rate",
-                            "occupancy", "waiting_per_contact_s"]
+                            "occupancy", "waiting_per_contact_s", "service_level"]
     fcr = charts["fcr_rate"]
     assert fcr["limits"]["centre"] == pytest.approx(0.85)
     assert fcr["limits"]["average_moving_range"] == pytest.approx(0.1)
@@ -89,6 +89,10 @@ async def test_every_rate_with_its_limits_points_and_signals(api: Api) -> None:
     assert charts["waiting_per_contact_s"]["unit"] == "seconds"
     assert charts["waiting_per_contact_s"]["limits"]["upper"] == pytest.approx(113.2)
     assert charts["occupancy"]["target"] == 0.85
+    # service level: phone waits 50–70 s against its 20 s, so 0 until D's 20 emails (45 s of 24 h)
+    sl = charts["service_level"]
+    assert (sl["limits"]["lower"], sl["limits"]["upper"]) == (0, 0)
+    assert {p["day"]: p["value"] for p in sl["points"]}["2026-06-29"] == 0.25 and "2026-06-29" in sl["signals"]
     d = body["definitions"]
     assert d["baseline"] == {"kind": "first days with a value", "points": 20}
     assert d["limits"].startswith("centre ± 2.66 × average moving range")
@@ -105,6 +109,10 @@ async def test_a_stated_baseline_filters_and_one_rate(api: Api) -> None:
     assert [p["value"] for p in sales["charts"][0]["points"] if p["value"] is not None] == [1.0]
     email = by_rate(await api.get(channel="email", **JUNE))
     assert "not_applicable" in email["occupancy"] and email["fcr_rate"]["limits"] is None
+    email10 = by_rate(await api.get(channel="email", min_contacts="10", rate="service_level", **JUNE))
+    assert email10["service_level"]["points"][28]["value"] == 1.0  # 29 June: 20 of 20 in time
+    care = by_rate(await api.get(team="care", **JUNE))
+    assert care["service_level"]["not_applicable"] == "service level has no team (it is per channel)"
 
 
 async def test_bad_parameters_are_named(api: Api) -> None:

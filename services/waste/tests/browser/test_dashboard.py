@@ -216,7 +216,7 @@ async def test_a_refused_token_is_asked_for_again_and_a_missing_scope_is_named(d
 
 
 SIGNAL_RATES = ("fcr_rate", "failure_demand_rate", "flow_efficiency", "abandonment_rate", "occupancy",
-                "waiting_per_contact_s")
+                "waiting_per_contact_s", "service_level")
 #: days the signals' test projects: enough for limits (6 baseline days at least)
 SIGNAL_DAYS = 8
 

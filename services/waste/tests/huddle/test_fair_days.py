@@ -139,6 +139,7 @@ async def test_filters_by_team_and_channel(infra: Infra) -> None:
     assert sales["volume"]["contacts"] == 20 and sales["scope"]["team"] == ["sales"]
     rates = by(sales["rates"], "rate")
     assert rates["fcr_rate"]["value"] == 1.0 and rates["occupancy"]["value"] == 0.5
+    assert rates["service_level"]["verdict"] == rates["service_level"]["signal"]["verdict"] == "not by team"
     assert sales["comparison"]["days"] == []  # sales had no Monday before
     assert rates["fcr_rate"]["verdict"] == "no baseline"
     care = await report_of(infra.dsn, D, DailyScope(teams=("care",)))
@@ -223,6 +224,9 @@ async def test_each_key_rate_is_a_signal_or_normal_variation(infra: Infra) -> No
     assert s["abandonment_rate"]["verdict"] == "within normal variation"
     assert (s["flow_efficiency"]["verdict"], s["flow_efficiency"]["side"]) == ("signal", "worse")
     assert (s["failure_demand_rate"]["verdict"], s["failure_demand_rate"]["side"]) == ("signal", "worse")
+    # service level: the phone never answers within its 20 s, D's 20 emails do → 20 of 80
+    assert (s["service_level"]["verdict"], s["service_level"]["side"]) == ("signal", "better")
+    assert by(r["rates"], "rate")["service_level"]["value"] == 0.25
     assert r["signals"]["baseline"] == {"kind": "first days with a value", "from": date(2026, 6, 1),
                                         "to": date(2026, 6, 20)}
     md = render_markdown(r)

@@ -96,6 +96,7 @@ def fmt_parts(row: Mapping[str, Any]) -> str:
         "flow_efficiency": lambda: f"{fmt_seconds(num)} of {fmt_seconds(den)} lead time",
         "occupancy": lambda: f"{fmt_seconds(num)} of {fmt_seconds(den)} staffed",
         "waiting_per_contact_s": lambda: f"{fmt_seconds(num)} over {fmt_count(den)} contacts",
+        "service_level": lambda: f"{fmt_count(num)} of {fmt_count(den)} offered in time",
     }[row["rate"]]()
 
 

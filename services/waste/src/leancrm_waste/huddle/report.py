@@ -55,6 +55,7 @@ from leancrm_waste.read.signals import (
     Better,
     baseline_span,
     chart_of,
+    not_applicable,
     rate_parts,
     verdict_of,
 )
@@ -235,9 +236,10 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
         num, den = rate_parts(f, r.key)
         value = ratio(num, den)
         b = pooled([rate_parts(x, r.key) for x in base]) if base else None
-        if r.key == "occupancy" and by_channel:
+        why = not_applicable(r.key, scope)
+        if why:
             value = b = None
-            direction, assessment, verdict = None, None, "not by channel"
+            direction, assessment, verdict = None, None, why
         else:
             direction, assessment, verdict = judge(value, b, r.better, state, target)
         rate_rows.append({
@@ -248,7 +250,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
             "better": {"up": "higher", "down": "lower",
                        "target": f"closer to the target {100 * target:g} %"}[r.better],
             "signal": _signal(days, r, chart_first, day, state, state_words, min_contacts, baseline,
-                              target, by_channel, spans),
+                              target, not_applicable(r.key, scope), spans),
         })
 
     total_cost = sum(w["cost_s"] for w in waste_rows)
@@ -308,10 +310,10 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
 
 def _signal(days: Mapping[date, DayFigures], rate: Any, first: date, day: date, state: str,
             state_words: str, min_contacts: int, baseline: tuple[date, date] | None,
-            target: float, by_channel: bool, spans: list[tuple[date, date]]) -> dict[str, Any]:
+            target: float, why_not: str | None, spans: list[tuple[date, date]]) -> dict[str, Any]:
     """The XmR verdict of ``rate`` on ``day``, or why there is none."""
-    if rate.key == "occupancy" and by_channel:
-        return {"verdict": "not by channel", "rules": [], "rules_words": [], "side": None, "limits": None}
+    if why_not:
+        return {"verdict": why_not, "rules": [], "rules_words": [], "side": None, "limits": None}
     chart = chart_of(days, rate, first, max(day, baseline[1]) if baseline else day,
                      min_contacts=min_contacts, baseline=baseline)
     span = baseline_span(chart)
@@ -350,7 +352,8 @@ def _scope_notes(scope: DailyScope) -> list[str]:
                      "channel)")
     if scope.teams:
         notes.append("by team: contacts count under the team of the last agent assigned; "
-                     "contacts no agent has taken yet count under no team")
+                     "contacts no agent has taken yet count under no team; service level is left "
+                     "out (it is per channel)")
     return notes
 
 

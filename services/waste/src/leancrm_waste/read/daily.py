@@ -8,12 +8,15 @@ Per day (UTC) from ``first`` to ``last`` inclusive:
   of the ended ones, and the contacts still open (per channel);
 - the quantity and occurrences of each waste whose ledger row occurred that day
   (``waste.waste_ledger``);
-- staffed, busy and overproduction seconds (``waste.capacity_hourly``).
+- staffed, busy and overproduction seconds (``waste.capacity_hourly``);
+- answered within the threshold and offered contacts of the channels with a
+  service-level threshold (``waste.service_level_hourly``, by the hour of start).
 
 Filters: a channel filter applies to flow and to the ledger rows that have a channel
 (overproduction has none, so it is left out), not to capacity (staffing has no
 channel: the caller says so); a team filter applies to flow by ``waste.interactions.team``
-(the last assigned agent's team), to the ledger and to capacity.
+(the last assigned agent's team), to the ledger and to capacity, not to service level
+(its view has no team: the caller says so).
 
 Besides, what is open *now*: open contacts per channel and age band (the bands of
 ``waste.backlog``) and the waiting accrued so far by the contacts still queued or on
@@ -60,6 +63,10 @@ class DayFigures:
     staffed_s: float = 0.0
     busy_s: float = 0.0
     overproduction_s: float = 0.0
+    #: service level's parts (waste.service_level_hourly, channels with a threshold):
+    #: contacts answered within the threshold, and offered
+    answered_within_threshold: float = 0.0
+    offered: float = 0.0
 
     @property
     def open(self) -> int:
@@ -156,6 +163,18 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
             f = of(r["day"])
             f.staffed_s, f.busy_s = float(r["staffed_s"] or 0), float(r["busy_s"] or 0)
             f.overproduction_s = float(r["overproduction_s"] or 0)
+    if not scope.teams:
+        w = _Where()
+        window = (f"bucket_start >= {w.arg(start, '::timestamptz')} "
+                  f"AND bucket_start < {w.arg(end, '::timestamptz')}")
+        w.any_of("channel", scope.channels)
+        for r in await conn.fetch(
+                "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, "
+                "sum(answered_within_threshold)::float8 AS within, sum(offered)::float8 AS offered "
+                f"FROM waste.service_level_hourly WHERE {window} AND threshold_s IS NOT NULL "
+                f"AND {w.sql} GROUP BY 1", *w.args):
+            f = of(r["day"])
+            f.answered_within_threshold, f.offered = float(r["within"] or 0), float(r["offered"] or 0)
     return dict(sorted(out.items()))
 
 

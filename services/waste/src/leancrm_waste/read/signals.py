@@ -4,8 +4,8 @@ for the huddle, ``GET /api/v1/signals`` and the dashboard.
 The key rates, per UTC day of the interactions' start (:mod:`leancrm_waste.read.daily`):
 first contact resolution, failure demand, flow efficiency, abandonment (fractions of
 the day's contacts or lead time), occupancy (busy ÷ staffed) and waiting per contact
-(seconds). Service level has no daily figure on this branch yet: add it to
-:data:`RATES` and :func:`rate_parts` when its view exists.
+(seconds), service level (answered within the channel's threshold ÷ offered, of the
+channels with a threshold, ``waste.service_level_hourly``).
 
 Each chart (:func:`leancrm_waste.domain.signals.xmr_chart`, whose docstring defines the
 limits and rules): the baseline is the first :data:`DEFAULT_BASELINE_POINTS` days with a
@@ -67,6 +67,8 @@ RATES: tuple[Rate, ...] = (
     Rate("occupancy", "Occupancy", "target", "busy ÷ staffed time; best at the target"),
     Rate("waiting_per_contact_s", "Waiting per contact", "down",
          "queue and hold seconds per contact", unit="seconds"),
+    Rate("service_level", "Service level", "up",
+         "answered within the channel's threshold ÷ offered (channels with a threshold)"),
 )
 RATE_KEYS: Final = tuple(r.key for r in RATES)
 RULE_WORDS: Final[Mapping[Rule, str]] = {
@@ -89,7 +91,24 @@ def rate_parts(f: DayFigures, key: str) -> tuple[float, float]:
         "abandonment_rate": (f.abandoned, f.contacts),
         "occupancy": (f.busy_s, f.staffed_s),
         "waiting_per_contact_s": (f.wastes.get("waiting", 0.0), f.contacts),
+        "service_level": (f.answered_within_threshold, f.offered),
     }[key]
+
+
+NOT_APPLICABLE_WORDS: Final[Mapping[str, str]] = {
+    "not by channel": "occupancy has no channel (staffing is per team)",
+    "not by team": "service level has no team (it is per channel)",
+}
+
+
+def not_applicable(key: str, scope: DailyScope) -> str | None:
+    """Why a rate cannot be narrowed to ``scope``, or None: staffing has no channel, the
+    service-level view no team."""
+    if key == "occupancy" and scope.channels:
+        return "not by channel"
+    if key == "service_level" and scope.teams:
+        return "not by team"
+    return None
 
 
 def rate_of(f: DayFigures | None, key: str, min_contacts: int = 1) -> float | None:
@@ -261,10 +280,11 @@ async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None)
         days = await daily_figures(conn, q.first, q.last, q.scope)
     charts: list[dict[str, Any]] = []
     for rate in q.rates:
-        if rate.key == "occupancy" and q.scope.channels:
+        why = not_applicable(rate.key, q.scope)
+        if why:
             charts.append({"rate": rate.key, "label": rate.label, "unit": rate.unit, "limits": None,
                            "points": [], "signals": [], "baseline": None,
-                           "not_applicable": "occupancy has no channel (staffing is per team)"})
+                           "not_applicable": NOT_APPLICABLE_WORDS[why]})
             continue
         chart = chart_of(days, rate, q.first, q.last, min_contacts=q.min_contacts, baseline=q.baseline)
         charts.append(chart_json(chart, rate, days, target))
