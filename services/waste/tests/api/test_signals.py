@@ -92,7 +92,8 @@ async def test_every_rate_with_its_limits_points_and_signals(api: Api) -> None:
     # service level: phone waits 50–70 s against its 20 s, so 0 until D's 20 emails (45 s of 24 h)
     sl = charts["service_level"]
     assert (sl["limits"]["lower"], sl["limits"]["upper"]) == (0, 0)
-    assert {p["day"]: p["value"] for p in sl["points"]}["2026-06-29"] == 0.25 and "2026-06-29" in sl["signals"]
+    assert {p["day"]: p["value"] for p in sl["points"]}["2026-06-29"] == 0.25
+    assert "2026-06-29" in sl["signals"]
     d = body["definitions"]
     assert d["baseline"] == {"kind": "first days with a value", "points": 20}
     assert d["limits"].startswith("centre ± 2.66 × average moving range")
