@@ -250,3 +250,7 @@ def test_bad_options_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
     assert no_db.returncode == 2 and "LEANCRM_DATABASE_URL is not set" in no_db.stderr
     assert cli.main(["--day", "15/06/2026"]) == 2
     assert cli.main(["--format", "pdf"]) == 2
+    # a baseline so far from the day that the report would read centuries: refused, no traceback
+    far = run_cli("--day", "2199-12-31", "--baseline", "1970-01-01:1970-01-05",
+                  env={"LEANCRM_DATABASE_URL": "postgresql://unused"})
+    assert far.returncode == 2 and "keep the baseline within" in far.stderr, far.stderr

@@ -26,8 +26,16 @@ from leancrm_waste.huddle.report import (
 )
 from leancrm_waste.read.catalogue import CHANNELS
 from leancrm_waste.read.costs import cost_table, parse_costs
-from leancrm_waste.read.daily import ALL, DailyScope, daily_figures, known_teams, open_now, reasons_by_day
-from leancrm_waste.read.params import parse_day
+from leancrm_waste.read.daily import (
+    ALL,
+    MAX_DAYS,
+    DailyScope,
+    daily_figures,
+    known_teams,
+    open_now,
+    reasons_by_day,
+)
+from leancrm_waste.read.params import TIME_MIN, parse_day
 from leancrm_waste.settings import CostSettings
 
 
@@ -49,8 +57,9 @@ HISTORY_DAYS = 365
 
 def window(day: date, baseline: tuple[date, date] | None = None) -> tuple[date, date]:
     """The first and last day the report reads: a year before ``day`` (or from the
-    stated baseline, when it starts earlier) to ``day``."""
-    first = day - timedelta(days=HISTORY_DAYS)
+    stated baseline, when it starts earlier) to ``day``; never before the read model's
+    first day."""
+    first = max(day - timedelta(days=HISTORY_DAYS), TIME_MIN.date())
     if baseline is not None:
         first = min(first, baseline[0])
     return first, max(day, baseline[1]) if baseline is not None else day
@@ -160,6 +169,10 @@ def huddle(
         stated = parse_baseline(baseline) if baseline else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--baseline") from None
+    first, last = window(the_day, stated)
+    if (last - first).days + 1 > MAX_DAYS:
+        raise typer.BadParameter(f"the report would read {first} to {last}: keep the baseline within "
+                                 f"{MAX_DAYS - HISTORY_DAYS - 1} days of --day", param_hint="--baseline")
     scope = DailyScope(tuple(dict.fromkeys(channel or [])), tuple(dict.fromkeys(team or [])))
     try:
         costs = cost_table(CostSettings().waste_cost_seconds, parse_costs(",".join(cost or [])))

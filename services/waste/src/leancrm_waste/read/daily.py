@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from leancrm_servicekit.db import Conn
-from leancrm_waste.read.params import midnight
+from leancrm_waste.read.params import TIME_MAX, TIME_MIN, TIME_RANGE_WORDS, midnight
 
 #: the longest span of days read at once (two years), so a query stays bounded
 MAX_DAYS: Final = 731
@@ -100,6 +100,9 @@ class _Where:
 
 
 def _check_span(first: date, last: date) -> None:
+    for d in (first, last):
+        if not TIME_MIN.date() <= d < TIME_MAX.date():
+            raise ValueError(f"day {d.isoformat()} is out of range: a day must lie {TIME_RANGE_WORDS}")
     if last < first:
         raise ValueError(f"the last day {last} is before the first {first}")
     if (last - first).days + 1 > MAX_DAYS:
