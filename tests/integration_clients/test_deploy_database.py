@@ -1,11 +1,18 @@
 """The production database set-up (deploy/postgres/leancrm-init.sql) works with least
-privilege: run with psql on a fresh database, the four services start as their own
-roles on their default schemas, commands flow through to the read model, a rebuild
-(the Kubernetes Job) runs as the waste role, and leancrm_ops reads the views — before
-and after the rebuild's switch — but no role reads another's tables.
+privilege: run with psql on a fresh database, migrations run as each schema's owner
+role (`migrate` first, as the Kubernetes init containers do, or at start-up with
+LEANCRM_MIGRATION_DATABASE_URL), the four services then run as their own roles on
+their default schemas, commands flow through to the read model, a rebuild (the
+Kubernetes Job) runs as the waste schema's owner, and leancrm_ops reads the views —
+before and after the rebuild's switch — but no role reads another's tables.
 
-The script creates cluster-wide roles (customers, interactions, feedback, waste,
-leancrm_ops), so the test runs on the disposable PostgreSQL of the test session
+And what least privilege means, tried: a service's role cannot create, alter, drop or
+truncate anything, nor touch another service's schema or relay lease; leancrm_ops
+writes nothing, locks nothing a service needs, takes no lease, has a statement timeout
+and a connection limit; an advisory lock held by anyone stops no migration.
+
+The script creates cluster-wide roles (customers, interactions, feedback, waste, their
+owners, leancrm_ops), so the test runs on the disposable PostgreSQL of the test session
 (embedded or testcontainers) and is skipped on infrastructure from the environment.
 """
 
@@ -29,8 +36,10 @@ from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
 from leancrm_interactions.app import SPEC as INTERACTIONS
+from leancrm_servicekit.bootstrap import migrate_only
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
+from leancrm_waste.projection import stores
 from leancrm_waste.projection.rebuild import rebuild
 from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
@@ -40,7 +49,10 @@ from .tools import Psql, as_role
 pytestmark = pytest.mark.integration
 
 INIT_SQL = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "leancrm-init.sql"
-ROLES = ("customers", "interactions", "feedback", "waste", "leancrm_ops")
+SERVICES = ("customers", "interactions", "feedback", "waste")
+ROLES = (*SERVICES, *(f"{s}_owner" for s in SERVICES), "leancrm_ops")
+MIGRATIONS = {"customers": CUSTOMERS.migration_dirs, "interactions": INTERACTIONS.migration_dirs,
+              "feedback": FEEDBACK.migration_dirs, "waste": ()}
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -89,6 +101,17 @@ async def connect_as(infra: Infra, database: str, role: str, password: str) -> a
     return await asyncpg.connect(as_role(with_database(infra.dsn, database), role, password))
 
 
+async def migrate_as_owner(service: str, dsn: str) -> list[str]:
+    """`python -m leancrm_<service> migrate` with the owner's DSN (as the Kubernetes init
+    containers and the compose migration services run it)."""
+    settings = WasteSettings(migration_database_url=dsn) if service == "waste" else ServiceSettings(
+        migration_database_url=dsn)
+    prepare = ((lambda conn: stores.prepare(conn, "waste_service", 0.85)) if service == "waste" else None)
+    _, applied = await migrate_only(service, settings, default_schema=(
+        "waste_service" if service == "waste" else None), migrations=MIGRATIONS[service], prepare=prepare)
+    return applied
+
+
 async def test_services_run_as_their_own_roles_on_the_deploy_database(
     infra: Infra, bootstrap: str, database: tuple[str, dict[str, str]]
 ) -> None:
@@ -98,12 +121,18 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
         return as_role(with_database(infra.dsn, name), role, passwords[role])
 
     tag = uuid.uuid4().hex[:8]
+    # customers and waste: migrated first by `migrate` as the owner, then run with their own
+    # role alone (kubernetes/: an init container, then the service); interactions and
+    # feedback: given the owner's DSN, they migrate as it at start-up (scripts/run)
+    for service in ("customers", "waste"):
+        assert await migrate_as_owner(service, dsn(f"{service}_owner"))
     # default schemas (LEANCRM_DB_SCHEMA unset), as in deploy/compose.yaml and kubernetes/
     common: dict[str, Any] = {"kafka_bootstrap": bootstrap, "http_port": 0, "partitions": 3,
                               "relay_poll_interval_s": 0.2}
     command_services = [
-        CommandService(spec, ServiceSettings(database_url=dsn(spec.name),
-                                             consumer_group=f"{spec.name}-{tag}", **common))
+        CommandService(spec, ServiceSettings(
+            database_url=dsn(spec.name), consumer_group=f"{spec.name}-{tag}", **common,
+            **({} if spec is CUSTOMERS else {"migration_database_url": dsn(f"{spec.name}_owner")})))
         for spec in (CUSTOMERS, INTERACTIONS, FEEDBACK)]
     waste_settings = WasteSettings(database_url=dsn("waste"), consumer_group=f"waste-{tag}", **common)
     waste = WasteService(waste_settings)
@@ -115,6 +144,15 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
         await waste.start(http=False)
         started.append(waste)
         assert [s.schema for s in started] == ["customers", "interactions", "feedback", "waste_service"]
+        admin = await asyncpg.connect(with_database(infra.dsn, name))
+        try:  # every table of every service's schemas is its owner's, none the service's role's
+            owners = {r["owner"] for r in await admin.fetch(
+                "SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1::text[])",
+                ["customers", "interactions", "feedback", "waste_service", "waste_service_store_0", "waste"])}
+        finally:
+            await admin.close()
+        assert owners == {f"{s}_owner" for s in SERVICES}
 
         customer_id, interaction_id, feedback_id = (str(uuid.uuid4()) for _ in range(3))
         sends = [
@@ -163,14 +201,41 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):
                     await ops.fetchval(f"SELECT count(*) FROM {private}")
 
-            # a rebuild (kubernetes/waste-rebuild-job.yaml) as the waste role: a new store,
-            # views switched; leancrm_ops keeps reading them
-            new, old, applied, _ = await rebuild(waste_settings, show_progress=False, timeout_s=90)
+            # a rebuild (kubernetes/waste-rebuild-job.yaml) as the waste schema's owner: a new
+            # store, views switched; the running service (its own role) follows it, and
+            # leancrm_ops keeps reading them
+            owner_settings = waste_settings.model_copy(
+                update={"migration_database_url": dsn("waste_owner"), "consumer_group": f"rebuild-{tag}"})
+            new, old, applied, _ = await rebuild(owner_settings, show_progress=False, timeout_s=90)
             assert old == "waste_service_store_0" and new != old and applied >= 4
             assert await ops.fetchval(
                 "SELECT count(*) FROM waste.customers WHERE customer_id = $1", uuid.UUID(customer_id)) == 1
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await ops.fetchval(f"SELECT count(*) FROM {new}.customers")
+            await wait_until(lambda: waste.store_name == new, timeout_s=30, interval_s=0.2,
+                             what="the running projector following the switch to the new store")
+            customer_id2 = str(uuid.uuid4())
+            async with TopicReader(bootstrap, "crm.command-results.v1") as results:
+                cmd = command("register_customer", {"customer_id": customer_id2, "name": "Grace",
+                                                    "email": None, "phone": None, "segment": "retail"})
+                producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+                await producer.start()
+                try:
+                    await producer.send_and_wait(
+                        "crm.customers.commands.v1", json.dumps(cmd).encode(), key=customer_id2.encode(),
+                        headers=[("content-type", b"application/json"),
+                                 ("message_type", b"register_customer")])
+                finally:
+                    await producer.stop()
+                (res,) = await results.wait_json("crm.command-results.v1", command_id=cmd["command_id"])
+                assert res["status"] == "accepted", res
+
+            async def projected_in_new_store() -> bool:
+                return bool(await ops.fetchval("SELECT count(*) FROM waste.customers WHERE customer_id = $1",
+                                               uuid.UUID(customer_id2)) == 1)
+
+            await wait_until(projected_in_new_store, timeout_s=60, interval_s=0.2,
+                             what="the waste role writing the store the owner's rebuild made")
         finally:
             await ops.close()
 
