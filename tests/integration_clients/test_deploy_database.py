@@ -19,6 +19,7 @@ owners, leancrm_ops), so the test runs on the disposable PostgreSQL of the test 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import uuid
@@ -36,9 +37,10 @@ from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
 from leancrm_interactions.app import SPEC as INTERACTIONS
-from leancrm_servicekit.bootstrap import migrate_only
+from leancrm_servicekit.bootstrap import migrate_only, start_migrations
 from leancrm_servicekit.command_service import CommandService
-from leancrm_servicekit.settings import ServiceSettings
+from leancrm_servicekit.db import KIT_MIGRATIONS, may_change_schema
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.rebuild import rebuild
 from leancrm_waste.service import WasteService
@@ -254,3 +256,133 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
     finally:
         for service in reversed(started):
             await service.stop()
+
+
+async def test_a_service_role_changes_no_schema_and_touches_no_other_service(
+    infra: Infra, database: tuple[str, dict[str, str]]
+) -> None:
+    name, passwords = database
+
+    def dsn(role: str) -> str:
+        return as_role(with_database(infra.dsn, name), role, passwords[role])
+
+    # as its own role, a service on a schema not yet migrated refuses to start, saying how
+    with pytest.raises(ConfigurationError, match=r"python -m leancrm_customers migrate"):
+        await start_migrations("customers", ServiceSettings(database_url=dsn("customers")), "customers",
+                               [KIT_MIGRATIONS, *MIGRATIONS["customers"]])
+    for service in SERVICES:
+        assert await migrate_as_owner(service, dsn(f"{service}_owner"))
+    # once migrated, it starts without applying anything (and without the right to)
+    assert await start_migrations("customers", ServiceSettings(database_url=dsn("customers")), "customers",
+                                  [KIT_MIGRATIONS, *MIGRATIONS["customers"]]) == []
+
+    own = {"customers": "customers", "interactions": "interactions", "feedback": "feedback",
+           "waste": "waste_service"}
+    for service, schema in own.items():
+        owner = await connect_as(infra, name, f"{service}_owner", passwords[f"{service}_owner"])
+        conn = await connect_as(infra, name, service, passwords[service])
+        try:
+            assert await may_change_schema(owner, schema)
+            assert not await may_change_schema(conn, schema)
+            # its rows: yes (the relay's lease too), in a transaction rolled back
+            tx = conn.transaction()
+            await tx.start()
+            assert await conn.fetchval(f"SELECT count(*) FROM {schema}.relay_lease") == 1
+            await conn.execute(f"UPDATE {schema}.relay_lease SET holder = holder")
+            await conn.execute(f"DELETE FROM {schema}.outbox")
+            await tx.rollback()
+            # its schema: no
+            for ddl in (f"CREATE TABLE {schema}.intruder (id int)",
+                        f"CREATE VIEW {schema}.intruder AS SELECT 1",
+                        f"ALTER TABLE {schema}.outbox ADD COLUMN intruder int",
+                        f"DROP TABLE {schema}.outbox",
+                        f"TRUNCATE {schema}.outbox",
+                        f"CREATE INDEX intruder ON {schema}.outbox (topic)",
+                        f"CREATE SCHEMA {service}_intruder",
+                        "CREATE TEMPORARY TABLE intruder (id int)"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(ddl)
+            # another service's schema, its relay's lease included: no
+            for other, other_schema in own.items():
+                if other == service:
+                    continue
+                for sql in (f"SELECT count(*) FROM {other_schema}.relay_lease",
+                            f"UPDATE {other_schema}.relay_lease SET holder = 'intruder'",
+                            f"LOCK TABLE {other_schema}.relay_lease IN ACCESS SHARE MODE"):
+                    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                        async with conn.transaction():
+                            await conn.execute(sql)
+        finally:
+            await conn.close()
+            await owner.close()
+
+    # waste: the views and the stores are the owner's to (re)define
+    conn = await connect_as(infra, name, "waste", passwords["waste"])
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM waste.waste_daily") == 0  # reads its views
+        for ddl in ("CREATE OR REPLACE VIEW waste.waste_daily AS SELECT 1 AS day",
+                    "DROP VIEW waste.customers", "DROP SCHEMA waste_service_store_0 CASCADE"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(ddl)
+    finally:
+        await conn.close()
+
+
+async def test_leancrm_ops_reads_and_is_bounded_but_blocks_no_service(
+    infra: Infra, database: tuple[str, dict[str, str]]
+) -> None:
+    name, passwords = database
+
+    def dsn(role: str) -> str:
+        return as_role(with_database(infra.dsn, name), role, passwords[role])
+
+    for service in SERVICES:
+        await migrate_as_owner(service, dsn(f"{service}_owner"))
+    ops = await connect_as(infra, name, "leancrm_ops", passwords["leancrm_ops"])
+    try:
+        # its session's bounds
+        assert await ops.fetchval("SHOW statement_timeout") == "30s"
+        assert await ops.fetchval("SHOW lock_timeout") == "5s"
+        assert await ops.fetchval("SHOW idle_in_transaction_session_timeout") == "1min"
+        assert await ops.fetchval("SHOW default_transaction_read_only") == "on"
+        assert await ops.fetchval("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user") == 5
+        assert await ops.fetchval("SELECT count(*) FROM waste.waste_daily") == 0
+        # even in a read-write transaction, it writes nothing, locks nothing beyond reading,
+        # and cannot reach the services' schemas — their relay leases, their migrations
+        forbidden = ["UPDATE waste.customers SET name = 'ops'",  # a simple view: updatable, by rights
+                     "DELETE FROM waste.customers",
+                     "LOCK TABLE waste.waste_daily IN ACCESS EXCLUSIVE MODE",
+                     "LOCK TABLE waste.customers IN SHARE MODE",
+                     "CREATE TABLE waste.intruder (id int)",
+                     "CREATE SCHEMA intruder"]
+        for schema in ("customers", "interactions", "feedback", "waste_service", "waste_service_store_0"):
+            table = "customers" if schema == "waste_service_store_0" else "relay_lease"
+            forbidden += [f"SELECT count(*) FROM {schema}.{table}",
+                          f"UPDATE {schema}.relay_lease SET holder = 'ops'",
+                          f"LOCK TABLE {schema}.schema_migrations IN ACCESS SHARE MODE"]
+        for sql in forbidden:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with ops.transaction():
+                    await ops.execute("SET TRANSACTION READ WRITE")
+                    await ops.execute(sql)
+        # a session advisory lock on the key migrations once took stops no migration now
+        key = int.from_bytes(hashlib.sha256(b"migrate:customers").digest()[:8], "big", signed=True)
+        await ops.execute("SELECT pg_advisory_lock($1)", key)
+        admin = await asyncpg.connect(with_database(infra.dsn, name))
+        try:
+            await admin.execute("DELETE FROM customers.schema_migrations "
+                                "WHERE name = 'kit_0003_relay_positions.sql'")
+        finally:
+            await admin.close()
+        assert await asyncio.wait_for(migrate_as_owner("customers", dsn("customers_owner")), 30) == [
+            "kit_0003_relay_positions.sql"]
+        # at most five sessions at once
+        more = [await connect_as(infra, name, "leancrm_ops", passwords["leancrm_ops"]) for _ in range(4)]
+        try:
+            with pytest.raises(asyncpg.TooManyConnectionsError):
+                await connect_as(infra, name, "leancrm_ops", passwords["leancrm_ops"])
+        finally:
+            for conn in more:
+                await conn.close()
+    finally:
+        await ops.close()
