@@ -319,3 +319,23 @@ def test_a_network_policy_per_service_and_deny_by_default() -> None:
         labels = {label for rule in selected[f"leancrm-{service}"]["spec"]["ingress"] for peer in rule["from"]
                   for label in peer["namespaceSelector"]["matchLabels"]}
         assert labels == {"leancrm/scrape-metrics"}, service
+
+
+def test_the_kafka_acl_table_covers_every_topic_of_the_contract() -> None:
+    """deploy/README.md "Hardening" says which service reads and writes each topic of
+    docs/contract.md section 1 — all of them, and with the producer the contract names."""
+    contract = (ROOT / "docs" / "contract.md").read_text()
+    section = contract.split("## 1. Topics", 1)[1].split("\n## 2.", 1)[0]
+    producers = {topic: producer for topic, producer in
+                 re.findall(r"^\| `([a-z0-9.\-]+)` \| [^|]+ \| ([^|]+) \|", section, re.MULTILINE)}
+    assert len(producers) >= 8
+    hardening = (DEPLOY / "README.md").read_text().split("## Hardening", 1)[1].split("\n## ", 1)[0]
+    acl = {topic: writers for topic, writers in
+           re.findall(r"^\| `([a-z0-9.\-]+)`[^|]* \| ([^|]+) \|", hardening, re.MULTILINE)}
+    for topic, producer in producers.items():
+        assert topic in acl, f"the ACL table of deploy/README.md has no row for {topic}"
+        for service in SERVICES:
+            if service in producer:
+                assert f"`{service}`" in acl[topic], f"{topic}: {service} writes it (contract section 1)"
+        if producer.strip() == "other systems":
+            assert "other systems" in acl[topic], topic

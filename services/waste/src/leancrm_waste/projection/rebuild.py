@@ -17,6 +17,7 @@ import time
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leancrm_servicekit.bootstrap import open_infrastructure
+from leancrm_servicekit.faults import patiently
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.projector import projector
@@ -56,9 +57,14 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
                 elapsed = time.perf_counter() - started
                 progress.update(bar, completed=consumer.applied, total=consumer.applied + behind,
                                 rate=consumer.applied / elapsed if elapsed else 0.0)
-        async with pool.acquire() as conn:
-            await stores.switch_to(conn, schema, new)
-            if drop_old and old is not None and old != new:
+        async def switch() -> None:
+            async with pool.acquire() as conn:
+                await stores.switch_to(conn, schema, new)
+
+        # a reader holding a view past the lock timeout delays the switch; it is tried again
+        await patiently("the switch to the new store", switch, metrics=infra.metrics)
+        if drop_old and old is not None and old != new:
+            async with pool.acquire() as conn:
                 await conn.execute(f"DROP SCHEMA {old} CASCADE")
         stop.set()
         await asyncio.wait_for(task, 30)
