@@ -32,12 +32,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from structlog.testing import capture_logs
 
 from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
 from leancrm_interactions.app import SPEC as INTERACTIONS
-from leancrm_servicekit.bootstrap import migrate_only, start_migrations
+from leancrm_servicekit.bootstrap import migrate_only, open_infrastructure, start_migrations
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.db import KIT_MIGRATIONS, may_change_schema
 from leancrm_servicekit.settings import ConfigurationError, ServiceSettings
@@ -275,6 +276,14 @@ async def test_a_service_role_changes_no_schema_and_touches_no_other_service(
     # once migrated, it starts without applying anything (and without the right to)
     assert await start_migrations("customers", ServiceSettings(database_url=dsn("customers")), "customers",
                                   [KIT_MIGRATIONS, *MIGRATIONS["customers"]]) == []
+    # started as a role that may change its schema, a service says so; as its own, it does not
+    for role, warned in (("customers_owner", True), ("customers", False)):
+        with capture_logs() as logs:
+            infra_ = await open_infrastructure("customers", ServiceSettings(
+                database_url=dsn(role), kafka_bootstrap="127.0.0.1:9"), migrations=MIGRATIONS["customers"])
+            await infra_.close()
+        events = [e["event"] for e in logs]
+        assert ("runtime_role_may_change_schema" in events) is warned, (role, events)
 
     own = {"customers": "customers", "interactions": "interactions", "feedback": "feedback",
            "waste": "waste_service"}
