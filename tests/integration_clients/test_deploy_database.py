@@ -72,6 +72,18 @@ def command(command_type: str, data: dict[str, Any]) -> dict[str, Any]:
             "occurred_at": now(), "correlation_id": None, "data": data}
 
 
+async def run_init_script(infra: Infra, psql: Psql, name: str, passwords: dict[str, str]) -> None:
+    variables = ["-v", f"db={name}"]
+    for role, pw in passwords.items():
+        variables += ["-v", f"{'ops' if role == 'leancrm_ops' else role}_password={pw}"]
+    proc = await asyncio.create_subprocess_exec(
+        psql.binary, infra.dsn, "-X", "-q", *variables, "-f", str(INIT_SQL),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, f"{INIT_SQL.name} failed:\n{err.decode()}"
+
+
 @pytest.fixture
 async def database(infra: Infra, psql: Psql) -> AsyncIterator[tuple[str, dict[str, str]]]:
     """A fresh database set up by the deploy script; yields (database, role passwords)."""
@@ -80,16 +92,8 @@ async def database(infra: Infra, psql: Psql) -> AsyncIterator[tuple[str, dict[st
                     f"session's own PostgreSQL (embedded or testcontainers), not on {infra.kind!r}")
     name = f"leancrm_{uuid.uuid4().hex[:10]}"
     passwords = {role: uuid.uuid4().hex for role in ROLES}
-    variables = ["-v", f"db={name}"]
-    for role, pw in passwords.items():
-        variables += ["-v", f"{'ops' if role == 'leancrm_ops' else role}_password={pw}"]
-    for attempt in (1, 2):  # the script is idempotent: a second run changes nothing and succeeds
-        proc = await asyncio.create_subprocess_exec(
-            psql.binary, infra.dsn, "-X", "-q", *variables, "-f", str(INIT_SQL),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
-        _, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, f"run {attempt} of {INIT_SQL.name} failed:\n{err.decode()}"
+    for _ in (1, 2):  # the script is idempotent: a second run changes nothing and succeeds
+        await run_init_script(infra, psql, name, passwords)
     try:
         yield name, passwords
     finally:
@@ -395,3 +399,54 @@ async def test_leancrm_ops_reads_and_is_bounded_but_blocks_no_service(
                 await conn.close()
     finally:
         await ops.close()
+
+
+async def test_running_the_script_again_upgrades_a_database_whose_services_owned_their_schemas(
+    infra: Infra, psql: Psql, database: tuple[str, dict[str, str]]
+) -> None:
+    """An earlier version of the script made each service's role own its schema and run
+    its migrations (with CREATE on the database): running this one again hands their
+    objects to the owners and leaves each service its rows, and nothing more."""
+    name, passwords = database
+
+    def dsn(role: str) -> str:
+        return as_role(with_database(infra.dsn, name), role, passwords[role])
+
+    for service in SERVICES:
+        await migrate_as_owner(service, dsn(f"{service}_owner"))
+    admin = await asyncpg.connect(with_database(infra.dsn, name))
+    try:  # the earlier set-up: the service's role owns everything and may create
+        for service in SERVICES:
+            await admin.execute(f"REASSIGN OWNED BY {service}_owner TO {service}")
+            await admin.execute(f'GRANT CREATE, TEMPORARY ON DATABASE "{name}" TO {service}')
+        conn = await connect_as(infra, name, "customers", passwords["customers"])
+        try:
+            assert await may_change_schema(conn, "customers")
+        finally:
+            await conn.close()
+
+        await run_init_script(infra, psql, name, passwords)
+
+        owners = {r["owner"] for r in await admin.fetch(
+            "SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE ANY ($1::text[])",
+            ["customers", "interactions", "feedback", "waste_service%", "waste"])}
+        assert owners == {f"{s}_owner" for s in SERVICES}
+    finally:
+        await admin.close()
+    for service, schema in (("customers", "customers"), ("waste", "waste_service_store_0")):
+        conn = await connect_as(infra, name, service, passwords[service])
+        try:
+            assert not await may_change_schema(conn, schema)
+            assert not await conn.fetchval("SELECT has_database_privilege(current_database(), 'CREATE')")
+            write = (f"UPDATE {schema}.customers SET segment = segment" if service == "customers"
+                     else f"UPDATE {schema}.settings SET target_occupancy = target_occupancy")
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute(write)  # its rows, still
+            await tx.rollback()
+        finally:
+            await conn.close()
+    # and the services start as their own roles on the upgraded schemas
+    assert await start_migrations("customers", ServiceSettings(database_url=dsn("customers")), "customers",
+                                  [KIT_MIGRATIONS, *MIGRATIONS["customers"]]) == []
