@@ -42,15 +42,14 @@ def migrate() -> None:
     as the schema's owner (LEANCRM_MIGRATION_DATABASE_URL, else LEANCRM_DATABASE_URL), and
     exit: run it before the service, which then needs no right to change its schema."""
     from leancrm_servicekit.bootstrap import migrate_only
-    from leancrm_waste.projection import stores
-    from leancrm_waste.service import DEFAULT_SCHEMA, NAME
+    from leancrm_waste.service import DEFAULT_SCHEMA, NAME, prepare_schema
 
     async def main() -> tuple[str, list[str]]:
         settings = load_settings(WasteSettings)
         configure_logging(NAME, settings.log_level)
         schema = settings.db_schema or DEFAULT_SCHEMA
-        return await migrate_only(NAME, settings, default_schema=schema, prepare=lambda conn: stores.prepare(
-            conn, schema, settings.target_occupancy))
+        return await migrate_only(NAME, settings, default_schema=schema,
+                                  prepare=lambda conn: prepare_schema(conn, schema, settings))
 
     schema, applied = run_configured(main())
     typer.echo(f"schema {schema}: {len(applied)} migration(s) applied"

@@ -7,6 +7,7 @@ every view in one transaction: readers see the old figures or the new, never a m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -14,6 +15,7 @@ import asyncpg
 
 from leancrm_servicekit.db import Conn, check_identifier
 from leancrm_servicekit.logging import get_logger
+from leancrm_waste.domain.service_level import DEFAULT_THRESHOLDS
 
 log = get_logger(component="readmodel")
 
@@ -37,19 +39,37 @@ def _sql(name: str, store: str) -> str:
         "{store}", check_identifier(store))
 
 
-async def create_store(conn: Conn, store: str, target_occupancy: float) -> None:
-    """Make ``store``'s schema and tables (as the owner: DDL) and set its settings."""
+async def create_store(conn: Conn, store: str, target_occupancy: float,
+                       thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
+    """Make ``store`` if missing (as the owner: DDL) and write the settings its views
+    read (:func:`write_settings`)."""
     await conn.execute(_sql("store.sql", store))
-    await set_target_occupancy(conn, store, target_occupancy)
+    await write_settings(conn, store, target_occupancy, thresholds)
 
 
-async def set_target_occupancy(conn: Conn, store: str, target_occupancy: float) -> None:
-    """The store's settings row (a write the service's runtime role may make)."""
+async def write_settings(conn: Conn, store: str, target_occupancy: float,
+                         thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
+    """The settings ``store``'s views read — the target occupancy and the service-level
+    thresholds, replacing what an earlier start wrote: rows the service's runtime role
+    may write, at each start."""
     await conn.execute(
         f"INSERT INTO {check_identifier(store)}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
         "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
         target_occupancy,
     )
+    await write_service_level_targets(conn, store, thresholds)
+
+
+async def write_service_level_targets(conn: Conn, store: str, thresholds: Mapping[str, float]) -> None:
+    """Replace ``store``'s service-level thresholds (contract section 5) in one statement."""
+    channels = sorted(thresholds)
+    await conn.execute(
+        f"WITH gone AS (DELETE FROM {check_identifier(store)}.service_level_targets "
+        " WHERE NOT channel = ANY($1::text[])) "
+        f"INSERT INTO {store}.service_level_targets (channel, threshold_s) "
+        "SELECT * FROM unnest($1::text[], $2::float8[]) "
+        "ON CONFLICT (channel) DO UPDATE SET threshold_s = excluded.threshold_s",
+        channels, [thresholds[c] for c in channels])
 
 
 async def install_views(conn: Conn, store: str) -> None:
@@ -99,7 +119,8 @@ async def active_store(conn: Conn, service_schema: str) -> str | None:
     return str(value) if value is not None else None
 
 
-async def prepare(conn: Conn, service_schema: str, target_occupancy: float) -> str:
+async def prepare(conn: Conn, service_schema: str, target_occupancy: float,
+                  thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> str:
     """What migrating the waste service adds to its schema's migrations (as the schema's
     owner, in their transaction): the active store — made with the views when there is
     none, brought up to date (its tables and the views) when there is. Returns it."""
@@ -107,10 +128,10 @@ async def prepare(conn: Conn, service_schema: str, target_occupancy: float) -> s
     store = await active_store(conn, service_schema)
     if store is None:
         store = initial_store_name(service_schema)
-        await create_store(conn, store, target_occupancy)
+        await create_store(conn, store, target_occupancy, thresholds)
         await switch_to(conn, service_schema, store)
     else:
-        await create_store(conn, store, target_occupancy)
+        await create_store(conn, store, target_occupancy, thresholds)
         await install_views(conn, store)
     return store
 
