@@ -140,6 +140,18 @@ async def open_infrastructure(
                           metrics=metrics, kafka_options=kafka_options)
 
 
+async def _migrated(dsn: str, variable: str, schema: str, dirs: Sequence[Path], timeouts: Timeouts,
+                    prepare: Prepare | None) -> list[str]:
+    """``migrate``, a role that may not change the schema named in a clear error."""
+    try:
+        return await migrate(dsn, schema, dirs, timeouts, prepare)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise ConfigurationError(
+            f"the role of {variable} may not change schema {schema} ({exc}): migrations run as the "
+            "schema's owner — give its DSN in LEANCRM_MIGRATION_DATABASE_URL (deploy/README.md, "
+            "'PostgreSQL: roles and grants')") from None
+
+
 async def _may_change(pool: asyncpg.Pool, schema: str) -> bool:
     async with pool.acquire() as conn:
         return await may_change_schema(conn, schema)
@@ -156,8 +168,8 @@ async def start_migrations(name: str, settings: ServiceSettings, schema: str, di
     timeouts = Timeouts.of(settings)
     owner_dsn = settings.migration_database_url
     if owner_dsn:
-        return await patiently("migrations", lambda: migrate(owner_dsn, schema, dirs, timeouts, prepare),
-                               metrics=metrics)
+        return await patiently("migrations", lambda: _migrated(
+            owner_dsn, "LEANCRM_MIGRATION_DATABASE_URL", schema, dirs, timeouts, prepare), metrics=metrics)
 
     async def missing() -> list[str] | None:
         conn = await connect(dsn, schema, timeouts)
@@ -170,8 +182,8 @@ async def start_migrations(name: str, settings: ServiceSettings, schema: str, di
 
     pending = await patiently("the schema's migrations", missing, metrics=metrics)
     if pending is None:
-        return await patiently("migrations", lambda: migrate(dsn, schema, dirs, timeouts, prepare),
-                               metrics=metrics)
+        return await patiently("migrations", lambda: _migrated(
+            dsn, "LEANCRM_DATABASE_URL", schema, dirs, timeouts, prepare), metrics=metrics)
     if pending:
         raise ConfigurationError(
             f"schema {schema} lacks the migration(s) {', '.join(pending)}, and the role of "
@@ -187,10 +199,11 @@ async def migrate_only(name: str, settings: ServiceSettings, *, default_schema: 
     """``python -m leancrm_<service> migrate``: the schema (and what it was) migrated as
     ``LEANCRM_MIGRATION_DATABASE_URL``'s role, or ``LEANCRM_DATABASE_URL``'s when that is
     unset — no broker needed. Returns the schema and the migrations applied."""
+    variable = "LEANCRM_MIGRATION_DATABASE_URL" if settings.migration_database_url else "LEANCRM_DATABASE_URL"
     dsn = settings.migration_database_url or require(settings.database_url, "LEANCRM_DATABASE_URL")
     check_environment(settings)
     schema = settings.db_schema or default_schema or name
-    applied = await patiently("migrations", lambda: migrate(
-        dsn, schema, [KIT_MIGRATIONS, *migrations], Timeouts.of(settings), prepare))
+    applied = await patiently("migrations", lambda: _migrated(
+        dsn, variable, schema, [KIT_MIGRATIONS, *migrations], Timeouts.of(settings), prepare))
     log.info("migrated", schema=schema, applied=applied)
     return schema, applied
