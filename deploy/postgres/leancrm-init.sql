@@ -8,7 +8,8 @@
 --   psql "postgresql://admin@db-host/postgres" -v ON_ERROR_STOP=1 \
 --        -v db=leancrm \
 --        -v customers_password=... -v interactions_password=... \
---        -v feedback_password=... -v waste_password=... -v ops_password=... \
+--        -v feedback_password=... -v improvements_password=... \
+--        -v waste_password=... -v ops_password=... \
 --        -f deploy/postgres/leancrm-init.sql
 --
 -- A password variable left out leaves that role's password as it is (useful with
@@ -35,7 +36,8 @@
 
 -- -- roles ----------------------------------------------------------------------------
 SELECT format('CREATE ROLE %I LOGIN', r)
-FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'waste', 'leancrm_ops']) AS r
+FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'improvements', 'waste',
+                    'leancrm_ops']) AS r
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r)
 \gexec
 
@@ -47,6 +49,9 @@ ALTER ROLE interactions PASSWORD :'interactions_password';
 \endif
 \if :{?feedback_password}
 ALTER ROLE feedback PASSWORD :'feedback_password';
+\endif
+\if :{?improvements_password}
+ALTER ROLE improvements PASSWORD :'improvements_password';
 \endif
 \if :{?waste_password}
 ALTER ROLE waste PASSWORD :'waste_password';
@@ -63,8 +68,10 @@ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')
 \gexec
 
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
-GRANT CONNECT ON DATABASE :"db" TO customers, interactions, feedback, waste, leancrm_ops;
-GRANT CREATE, TEMPORARY ON DATABASE :"db" TO customers, interactions, feedback, waste;
+GRANT CONNECT ON DATABASE :"db" TO customers, interactions, feedback, improvements, waste,
+    leancrm_ops;
+GRANT CREATE, TEMPORARY ON DATABASE :"db" TO customers, interactions, feedback, improvements,
+    waste;
 
 \connect :"db"
 
@@ -75,7 +82,8 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA IF NOT EXISTS customers AUTHORIZATION customers;
 CREATE SCHEMA IF NOT EXISTS interactions AUTHORIZATION interactions;
 CREATE SCHEMA IF NOT EXISTS feedback AUTHORIZATION feedback;
-REVOKE ALL ON SCHEMA customers, interactions, feedback FROM PUBLIC;
+CREATE SCHEMA IF NOT EXISTS improvements AUTHORIZATION improvements;
+REVOKE ALL ON SCHEMA customers, interactions, feedback, improvements FROM PUBLIC;
 
 -- -- the waste projector: its own schema, and the public read model -------------------
 CREATE SCHEMA IF NOT EXISTS waste_service AUTHORIZATION waste;

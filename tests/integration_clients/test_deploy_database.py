@@ -4,7 +4,7 @@ roles on their default schemas, commands flow through to the read model, a rebui
 (the Kubernetes Job) runs as the waste role, and leancrm_ops reads the views — before
 and after the rebuild's switch — but no role reads another's tables.
 
-The script creates cluster-wide roles (customers, interactions, feedback, waste,
+The script creates cluster-wide roles (customers, interactions, feedback, improvements, waste,
 leancrm_ops), so the test runs on the disposable PostgreSQL of the test session
 (embedded or testcontainers) and is skipped on infrastructure from the environment.
 """
@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
+from leancrm_improvements.app import SPEC as IMPROVEMENTS
 from leancrm_interactions.app import SPEC as INTERACTIONS
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.settings import ServiceSettings
@@ -40,7 +41,7 @@ from .tools import Psql, as_role
 pytestmark = pytest.mark.integration
 
 INIT_SQL = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "leancrm-init.sql"
-ROLES = ("customers", "interactions", "feedback", "waste", "leancrm_ops")
+ROLES = ("customers", "interactions", "feedback", "improvements", "waste", "leancrm_ops")
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -104,7 +105,7 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
     command_services = [
         CommandService(spec, ServiceSettings(database_url=dsn(spec.name),
                                              consumer_group=f"{spec.name}-{tag}", **common))
-        for spec in (CUSTOMERS, INTERACTIONS, FEEDBACK)]
+        for spec in (CUSTOMERS, INTERACTIONS, FEEDBACK, IMPROVEMENTS)]
     waste_settings = WasteSettings(database_url=dsn("waste"), consumer_group=f"waste-{tag}", **common)
     waste = WasteService(waste_settings)
     started: list[CommandService | WasteService] = []
@@ -114,7 +115,8 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
             started.append(s)
         await waste.start(http=False)
         started.append(waste)
-        assert [s.schema for s in started] == ["customers", "interactions", "feedback", "waste_service"]
+        assert [s.schema for s in started] == ["customers", "interactions", "feedback", "improvements",
+                                                "waste_service"]
 
         customer_id, interaction_id, feedback_id = (str(uuid.uuid4()) for _ in range(3))
         sends = [
@@ -176,7 +178,8 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
 
         # no service role reads another's schema
         for role, foreign in (("customers", "interactions.events"), ("interactions", "customers.customers"),
-                              ("feedback", "waste_service.active_store"), ("waste", "customers.events")):
+                              ("feedback", "waste_service.active_store"), ("waste", "customers.events"),
+                              ("improvements", "feedback.events")):
             conn = await connect_as(infra, name, role, passwords[role])
             try:
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):

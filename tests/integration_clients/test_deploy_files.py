@@ -21,7 +21,8 @@ from leancrm_waste.settings import WasteSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 FIRST_PARTY = {"leancrm_contracts", "leancrm_servicekit", "leancrm_customers", "leancrm_interactions",
-               "leancrm_feedback", "leancrm_waste", "leancrm_simulator", "leancrm_devstack", "leancrm_chaos"}
+               "leancrm_feedback", "leancrm_improvements", "leancrm_waste", "leancrm_simulator",
+               "leancrm_devstack", "leancrm_chaos"}
 #: packages under tools/ for developers only (the development stack with its embedded
 #: PostgreSQL and broker, the fault-injection harness), never installed in the image
 DEVELOPMENT_TOOLS = {"chaos", "devstack"}
@@ -136,7 +137,7 @@ def test_every_command_names_a_runnable_module() -> None:
     for name, text in _deploy_texts().items():
         for module in set(re.findall(r"\"-m\", \"(leancrm_[a-z_]+)\"", text)):
             assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{name}: {module}"
-    services = {"customers", "interactions", "feedback", "waste"}
+    services = {"customers", "interactions", "feedback", "improvements", "waste"}
     compose = (DEPLOY / "compose.yaml").read_text()
     for service in services:
         assert f'"leancrm_{service}", "serve"' in compose

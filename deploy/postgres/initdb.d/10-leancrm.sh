@@ -10,6 +10,7 @@ psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgre
      -v customers_password="${LEANCRM_CUSTOMERS_DB_PASSWORD:?}" \
      -v interactions_password="${LEANCRM_INTERACTIONS_DB_PASSWORD:?}" \
      -v feedback_password="${LEANCRM_FEEDBACK_DB_PASSWORD:?}" \
+     -v improvements_password="${LEANCRM_IMPROVEMENTS_DB_PASSWORD:?}" \
      -v waste_password="${LEANCRM_WASTE_DB_PASSWORD:?}" \
      -v ops_password="${LEANCRM_OPS_DB_PASSWORD:?}" \
      -f /leancrm/leancrm-init.sql

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 DATABASE = "leancrm"
 OPS_ROLE = "leancrm_ops"
-SERVICE_ROLES = ("customers", "interactions", "feedback", "waste")
+SERVICE_ROLES = ("customers", "interactions", "feedback", "improvements", "waste")
 #: production's set-up script, as a path inside a checkout of the repository
 INIT_SQL_IN_CHECKOUT = Path("deploy") / "postgres" / "leancrm-init.sql"
 INIT_SQL_VARIABLE = "LEANCRM_INIT_SQL"
@@ -106,7 +106,7 @@ def init_sql_path(start: Path | None = None) -> Path:
 def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str = DATABASE,
                    timeout_s: float = 60.0) -> dict[str, str]:
     """Run ``init_sql`` (by default :func:`init_sql_path`) with psql as the superuser of
-    ``admin_dsn`` (idempotent) and return the DSN of each role: the four services and
+    ``admin_dsn`` (idempotent) and return the DSN of each role: the services and
     ``leancrm_ops``."""
     init_sql = init_sql or init_sql_path()
     if not init_sql.exists():
