@@ -15,7 +15,7 @@ from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
 
 VIEWS = ("interactions", "waste_ledger", "hourly_metrics", "capacity_hourly", "value_stream_daily",
-         "waste_daily", "backlog", "feedback_daily", "customers")
+         "waste_daily", "backlog", "feedback_daily", "customers", "improvements")
 
 
 def scenario_events(**knobs: Any) -> list[EventMessage]:

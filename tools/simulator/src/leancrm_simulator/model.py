@@ -127,6 +127,7 @@ class SimCommand:
         name = ("agent_id" if self.command_type in AGENT_COMMANDS
                 else "interaction_id" if self.command_type in INTERACTION_COMMANDS
                 else "feedback_id" if self.command_type in FEEDBACK_COMMAND_TYPES
+                else "improvement_id" if self.command_type in IMPROVEMENT_COMMANDS
                 else "customer_id")
         return str(self.data[name])
 

@@ -2,7 +2,8 @@
 ``waste``, the consumer lag, and the live dashboard page.
 
 ``GET /api/v1/<view>`` for each view of contract section 6, ``/api/v1/summary`` (every
-figure of the dashboard in one snapshot), ``/api/v1/lag``, ``/api/v1/openapi.json``,
+figure of the dashboard in one snapshot), ``/api/v1/improvements/effects`` (each
+improvement judged by its target's XmR chart), ``/api/v1/lag``, ``/api/v1/openapi.json``,
 and the dashboard at ``/`` and ``/dashboard`` (assets under ``/dashboard/static``).
 Routes only: a request's parameters are read by :mod:`leancrm_waste.read.params`
 (after :mod:`leancrm_waste.read.querystring` checks them), the SQL lives in
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -35,7 +37,7 @@ from leancrm_servicekit.auth import PERSONAL_READ, SCOPES, WASTE_READ, Guard, Pr
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.http import NO_STORE, authorize
 from leancrm_servicekit.logging import get_logger
-from leancrm_waste.read import shaping
+from leancrm_waste.read import improvements, shaping
 from leancrm_waste.read.catalogue import CHANNELS, VIEWS, View
 from leancrm_waste.read.costs import cost_table
 from leancrm_waste.read.params import (
@@ -228,6 +230,23 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         return await _read(service, read, limits)
 
+    async def improvement_effects(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
+        try:
+            day = improvements.parse_effects_query(query_items(request), datetime.now(UTC).date())
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            async with conn.transaction(readonly=True):
+                await set_statement_timeout(conn, limits.statement_timeout_s)
+                judged = await improvements.judged_improvements(conn, day)
+            return {"day": day, "improvements": [improvements.as_json(j) for j in judged]}
+
+        return await _read(service, read, limits)
+
     async def lag(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
@@ -270,6 +289,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
+        Route("/api/v1/improvements/effects", improvement_effects, methods=["GET"]),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
@@ -345,6 +365,15 @@ def openapi_document() -> dict[str, Any]:
         "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
                                              "cost_seconds, headline, pareto, daily, capacity, "
                                              "backlog, sentiment"}, **errors}}}
+    paths["/api/v1/improvements/effects"] = {"get": {
+        "summary": "Every improvement started by the day and not ended before it, judged by its "
+                   "target's XmR chart (contract section 6, waste.improvements)", **secured,
+        "parameters": [param("day", "the day judged, YYYY-MM-DD (default: today, UTC)",
+                             {"type": "string", "format": "date"})],
+        "responses": {"200": {"description": "{day, improvements: [the view's columns, effect "
+                                             "(signal | no signal yet | no baseline), gain (holding "
+                                             "| fading | null), first_signal_on, limits, latest, "
+                                             "after: [{day, value, signal, rules}]]}"}, **errors}}}
     paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
                                     "responses": {"200": {"description": "{partitions, total}"},
                                                   "401": errors["401"], "403": errors["403"]}}}

@@ -167,3 +167,13 @@ GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
 SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
+
+-- One row per improvement.started; its improvement.ended gives status, ended_on and the note.
+CREATE OR REPLACE VIEW waste.improvements AS
+SELECT improvement_id, title, target, channel, reason, team, starts_on, owner_team,
+       expected_direction, expected_size,
+       coalesce(outcome, 'running') AS status,
+       (ended_at AT TIME ZONE 'UTC')::date AS ended_on,
+       outcome_note, started_at, ended_at
+FROM {store}.improvements
+WHERE started_at IS NOT NULL;
