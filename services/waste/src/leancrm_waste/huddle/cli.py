@@ -18,7 +18,8 @@ from rich.console import Console
 from leancrm_waste.huddle.render import render_json, render_markdown, render_text
 from leancrm_waste.huddle.report import BASELINE_DAYS, build_report
 from leancrm_waste.read.costs import cost_table, parse_costs
-from leancrm_waste.read.params import parse_day
+from leancrm_waste.read.improvements import judged_improvements
+from leancrm_waste.read.params import TIME_MIN, parse_day
 from leancrm_waste.read.views import huddle_figures
 from leancrm_waste.settings import CostSettings
 
@@ -36,7 +37,11 @@ async def load(dsn: str, day: date) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         await conn.execute("SET statement_timeout = '120s'")
-        return await huddle_figures(conn, day, BASELINE_DAYS)
+        figures = await huddle_figures(conn, day, BASELINE_DAYS)
+        # every improvement started by the day and not abandoned: running, or adopted and
+        # still watched for a fading gain (huddle/improvements.py)
+        figures["improvements"] = await judged_improvements(conn, day, since=TIME_MIN.date())
+        return figures
     finally:
         await conn.close()
 

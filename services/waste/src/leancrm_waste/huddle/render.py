@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from leancrm_waste.huddle import improvements
 from leancrm_waste.huddle.report import same
 from leancrm_waste.read.costs import MEASURED_IN_SECONDS
 from leancrm_waste.read.shaping import jsonable
@@ -123,6 +124,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                        f"{fmt_pct(r['failure_demand_rate'])} | {fmt_pct(r['baseline_rate'])} |")
     else:
         out.append("No failure demand on this day.")
+    if "improvements" in report:
+        out += ["", *improvements.markdown_lines(report["improvements"])]
     out += ["", _cost_note(report), ""]
     return "\n".join(out)
 
@@ -183,6 +186,8 @@ def render_text(report: Mapping[str, Any], console: Console) -> None:
     if not report["worst_reasons"]:
         f.add_row("no failure demand", "", "", "", "")
     console.print(f)
+    if "improvements" in report:
+        improvements.render_text(report["improvements"], console)
     console.print(_cost_note(report), style="dim")
 
 

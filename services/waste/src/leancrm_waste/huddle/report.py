@@ -8,7 +8,8 @@ For one UTC day, against the average of the previous seven days:
   more first contact resolution or flow efficiency is better; occupancy is better the
   closer it gets to the target;
 - the top three wastes by cost in seconds (:data:`leancrm_waste.read.costs.DEFAULT_COST_SECONDS`);
-- the worst reasons by failure demand (most repeat contacts, then highest rate).
+- the worst reasons by failure demand (most repeat contacts, then highest rate);
+- the improvements running, and the adopted gains holding or fading (huddle/improvements.py).
 
 Definitions: a waste's figure for a day is the quantity of its ledger rows that occurred
 that day (seconds for waiting and overproduction, occurrences for the others); the rates
@@ -31,6 +32,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from leancrm_waste.domain.wastes import WASTE_TYPES
+from leancrm_waste.huddle.improvements import improvements_block
 from leancrm_waste.read.costs import COST_RATIONALE, MEASURED_IN_SECONDS, WASTE_WORDS
 from leancrm_waste.read.shaping import ratio
 
@@ -170,6 +172,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
         "total_cost_s": total_cost,
         "top_wastes_by_cost": top,
         "worst_reasons": reasons,
+        "improvements": improvements_block(figures.get("improvements", ()), day),
         "cost_seconds": dict(costs),
         "cost_table": [{"waste_type": w, "seconds_per_unit": costs[w], "why": COST_RATIONALE[w]}
                        for w in REPORT_WASTES],
