@@ -79,7 +79,8 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
                 "SELECT schemaname, tableowner FROM pg_tables "
                 "WHERE tablename IN ('events', 'active_store')")}
             assert owners == {"customers": "customers", "interactions": "interactions",
-                              "feedback": "feedback", "waste_service": "waste"}
+                              "feedback": "feedback", "improvements": "improvements",
+                              "waste_service": "waste"}
             stored = await conn.fetchval("SELECT count(*) FROM interactions.events")
             assert stored > 500
         finally:

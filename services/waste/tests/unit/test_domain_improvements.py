@@ -125,3 +125,22 @@ def test_fraction_targets_clip_their_limits() -> None:
     e = evaluate(series([0.0], before=rates), starts_on=STARTS_ON, direction="decrease",
                  status="running", fraction=True)
     assert e.limits is not None and e.limits.lower == 0.0
+
+
+def test_a_gain_holds_while_most_of_the_latest_values_stay_beyond_half_way() -> None:
+    # within the old limits (7.744) but beyond the half-way line (9.872): 3 of the latest 5
+    e = evaluate(series([7.0, 9.5, 9.6, 11.0, 9.7, 11.5]), starts_on=STARTS_ON,
+                 direction="decrease", status="adopted")
+    assert (e.effect, e.gain) == ("signal", "holding")
+    e = evaluate(series([7.0, 9.5, 11.6, 11.0, 9.7, 11.5]), starts_on=STARTS_ON,
+                 direction="decrease", status="adopted")
+    assert e.gain == "fading"  # only 2 of 5
+
+
+def test_a_run_that_began_while_it_worked_does_not_hold_up_a_fading_gain() -> None:
+    # five days beyond the limit, then back just under the old centre: rule 3 marks the
+    # returned values too (eight on one side), yet they are the old process again
+    e = evaluate(series([7.0, 7.5, 7.2, 7.1, 7.3, 11.8, 11.5, 11.9, 11.7, 11.6]),
+                 starts_on=STARTS_ON, direction="decrease", status="adopted")
+    assert e.after[-1].rules == ("eight_on_one_side",)
+    assert (e.effect, e.gain) == ("signal", "fading")

@@ -11,11 +11,14 @@ A countermeasure is judged by the XmR chart of its target's daily rate over its 
   Wheeler's rules *on the expected side* of the old centre line (below it for an expected
   decrease, above for an increase): a rate that moved the wrong way is no sign of success;
 - the **effect**: ``signal`` once a first signal appeared, else ``no signal yet``;
-- the **gain** of an adopted improvement whose effect is a signal: ``holding`` while one
-  of its latest :data:`LATEST_POINTS` values is still a signal on the expected side,
-  ``fading`` when none is — they are back within the old limits, and no run or zone rule
-  holds them apart from the old process any more. Running and abandoned improvements,
-  and adopted ones that never showed a signal, have no gain (``None``).
+- the **gain** of an adopted improvement whose effect is a signal: ``holding`` while its
+  latest :data:`LATEST_POINTS` values still stand apart from the old process on the
+  expected side — one of them beyond the old limit, or most of them beyond the half-way
+  line (x̄ ∓ 1.33 · m̄R, rule 2's) — and ``fading`` when they are back within the old
+  limits, most of them nearer the old centre line than the limit. (A run of rule 3 that
+  began while the change worked and goes on into values that came back does not count:
+  it would hold a fading gain up for days.) Running and abandoned improvements, and
+  adopted ones that never showed a signal, have no gain (``None``).
 
 Rates come from daily sums (:class:`DailyFigures`), so a scope over several channels or
 reasons weighs each day by its contacts: :func:`rate_of` turns one day's sums into the
@@ -119,6 +122,17 @@ def _on_expected_side(point: Point, limits: Limits, direction: str) -> bool:
     return point.value < limits.centre if direction == "decrease" else point.value > limits.centre
 
 
+def _holds(latest: Sequence[float], limits: Limits, direction: str) -> bool:
+    """Whether the latest values stand apart from the old process on the expected side."""
+    if direction == "decrease":
+        beyond_limit = any(v < limits.lower for v in latest)
+        beyond_zone = sum(v < limits.lower_zone for v in latest)
+    else:
+        beyond_limit = any(v > limits.upper for v in latest)
+        beyond_zone = sum(v > limits.upper_zone for v in latest)
+    return beyond_limit or 2 * beyond_zone > len(latest)
+
+
 def evaluate(
     series: Sequence[tuple[date, float | None]],
     *,
@@ -149,7 +163,6 @@ def evaluate(
     first = hits[0].day if hits else None
     gain: Gain | None = None
     if status == "adopted" and first is not None:
-        latest = [p for p in after if p.value is not None][-LATEST_POINTS:]
-        held = any(p.signal and _on_expected_side(p, limits, direction) for p in latest)
-        gain = "holding" if held else "fading"
+        latest = [p.value for p in after if p.value is not None][-LATEST_POINTS:]
+        gain = "holding" if _holds(latest, limits, direction) else "fading"
     return Evaluation("signal" if first else "no signal yet", gain, limits, baseline, after, first)
