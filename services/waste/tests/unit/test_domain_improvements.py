@@ -144,3 +144,11 @@ def test_a_run_that_began_while_it_worked_does_not_hold_up_a_fading_gain() -> No
                  starts_on=STARTS_ON, direction="decrease", status="adopted")
     assert e.after[-1].rules == ("eight_on_one_side",)
     assert (e.effect, e.gain) == ("signal", "fading")
+
+
+def test_no_target_has_limits_below_zero() -> None:
+    counts = [0.1, 0.9, 0.1, 0.9, 0.1, 0.9]  # centre 0.5, m̄R 0.8: 0.5 − 2.128 < 0
+    e = evaluate(series([0.0], before=counts), starts_on=STARTS_ON, direction="decrease",
+                 status="running")
+    assert e.limits is not None and e.limits.lower == 0.0
+    assert e.limits.upper == pytest.approx(0.5 + 2.66 * 0.8)

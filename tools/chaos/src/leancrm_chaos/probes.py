@@ -104,13 +104,13 @@ def probe_command(seed: int, n: int, service: str) -> SimCommand:
         return SimCommand(at_ms, PROBE_SEQ + n, INTERACTIONS_COMMANDS, customer, envelope)
     if service == "improvements":
         improvement = ident("improvement")
-        envelope = {"command_id": command_id, "command_type": "start_improvement",
-                    "occurred_at": occurred, "correlation_id": improvement,
-                    "data": {"improvement_id": improvement, "title": f"Probe {n} after a fault",
-                             "target": "fcr_rate", "starts_on": occurred[:10],
-                             "owner_team": "chaos", "expected": {"direction": "increase",
-                                                                 "size": 0.01}}}
-        return SimCommand(at_ms, PROBE_SEQ + n, IMPROVEMENTS_COMMANDS, improvement, envelope)
+        data: dict[str, Any] = {"improvement_id": improvement, "title": f"Probe {n} after a fault",
+                                "target": "fcr_rate", "starts_on": occurred[:10],
+                                "owner_team": "chaos",
+                                "expected": {"direction": "increase", "size": 0.01}}
+        return SimCommand(at_ms, PROBE_SEQ + n, IMPROVEMENTS_COMMANDS, improvement, {
+            "command_id": command_id, "command_type": "start_improvement",
+            "occurred_at": occurred, "correlation_id": improvement, "data": data})
     feedback = ident("feedback")
     envelope = {"command_id": command_id, "command_type": "submit_feedback",
                 "occurred_at": occurred, "correlation_id": feedback,

@@ -20,6 +20,7 @@ A countermeasure is judged by the XmR chart of its target's daily rate over its 
   it would hold a fading gain up for days.) Running and abandoned improvements, and
   adopted ones that never showed a signal, have no gain (``None``).
 
+Every target is at least 0 (a fraction at most 1): the limits are clipped to that.
 Rates come from daily sums (:class:`DailyFigures`), so a scope over several channels or
 reasons weighs each day by its contacts: :func:`rate_of` turns one day's sums into the
 target's value (None when its denominator is 0: a gap in the chart).
@@ -29,6 +30,7 @@ Pure: no I/O, no Lean CRM imports beyond this package; unit-tested on hand-worke
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -155,7 +157,7 @@ def evaluate(
         return Evaluation("no baseline", None, None, None, points, None)
     baseline = (before[0][0], before[-1][0])
     chart: Chart = xmr_chart([*before, *after_series], baseline=baseline,
-                             bounds=(0.0, 1.0) if fraction else None)
+                             bounds=(0.0, 1.0) if fraction else (0.0, math.inf))
     limits = chart.limits
     assert limits is not None  # enough baseline values: the chart has limits
     after = tuple(p for p in chart.points if p.day >= starts_on)

@@ -57,6 +57,8 @@ def improvements_block(judged: Sequence[Judged], day: date) -> dict[str, Any]:
             "target_label": TARGET_LABELS.get(target, target), "scope": _scope(r),
             "starts_on": r["starts_on"], "owner_team": r["owner_team"],
             "expected": f"{r['expected_direction']} by {_value(target, r['expected_size'])}",
+            "expected_short": ("↓ " if r["expected_direction"] == "decrease" else "↑ ")
+            + _value(target, r["expected_size"]),
             "status": r["status"], "ended_on": r["ended_on"], "effect": e.effect,
             "first_signal_on": e.first_signal_on, "gain": e.gain,
             "centre": e.limits.centre if e.limits else None,
@@ -110,19 +112,20 @@ def markdown_lines(block: Mapping[str, Any]) -> list[str]:
 
 def render_text(block: Mapping[str, Any], console: Console) -> None:
     t = Table(title="Improvements", box=box.SIMPLE_HEAVY, title_justify="left")
-    for name in ("improvement", "target", "scope", "since", "owner", "expected", "effect", ""):
-        t.add_column(name)
+    for name, ratio in (("improvement", 3), ("target (scope)", 2), ("since", 1), ("expected", 1),
+                        ("effect", 3), ("", 1)):
+        t.add_column(name, ratio=ratio)
     for i in [*block["running"], *block["adopted"]]:
         state = ("running" if i["status"] == "running"
-                 else f"[{'red' if i['gain'] == 'fading' else 'green'}]adopted — gain {i['gain']}[/]")
+                 else f"[{'red' if i['gain'] == 'fading' else 'green'}]adopted: {i['gain']}[/]")
         effect = effect_words(i)
         if i["effect"] == "signal":
             effect = f"[green]{effect}[/]"
-        t.add_row(escape(str(i["title"])), i["target_label"], i["scope"], f"{i['starts_on']}",
-                  i["owner_team"],
-                  i["expected"], f"{effect}\n{_was_now(i)}", state)
+        t.add_row(f"{escape(str(i['title']))} [dim]({i['owner_team']})[/]",
+                  f"{i['target_label']} ({i['scope']})", f"{i['starts_on']:%-d %b}",
+                  i["expected_short"], f"{effect}: {_was_now(i)}", state)
     if not block["running"] and not block["adopted"]:
-        t.add_row("no improvement running", "", "", "", "", "", "", "")
+        t.add_row("no improvement running", "", "", "", "", "")
     console.print(t)
     for f in block["fading"]:
         console.print(f"[bold red]Fading gain:[/] {escape(str(f['title']))} ({f['target_label']}, "
