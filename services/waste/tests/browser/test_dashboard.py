@@ -73,7 +73,7 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS) -> int:
     """The simulator's ``days`` from START through the real projector code."""
     start = START
     knobs = Knobs(customers=120, days=days, start=start, agents_per_team=2, feedback_rate=0.5,
-                  email_backlog=0.3, seed=11)
+                  email_backlog=0.3, seed=11, improvements=True)  # three start on day 2
     events = list(offline_events(generate(knobs)))
     records = [InboundRecord(e.topic, 0, i, e.key, e.value, e.headers) for i, e in enumerate(events)]
     applier = WasteApplier(WasteStore(store))
@@ -174,6 +174,8 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     assert body_attributes(dom)["data-auth"] == "ok" and not token_form_shown(dom)
     assert all(points > 0 for _, points in states.values()), states
     assert states["pareto"][1] >= 3  # several wastes with a cost
+    # each improvement's start marked on the two trend charts (flow efficiency, FCR)
+    assert len(re.findall(r'class="improvement-start"', dom)) == 2 * 3, "improvement starts not marked"
 
     shot = tmp_path / "dashboard.png"
     with contextlib.suppress(FileNotFoundError):
