@@ -118,7 +118,7 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
         assert [s.schema for s in started] == ["customers", "interactions", "feedback", "improvements",
                                                 "waste_service"]
 
-        customer_id, interaction_id, feedback_id = (str(uuid.uuid4()) for _ in range(3))
+        customer_id, interaction_id, feedback_id, improvement_id = (str(uuid.uuid4()) for _ in range(4))
         sends = [
             ("crm.customers.commands.v1", customer_id, command("register_customer", {
                 "customer_id": customer_id, "name": "Ada", "email": None, "phone": None,
@@ -130,6 +130,10 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
                 "feedback_id": feedback_id, "customer_id": customer_id, "source": "idea",
                 "text": "Let me change my address online", "rating": None,
                 "interaction_id": None, "topic": None})),
+            ("crm.improvements.commands.v1", improvement_id, command("start_improvement", {
+                "improvement_id": improvement_id, "title": "Call-back offer", "target": "fcr_rate",
+                "starts_on": now()[:10], "owner_team": "billing",
+                "expected": {"direction": "increase", "size": 0.05}})),
         ]
         async with TopicReader(bootstrap, "crm.command-results.v1") as results:
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -155,10 +159,14 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
                     "SELECT count(*) FROM waste.interactions WHERE interaction_id = $1",
                     uuid.UUID(interaction_id))
                 ideas = await ops.fetchval("SELECT coalesce(sum(ideas), 0) FROM waste.feedback_daily")
-                return bool(customer == 1 and interaction == 1 and ideas == 1)
+                improvement = await ops.fetchval(
+                    "SELECT count(*) FROM waste.improvements WHERE improvement_id = $1",
+                    uuid.UUID(improvement_id))
+                return bool(customer == 1 and interaction == 1 and ideas == 1 and improvement == 1)
 
             await wait_until(visible, timeout_s=60, interval_s=0.2,
-                             what="the customer, the interaction and the idea in the waste views")
+                             what="the customer, the interaction, the idea and the improvement in the "
+                                  "waste views")
             assert await ops.fetchval("SHOW default_transaction_read_only") == "on"
             for private in ("customers.customers", "interactions.events", "feedback.outbox",
                             "waste_service.active_store", "waste_service_store_0.customers"):
