@@ -28,6 +28,7 @@ def test_topic_names_are_the_contracts() -> None:
     assert topics.IMPROVEMENTS_EVENTS == "crm.improvements.events.v1"
     assert topics.COMMAND_RESULTS == "crm.command-results.v1"
     assert topics.DLQ == "crm.dlq.v1"
+    assert topics.ALERTS == "crm.alerts.v1"
 
 
 def test_topic_tuples() -> None:
@@ -48,8 +49,9 @@ def test_topic_tuples() -> None:
         *topics.EVENT_TOPICS,
         "crm.command-results.v1",
         "crm.dlq.v1",
+        "crm.alerts.v1",
     ) == topics.ALL_TOPICS
-    assert len(set(topics.ALL_TOPICS)) == 10
+    assert len(set(topics.ALL_TOPICS)) == 11
 
 
 @pytest.mark.parametrize(

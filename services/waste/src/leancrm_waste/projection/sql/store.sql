@@ -178,3 +178,11 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
 );
+
+-- The service-level threshold per channel (contract section 5), in seconds, as the
+-- settings gave it at the service's last start (LEANCRM_SERVICE_LEVEL_THRESHOLDS over the
+-- defaults); waste.service_level_targets shows it, waste.service_level_hourly uses it.
+CREATE TABLE IF NOT EXISTS {store}.service_level_targets (
+    channel     TEXT PRIMARY KEY,
+    threshold_s DOUBLE PRECISION NOT NULL CHECK (threshold_s >= 0)
+);
