@@ -49,7 +49,7 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
     assert "Simulated " in out and " commands in " in out
     huddle = out[out.index("Daily huddle"):]
     for section in ("The seven wastes", "Key rates", "Top three wastes by cost",
-                    "Worst reasons by failure demand"):
+                    "Worst reasons by failure demand", "Improvements"):
         assert section in huddle, huddle
     assert "Dashboard: http://127.0.0.1:8104/" in out
     # the run's token, printed beside the dashboard with a curl example; the launcher reads
