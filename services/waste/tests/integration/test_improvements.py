@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 FIRST = date(2026, 11, 2)
 STARTS_ON = date(2026, 11, 10)
 ABANDONED = [3, 4, 3, 4, 3, 4, 3, 4, 0, 0, 0, 3, 4, 3, 4, 3]  # 2–17 November
-WORKS, NO_BASELINE = str(uuid.uuid4()), str(uuid.uuid4())
+WORKS, NO_BASELINE, DROPPED = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 
 
 def at(d: date, hour: int, minute: int = 0) -> tuple[int, str]:
@@ -76,6 +76,11 @@ def commands() -> list[SimCommand]:
     out.append(cmd(len(out), IMPROVEMENTS_COMMANDS, NO_BASELINE, at(STARTS_ON, 8),
                    "start_improvement", {**start, "improvement_id": NO_BASELINE,
                                          "title": "Chat script", "scope": {"channel": "chat"}}))
+    out.append(cmd(len(out), IMPROVEMENTS_COMMANDS, DROPPED, at(STARTS_ON, 8), "start_improvement",
+                   {**start, "improvement_id": DROPPED, "title": "Shorter IVR menu"}))
+    out.append(cmd(len(out), IMPROVEMENTS_COMMANDS, DROPPED, at(date(2026, 11, 15), 12),
+                   "end_improvement", {"improvement_id": DROPPED, "outcome": "abandoned",
+                                       "note": "Callers got lost."}))
     out.append(cmd(len(out), IMPROVEMENTS_COMMANDS, WORKS, at(date(2026, 11, 18), 17),
                    "end_improvement", {"improvement_id": WORKS, "outcome": "adopted",
                                        "note": "Abandonment fell beyond the old limits."}))
@@ -84,7 +89,7 @@ def commands() -> list[SimCommand]:
 
 async def test_improvements_are_projected_and_judged_on_their_target(infra: Infra, bootstrap: str) -> None:
     events = list(offline_events(commands()))
-    assert sum(e.event_type.startswith("improvement.") for e in events) == 3
+    assert sum(e.event_type.startswith("improvement.") for e in events) == 5
     schema = f"w_impr_{uuid.uuid4().hex[:6]}"
     async with running(WasteService(waste_settings(infra, bootstrap, schema))):
         await produce(bootstrap, events)
@@ -93,7 +98,8 @@ async def test_improvements_are_projected_and_judged_on_their_target(infra: Infr
         try:
             rows = {str(r["improvement_id"]): dict(r) for r in await conn.fetch(
                 "SELECT * FROM waste.improvements")}
-            assert set(rows) == {WORKS, NO_BASELINE}
+            assert set(rows) == {WORKS, NO_BASELINE, DROPPED}
+            assert (rows[DROPPED]["status"], rows[DROPPED]["ended_on"]) == ("abandoned", date(2026, 11, 15))
             works = rows[WORKS]
             assert (works["title"], works["target"], works["channel"], works["reason"], works["team"],
                     works["starts_on"], works["owner_team"], works["expected_direction"],
@@ -118,6 +124,13 @@ async def test_improvements_are_projected_and_judged_on_their_target(infra: Infr
                      await judged_improvements(conn, date(2026, 11, 12))}
             assert early[WORKS].row["status"] == "running"
             assert (early[WORKS].evaluation.effect, early[WORKS].evaluation.gain) == ("signal", None)
+            # ended before the day judged: listed only when asked from an earlier day; the
+            # huddle leaves out what was abandoned
+            assert DROPPED not in judged
+            since = await judged_improvements(conn, date(2026, 11, 18), since=FIRST)
+            assert {str(j.row["improvement_id"]) for j in since} == {WORKS, NO_BASELINE, DROPPED}
+            kept = await judged_improvements(conn, date(2026, 11, 18), since=FIRST, abandoned=False)
+            assert {str(j.row["improvement_id"]) for j in kept} == {WORKS, NO_BASELINE}
             # before its start an improvement is not listed
             assert await judged_improvements(conn, date(2026, 11, 9)) == []
         finally:

@@ -40,7 +40,8 @@ async def load(dsn: str, day: date) -> dict[str, Any]:
         figures = await huddle_figures(conn, day, BASELINE_DAYS)
         # every improvement started by the day and not abandoned: running, or adopted and
         # still watched for a fading gain (huddle/improvements.py)
-        figures["improvements"] = await judged_improvements(conn, day, since=TIME_MIN.date())
+        figures["improvements"] = await judged_improvements(conn, day, since=TIME_MIN.date(),
+                                                            abandoned=False)
         return figures
     finally:
         await conn.close()

@@ -107,15 +107,19 @@ async def daily_series(conn: Conn, row: dict[str, Any], last: date) -> list[tupl
     return [(d, v) for d, v in series if v is not None]
 
 
-async def judged_improvements(conn: Conn, as_of: date, *, since: date | None = None) -> list[Judged]:
+async def judged_improvements(conn: Conn, as_of: date, *, since: date | None = None,
+                              abandoned: bool = True) -> list[Judged]:
     """Every improvement started by ``as_of`` and not ended before ``since`` (default:
-    ``as_of``), judged as of ``as_of``: one that ends after ``as_of`` is still running then."""
+    ``as_of``), judged as of ``as_of``: one that ends after ``as_of`` is still running then.
+    ``abandoned=False`` leaves out those abandoned by ``as_of`` (nothing to watch)."""
     rows = await conn.fetch(_IMPROVEMENTS, as_of, since or as_of)
     judged = []
     for r in rows:
         row = dict(r)
         if row["ended_on"] is not None and row["ended_on"] > as_of:
             row.update(status="running", ended_on=None, outcome_note=None)
+        if not abandoned and row["status"] == "abandoned":
+            continue
         series = await daily_series(conn, row, as_of)
         evaluation = evaluate(series, starts_on=row["starts_on"],
                               direction=str(row["expected_direction"]), status=str(row["status"]),
