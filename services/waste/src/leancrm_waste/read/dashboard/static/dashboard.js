@@ -618,6 +618,7 @@
           .then((b) => b.rows).catch(() => []),
       ]).then(([d, l, improvements]) => { state.improvements = improvements; return [d, l]; });
       state.last = data;
+      document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data })); // signals.js
       syncTeams(data);
       drawAll(data);
       const f = data.filters;
