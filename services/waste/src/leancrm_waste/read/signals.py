@@ -41,7 +41,7 @@ from leancrm_waste.read.daily import (
     known_teams,
     unfinished,
 )
-from leancrm_waste.read.params import parse_day, parse_int
+from leancrm_waste.read.params import TIME_MIN, parse_day, parse_int
 from leancrm_waste.read.querystring import BadRequest, check_query, parse_query_string
 from leancrm_waste.read.shaping import ratio
 
@@ -277,7 +277,9 @@ async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None)
             if unknown:
                 raise BadRequest({"team": f"unknown team {', '.join(unknown)} "
                                           f"(known: {', '.join(known) or 'none yet'})"})
-        days = await daily_figures(conn, q.first, q.last, q.scope)
+        # a range reaching before the read model's calendar (1970) has no figures there:
+        # read from its first day (daily_figures refuses days outside it)
+        days = await daily_figures(conn, max(q.first, TIME_MIN.date()), q.last, q.scope)
     charts: list[dict[str, Any]] = []
     for rate in q.rates:
         why = not_applicable(rate.key, q.scope)
