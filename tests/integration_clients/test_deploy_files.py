@@ -150,7 +150,7 @@ def test_every_command_names_a_runnable_module() -> None:
 # -- safe by default (issue 12): no default password, verify-full, a NetworkPolicy per
 # service, non-root read-only containers, secrets only from secret stores --------------
 
-SERVICES = ("customers", "interactions", "feedback", "waste")
+SERVICES = ("customers", "interactions", "feedback", "improvements", "waste")
 KUBERNETES = DEPLOY / "kubernetes"
 
 
@@ -316,7 +316,7 @@ def test_a_network_policy_per_service_and_deny_by_default() -> None:
     dashboard = {label for rule in selected["leancrm-waste"]["spec"]["ingress"] for peer in rule["from"]
                  for label in peer["namespaceSelector"]["matchLabels"]}
     assert "leancrm/dashboard-access" in dashboard
-    for service in ("customers", "interactions", "feedback"):
+    for service in ("customers", "interactions", "feedback", "improvements"):
         labels = {label for rule in selected[f"leancrm-{service}"]["spec"]["ingress"] for peer in rule["from"]
                   for label in peer["namespaceSelector"]["matchLabels"]}
         assert labels == {"leancrm/scrape-metrics"}, service
