@@ -177,7 +177,9 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     assert all(points > 0 for _, points in states.values()), states
     assert states["pareto"][1] >= 3  # several wastes with a cost
     # each improvement's start marked on the two trend charts (flow efficiency, FCR)
-    assert len(re.findall(r'class="improvement-start"', dom)) == 2 * 3, "improvement starts not marked"
+    # (the signal charts below mark them too: test_the_signal_charts_are_drawn_with_their_limits)
+    charts = "".join(re.findall(r'<figure\b[^>]*data-chart="[^"]+"[^>]*>.*?</figure>', dom, re.S))
+    assert len(re.findall(r'class="improvement-start"', charts)) == 2 * 3, "improvement starts not marked"
 
     shot = tmp_path / "dashboard.png"
     with contextlib.suppress(FileNotFoundError):
@@ -233,6 +235,7 @@ def signal_states(dom: str) -> dict[str, dict[str, str]]:
         attrs["limit_lines"] = str(len(re.findall(r'<line[^>]*class="limit ', body)))
         attrs["centre_lines"] = str(len(re.findall(r'<line[^>]*class="centre"', body)))
         attrs["signal_points"] = str(len(re.findall(r'<circle[^>]*class="point signal', body)))
+        attrs["improvement_starts"] = str(len(re.findall(r'<line[^>]*class="improvement-start"', body)))
         attrs["unfinished_points"] = str(len(re.findall(r'<circle[^>]*class="point[^"]* unfinished"', body)))
         out[m.group(2)] = attrs
     return out
@@ -276,6 +279,8 @@ async def test_the_signal_charts_are_drawn_with_their_limits(signals_url: str) -
         assert s["data-limits"] == "true", (rate, s)
         assert (s["limit_lines"], s["centre_lines"]) == ("2", "1"), (rate, s)
         assert s["signal_points"] == s["data-signals"], (rate, s)
+        # the three improvements started on day 2, marked as on the trend charts
+        assert s["improvement_starts"] == "3", (rate, s)
     assert "Signals, not noise" in dom
     # the last simulated day's emails are still queued: its points are marked not finished
     assert all(s["unfinished_points"] != "0" for s in states.values()), states
