@@ -40,6 +40,7 @@ from leancrm_servicekit.logging import get_logger
 from leancrm_waste.read import improvements, shaping
 from leancrm_waste.read.catalogue import CHANNELS, VIEWS, View
 from leancrm_waste.read.costs import cost_table
+from leancrm_waste.read.distribution import demand_handler, distribution_openapi, lead_times_handler
 from leancrm_waste.read.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -294,6 +295,8 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         Route("/api/v1/summary", summary, methods=["GET"]),
         Route("/api/v1/improvements/effects", improvement_effects, methods=["GET"]),
         Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
+        Route("/api/v1/demand", demand_handler(lambda r: _read(service, r, limits), guard)),
+        Route("/api/v1/lead-times", lead_times_handler(lambda r: _read(service, r, limits), guard)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
@@ -379,6 +382,7 @@ def openapi_document() -> dict[str, Any]:
                                              "| fading | null), first_signal_on, limits, latest, "
                                              "after: [{day, value, signal, rules}]]}"}, **errors}}}
     paths["/api/v1/signals"] = signals_openapi(secured, errors)
+    paths.update(distribution_openapi(secured, errors))  # contract section 6.2
     paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
                                     "responses": {"200": {"description": "{partitions, total}"},
                                                   "401": errors["401"], "403": errors["403"]}}}
