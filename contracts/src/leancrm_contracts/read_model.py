@@ -15,7 +15,7 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "interaction_id", "customer_id", "channel", "reason", "started_at", "ended_at", "status",
         "resolved_by", "transfers", "cross_channel_transfers", "identifications", "queue_wait_s",
         "hold_s", "handle_s", "value_added_s", "lead_time_s", "first_contact_resolution",
-        "repeat_of",
+        "repeat_of", "team",
     ),
     "waste_ledger": (
         "waste_type", "subtype", "occurred_at", "interaction_id", "customer_id", "channel",

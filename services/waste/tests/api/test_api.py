@@ -211,8 +211,8 @@ async def test_bad_filters_are_400_errors_naming_the_parameter(api: Api) -> None
     assert (await api.bad("/api/v1/interactions", channel="fax"))["channel"] == (
         "unknown channel 'fax' (one of phone, chat, email, sms, social, web_self_service, community, bot)")
     assert "lowercase slug" in (await api.bad("/api/v1/interactions", reason="Billing!"))["reason"]
-    assert (await api.bad("/api/v1/interactions", team="care"))["team"].startswith(
-        "not a parameter of interactions (allowed: from, to, channel, reason, status")
+    assert (await api.bad("/api/v1/hourly_metrics", team="care"))["team"].startswith(
+        "not a parameter of hourly_metrics (allowed: from, to, channel, reason, limit")
     rework = await api.bad("/api/v1/waste_ledger", waste_type="rework")
     assert "unknown waste type 'rework'" in rework["waste_type"]
     assert "unknown routing team 'care'" in (await api.bad("/api/v1/feedback_daily", team="care"))["team"]
@@ -285,7 +285,8 @@ async def test_summary_over_the_baseline_week_and_with_filters(api: Api) -> None
     assert chat["capacity"]["teams"] == ["care", "sales"]  # capacity is per team, not channel
     sales = await api.get("/api/v1/summary", team="sales", **DAY)
     assert sales["capacity"]["teams"] == ["sales"] and sales["headline"]["occupancy"] == 1.0
-    assert sales["pareto"]["total_cost_s"] == 0 and sales["headline"]["contacts"] == 6
+    # every interaction of the day was last with an agent of care: none counts under sales
+    assert sales["pareto"]["total_cost_s"] == 0 and sales["headline"]["contacts"] == 0
 
 
 async def test_summary_defaults_and_errors(api: Api) -> None:
@@ -336,3 +337,58 @@ def test_the_service_serves_the_api_beside_health_and_metrics() -> None:
     paths = {getattr(r, "path", None) for r in service.routes()}
     assert {"/health", "/ready", "/metrics", "/api/v1/summary", "/api/v1/lag", "/dashboard", "/"} <= paths
     assert {f"/api/v1/{v}" for v in VIEWS} <= paths
+
+
+async def test_every_filter_cuts_every_figure_it_can_and_says_which_it_cannot(api: Api) -> None:
+    care = await api.get("/api/v1/summary", team="care", **DAY)
+    assert care["headline"]["contacts"] == 6 and [d["contacts"] for d in care["daily"]] == [6]
+    assert care["capacity"]["teams"] == ["care"] and care["headline"]["overproduction_s"] == 2520
+    assert care["backlog"]["by_band"] == {"<1h": 1, "1-24h": 1, ">24h": 2}  # open ones are care's too
+    assert care["not_applied"] == {"backlog": {"from": "not by period: the backlog is what is open now"},
+                                   "sentiment": {"team": "not by agent team: feedback is routed to "
+                                                         "product, marketing, sales or service"}}
+    sales = await api.get("/api/v1/summary", team="sales", **DAY)
+    assert sales["backlog"]["by_band"] == {"<1h": 0, "1-24h": 0, ">24h": 0}
+    assert sales["sentiment"] == care["sentiment"]  # said so in not_applied
+
+    # channel: overproduction is per team-hour, so the Pareto says so instead of "0 s"
+    chat = await api.get("/api/v1/summary", channel="chat", **DAY)
+    over = next(r for r in chat["pareto"]["rows"] if r["waste_type"] == "overproduction")
+    assert over["cost_s"] is None and over["quantity"] is None and over["share"] is None
+    assert over["not_applicable"] == "not by channel: overproduction is counted per team-hour"
+    assert chat["pareto"]["rows"][-1] is over and chat["pareto"]["total_cost_s"] == 300
+    assert chat["headline"]["overproduction_s"] == 2520
+    assert chat["not_applied"]["capacity"] == {
+        "channel": "not by channel: staffing, occupancy and overproduction are counted per team-hour"}
+    assert chat["not_applied"]["pareto"] == {
+        "overproduction.channel": "not by channel: overproduction is counted per team-hour"}
+
+    # reason cuts the flow, the Pareto and the backlog
+    billing = await api.get("/api/v1/summary", reason="billing", **DAY)
+    assert billing["filters"]["reason"] == ["billing"]
+    assert billing["headline"]["contacts"] == 4 and billing["headline"]["fcr_rate"] == 0.25
+    assert billing["backlog"]["by_band"] == {"<1h": 1, "1-24h": 1, ">24h": 2}
+    complaint = await api.get("/api/v1/summary", reason="complaint", **DAY)
+    assert complaint["headline"]["contacts"] == 0 and complaint["headline"]["open_interactions"] == 0
+    assert {r["waste_type"]: r["quantity"] for r in complaint["pareto"]["rows"]
+            if r["quantity"]} == {"inventory": 1}
+    assert set(complaint["not_applied"]["capacity"]) == {"reason"}
+    both = await api.get("/api/v1/summary", reason="billing", channel="email", team="care", **DAY)
+    assert both["backlog"]["by_band"] == {"<1h": 0, "1-24h": 1, ">24h": 1}
+    assert {r["channel"] for r in both["backlog"]["rows"]} == {"email"}
+    assert care["known"] == {"channel": ["phone", "chat", "email", "sms", "social", "web_self_service",
+                                         "community", "bot"],
+                             "reason": ["billing", "complaint", "order_status"], "team": ["care", "sales"]}
+
+
+async def test_unknown_reasons_and_teams_are_400_naming_the_known_ones(api: Api) -> None:
+    e = await api.bad("/api/v1/summary", team="nonexistent_team", **DAY)
+    assert e == {"team": "unknown team 'nonexistent_team' (known: care, sales)"}
+    e = await api.bad("/api/v1/summary", reason="billing,refunds", team="care")
+    assert e == {"reason": "unknown reason 'refunds' (known: billing, complaint, order_status)"}
+    e = await api.bad("/api/v1/waste_ledger", team="digital", reason="nope")
+    assert set(e) == {"team", "reason"} and e["team"].endswith("(known: care, sales)")
+    # the interactions are cut by the last assigned agent's team
+    care = await api.get("/api/v1/interactions", team="care", **DAY)
+    assert care["count"] == 6 and {r["team"] for r in care["rows"]} == {"care"}
+    assert (await api.get("/api/v1/interactions", team="sales", **DAY))["count"] == 0

@@ -211,3 +211,76 @@ async def test_a_refused_token_is_asked_for_again_and_a_missing_scope_is_named(d
                                        "service knows (unknown or revoked)")
     assert token_form_shown(dom)
     assert all(s == "false" for s, _ in chart_states(dom).values())
+
+
+async def dump(url: str) -> str:
+    return await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000", url)
+
+
+def figures(dom: str) -> dict[str, str]:
+    """Each chart's whole <figure> as drawn (its SVG, its notes)."""
+    return {m.group(1): m.group(0) for m in
+            re.finditer(r'<figure\b[^>]*data-chart="([^"]+)"[^>]*>.*?</figure>', dom, re.S)}
+
+
+def not_by(figure: str) -> set[str]:
+    tag = re.match(r"<figure\b[^>]*>", figure)
+    assert tag
+    found = re.search(r'data-not-by="([^"]*)"', tag.group())
+    return set(found.group(1).split()) if found else set()
+
+
+def filter_chips(dom: str) -> dict[str, str]:
+    return {k: html.unescape(re.sub(r"<[^>]+>", "", v)) for k, v in
+            re.findall(r'<span class="chip" data-filter="([^"]+)">(.*?)</span>', dom, re.S)}
+
+
+async def test_each_filter_changes_every_chart_or_the_chart_says_why_not(dashboard_url: str) -> None:
+    base_dom = ""
+
+    async def drawn() -> bool:
+        nonlocal base_dom
+        base_dom = await dump(f"{dashboard_url}#token={VIEWER}")
+        return all(s == "true" for s, _ in chart_states(base_dom).values())
+
+    await wait_until(drawn, timeout_s=180, interval_s=1, what="every chart drawn")
+    base = figures(base_dom)
+    assert set(base) == set(CHARTS)
+    assert set(filter_chips(base_dom)) == {"period"}
+    one_day = (START + timedelta(days=1)).isoformat()
+    cases = {
+        "channel": ("&channel=email", "channel", "email"),
+        "reason": ("&reason=billing", "reason", "billing"),
+        "team": ("&team=digital", "team", "digital"),
+        "period": (f"&to={one_day}", "period", f"{START.isoformat()} to {one_day}"),
+    }
+    for name, (extra, chip, shown) in cases.items():
+        url = (dashboard_url.replace(f"&to={(START + timedelta(days=DAYS)).isoformat()}", "")
+               if name == "period" else dashboard_url)
+        dom = await dump(f"{url}{extra}#token={VIEWER}")
+        assert body_attributes(dom).get("data-loaded") == "true", status_text(dom)
+        assert shown in filter_chips(dom).get(chip, ""), (name, filter_chips(dom))
+        got = figures(dom)
+        for chart in CHARTS:
+            changed = got[chart] != base[chart]
+            said = name in not_by(got[chart]) or any(k.endswith(":" + name) for k in not_by(got[chart]))
+            assert changed or said, f"{chart} with {name}: neither changed nor says why not"
+            if said and not changed:
+                assert "not by " in html.unescape(got[chart]).lower(), chart
+    # the Pareto says overproduction cannot be cut by channel rather than showing 0 s
+    email = figures(await dump(f"{dashboard_url}&channel=email#token={VIEWER}"))
+    assert "overproduction:channel" in not_by(email["pareto"])
+    assert "Not by channel: overproduction is counted per team-hour" in html.unescape(email["pareto"])
+    assert "not-applicable" in email["pareto"]
+
+
+async def test_an_unknown_filter_value_is_shown_as_an_error_and_not_retried(dashboard_url: str) -> None:
+    for extra, message in (("&channel=fax", "channel: unknown channel 'fax' (one of phone, chat"),
+                           ("&team=nonexistent_team", "team: unknown team 'nonexistent_team' (known: "
+                                                      "billing_team, customer_service, digital")):
+        dom = await dump(f"{dashboard_url}{extra}#token={VIEWER}")
+        body = body_attributes(dom)
+        assert body.get("data-error") == "bad_request" and body.get("data-auth") != "ok", status_text(dom)
+        assert status_text(dom).startswith("The figures cannot be shown: " + message), status_text(dom)
+        assert "Retrying" not in status_text(dom)
+        assert all(s == "false" for s, _ in chart_states(dom).values())

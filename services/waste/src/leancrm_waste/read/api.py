@@ -56,7 +56,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
+from leancrm_waste.read.views import check_known, fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
 log = get_logger(component="api")
@@ -144,6 +144,8 @@ async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits) ->
         return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
     try:
         body = await reader(conn)
+    except BadRequest as exc:  # a filter value the read model does not know
+        return bad_request(exc)
     except asyncpg.UndefinedTableError as exc:
         return error(503, "unavailable", f"the read model is not installed: {exc}")
     except asyncpg.QueryCanceledError:
@@ -176,6 +178,8 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
         async def read(conn: Conn) -> dict[str, Any]:
             async with conn.transaction(readonly=True):
                 await set_statement_timeout(conn, limits.statement_timeout_s)
+                await check_known(conn, {f.param: (f.known, q.values.get(f.param, []))
+                                         for f in view.filters if f.known})
                 rows, more = await fetch_view(conn, q, withheld)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
@@ -224,7 +228,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
             return shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
-                sentiment=f.sentiment, costs=cost, target_occupancy=target)
+                sentiment=f.sentiment, costs=cost, target_occupancy=target, known=f.known)
 
         return await _read(service, read, limits)
 

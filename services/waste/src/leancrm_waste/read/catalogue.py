@@ -29,6 +29,10 @@ class Filter:
     kind: FilterKind
     choices: tuple[str, ...] = ()
     what: str = ""
+    #: an open set of values (a slug) the read model knows: a key of
+    #: :data:`leancrm_waste.read.views.KNOWN_VALUES_SQL`; a value it does not know is a 400
+    #: naming the known ones (a typo answers no silently empty or unfiltered figures)
+    known: str = ""
 
 
 CHANNELS: Final = tuple(c.value for c in Channel)
@@ -38,8 +42,8 @@ STATUSES: Final = read_model.STATUSES
 AGE_BANDS: Final = read_model.AGE_BANDS
 
 F_CHANNEL = Filter("channel", "channel", "enum", CHANNELS, "channel")
-F_REASON = Filter("reason", "reason", "slug", what="reason")
-F_TEAM = Filter("team", "team", "slug", what="team")
+F_REASON = Filter("reason", "reason", "slug", what="reason", known="reason")
+F_TEAM = Filter("team", "team", "slug", what="team", known="team")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ _BAND_ORDER = "CASE age_band WHEN '<1h' THEN 1 WHEN '1-24h' THEN 2 ELSE 3 END"
 
 VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("interactions", "started_at", "instant",
-         (F_CHANNEL, F_REASON, Filter("status", "status", "enum", STATUSES, "status"),
+         (F_CHANNEL, F_REASON, F_TEAM, Filter("status", "status", "enum", STATUSES, "status"),
           Filter("customer_id", "customer_id", "uuid")),
          ("started_at", "interaction_id"),
          "One row per interaction with its section-5 figures."),

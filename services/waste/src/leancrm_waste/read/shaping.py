@@ -8,11 +8,11 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from leancrm_waste.domain.wastes import WASTE_TYPES
-from leancrm_waste.read.catalogue import AGE_BANDS, ROUTING_TEAMS, SOURCES
+from leancrm_waste.read.catalogue import AGE_BANDS, CHANNELS, ROUTING_TEAMS, SOURCES
 from leancrm_waste.read.costs import WASTE_WORDS
 
 
@@ -66,27 +66,86 @@ def with_rates(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-def pareto(totals: Mapping[str, Mapping[str, Any]], costs: Mapping[str, float]) -> dict[str, Any]:
+def pareto(totals: Mapping[str, Mapping[str, Any]], costs: Mapping[str, float],
+           not_applicable: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The seven wastes ranked by cost in seconds (descending; ties in the post's order),
-    with each one's share and the cumulative share."""
+    with each one's share and the cumulative share. A waste of ``not_applicable``
+    (waste -> why: a filter it cannot be cut by) has no figures (null), comes last and
+    is left out of the total, with ``not_applicable`` saying why."""
+    skip = not_applicable or {}
     rows = [{"waste_type": w, "label": w.replace("_", "-"), "words": WASTE_WORDS[w],
-             "occurrences": t["occurrences"], "quantity": t["quantity"], "unit": t["unit"],
-             "cost_per_unit_s": costs[w], "cost_s": t["quantity"] * costs[w]}
+             "occurrences": None if w in skip else t["occurrences"],
+             "quantity": None if w in skip else t["quantity"], "unit": t["unit"],
+             "cost_per_unit_s": costs[w], "cost_s": None if w in skip else t["quantity"] * costs[w],
+             "not_applicable": skip.get(w)}
             for w, t in totals.items()]
-    rows.sort(key=lambda r: (-r["cost_s"], WASTE_TYPES.index(r["waste_type"])))
-    total = sum(r["cost_s"] for r in rows)
+    rows.sort(key=lambda r: (r["cost_s"] is None, -(r["cost_s"] or 0), WASTE_TYPES.index(r["waste_type"])))
+    total = sum(r["cost_s"] or 0 for r in rows)
     running = 0.0
     for r in rows:
+        if r["cost_s"] is None:
+            r["share"] = r["cumulative_share"] = None
+            continue
         running += r["cost_s"]
         r["share"] = ratio(r["cost_s"], total)
         r["cumulative_share"] = ratio(running, total)
     return {"rank_by": "cost_s", "total_cost_s": total, "rows": rows}
 
+
+#: Which filters each part of the summary is cut by (the others say why not, in
+#: ``not_applied``): the flow and the Pareto by all; capacity (occupancy and
+#: overproduction) per team-hour; the backlog is what is open now; feedback per source
+#: and routed team.
+APPLIES: Final[Mapping[str, tuple[str, ...]]] = {
+    "pareto": ("from", "to", "channel", "reason", "team"),
+    "daily": ("from", "to", "channel", "reason", "team"),
+    "capacity": ("from", "to", "team"),
+    "backlog": ("channel", "reason", "team"),
+    "sentiment": ("from", "to"),
+}
+#: why a filter does not cut a part of the summary (part -> filter -> why)
+WHY_NOT: Final[Mapping[str, Mapping[str, str]]] = {
+    "capacity": {
+        "channel": "not by channel: staffing, occupancy and overproduction are counted per team-hour",
+        "reason": "not by reason: staffing, occupancy and overproduction are counted per team-hour",
+    },
+    "backlog": {
+        "from": "not by period: the backlog is what is open now",
+    },
+    "sentiment": {
+        "channel": "not by channel: feedback is counted per source and routed team",
+        "reason": "not by reason: feedback is counted per source and routed team",
+        "team": "not by agent team: feedback is routed to product, marketing, sales or service",
+    },
+}
+#: why the Pareto's overproduction is not cut by a filter
+OVERPRODUCTION_WHY_NOT: Final[Mapping[str, str]] = {
+    "channel": "not by channel: overproduction is counted per team-hour",
+    "reason": "not by reason: overproduction is counted per team-hour",
+}
+
+
+def not_applied(filters: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Per part of the summary, each active filter that does not cut it, and why (the
+    period, from and to, counts as one filter: ``from``)."""
+    active = {k for k, v in filters.items() if v} | ({"from"} if filters.get("to") else set())
+    out: dict[str, dict[str, str]] = {}
+    for part, applies in APPLIES.items():
+        why = {k: WHY_NOT.get(part, {}).get(k, f"not by {k}") for k in sorted(active)
+               if k not in applies and k != "to"}
+        if why:
+            out[part] = why
+    over = {k: v for k, v in OVERPRODUCTION_WHY_NOT.items() if k in active}
+    if over:
+        out["pareto"] = {**out.get("pareto", {}), **{f"overproduction.{k}": v for k, v in over.items()}}
+    return out
+
 def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequence[date],
             totals: Mapping[str, Mapping[str, Any]], flow: Sequence[dict[str, Any]],
             capacity: Sequence[dict[str, Any]], backlog: Sequence[dict[str, Any]],
             sentiment: Sequence[dict[str, Any]], costs: Mapping[str, float],
-            target_occupancy: float | None) -> dict[str, Any]:
+            target_occupancy: float | None,
+            known: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """The body of ``/api/v1/summary`` from the figures
     :func:`leancrm_waste.read.views.summary_figures` read in one snapshot; ``days`` are
     the days of its time range (each one gets a row of ``daily``, with zeros when no
@@ -100,16 +159,14 @@ def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequenc
     busy = sum(float(r["busy_s"] or 0) for r in capacity)
     teams = sorted({r["team"] for r in capacity})
     bands = {b: sum(r["open_interactions"] for r in backlog if r["age_band"] == b) for b in AGE_BANDS}
+    skipped = not_applied(filters)
+    over_why = "; ".join(v for k, v in skipped.get("pareto", {}).items() if k.startswith("overproduction."))
     return {
         "generated_at": generated_at,
         "filters": dict(filters),
-        "applies": {
-            "pareto": ["from", "to", "channel", "reason", "team"],
-            "daily": ["from", "to", "channel", "reason"],
-            "capacity": ["from", "to", "team"],
-            "backlog": ["channel"],
-            "sentiment": ["from", "to"],
-        },
+        "applies": {part: list(names) for part, names in APPLIES.items()},
+        "not_applied": skipped,
+        "known": {"channel": list(CHANNELS), **{k: list(v) for k, v in (known or {}).items()}},
         "target_occupancy": target_occupancy,
         "cost_seconds": dict(costs),
         "headline": {
@@ -121,7 +178,7 @@ def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequenc
             "overproduction_s": sum(float(r["overproduction_s"] or 0) for r in capacity),
             "open_interactions": sum(bands.values()),
         },
-        "pareto": pareto(totals, costs),
+        "pareto": pareto(totals, costs, {"overproduction": over_why} if over_why else None),
         "daily": daily,
         "capacity": {"teams": teams, "rows": list(capacity)},
         "backlog": {"bands": list(AGE_BANDS), "by_band": bands, "rows": list(backlog)},

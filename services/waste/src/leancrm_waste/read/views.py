@@ -27,6 +27,7 @@ from leancrm_waste.read.params import (
     ViewQuery,
     midnight,
 )
+from leancrm_waste.read.querystring import BadRequest, shown
 from leancrm_waste.read.shaping import number, with_rates
 
 
@@ -96,6 +97,53 @@ async def fetch_view(conn: Conn, q: ViewQuery, withheld: Sequence[str] = ()
     return rows, len(records) > q.limit
 
 
+#: The values of each open filter (a slug: reasons, agent teams) that the read model
+#: knows, from the public views: a filter value outside them is a 400 naming them.
+KNOWN_VALUES_SQL: Final[Mapping[str, str]] = {
+    "reason": "SELECT DISTINCT reason FROM waste.interactions WHERE reason IS NOT NULL ORDER BY 1",
+    "team": "SELECT team FROM waste.capacity_hourly WHERE team IS NOT NULL "
+            "UNION SELECT team FROM waste.interactions WHERE team IS NOT NULL ORDER BY 1",
+}
+#: known values a 400 lists at most (it counts the others)
+MAX_KNOWN_LISTED: Final = 40
+
+
+async def known_values(conn: Conn, keys: Sequence[str]) -> dict[str, list[str]]:
+    """The known values of each of ``keys`` (of :data:`KNOWN_VALUES_SQL`), sorted."""
+    return {k: [r[0] for r in await conn.fetch(KNOWN_VALUES_SQL[k])] for k in keys}
+
+
+def unknown_values(given: Mapping[str, tuple[str, Sequence[Any]]],
+                   known: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Per parameter (``param -> (known key, values given)``): what it names that the read
+    model does not know, with the known values; empty when every value is known."""
+    errors: dict[str, str] = {}
+    for param, (key, values) in given.items():
+        have = set(known.get(key, ()))
+        missing = [v for v in values if v not in have]
+        if not missing:
+            continue
+        names = list(known.get(key, ()))
+        listed = ", ".join(names[:MAX_KNOWN_LISTED]) + (
+            f" and {len(names) - MAX_KNOWN_LISTED:,} more" if len(names) > MAX_KNOWN_LISTED else "")
+        errors[param] = (f"unknown {key} {', '.join(shown(str(v)) for v in missing[:5])}"
+                         f"{' …' if len(missing) > 5 else ''} "
+                         f"({'known: ' + listed if names else 'the read model knows none yet'})")
+    return errors
+
+
+async def check_known(conn: Conn, given: Mapping[str, tuple[str, Sequence[Any]]]) -> None:
+    """A :class:`BadRequest` when a value of ``given`` (``param -> (known key, values)``)
+    is not known to the read model."""
+    given = {p: kv for p, kv in given.items() if kv[1]}
+    if not given:
+        return
+    known = await known_values(conn, sorted({k for k, _ in given.values()}))
+    errors = unknown_values(given, known)
+    if errors:
+        raise BadRequest(errors)
+
+
 async def set_statement_timeout(conn: Conn, seconds: float) -> None:
     """Cancel any statement of the current transaction that runs longer than ``seconds``."""
     await conn.execute(f"SET LOCAL statement_timeout = '{max(1, round(seconds * 1000))}ms'")
@@ -141,6 +189,7 @@ async def flow_by_day(conn: Conn, scope: Scope, by_reason: bool = False) -> list
     sql.time("started_at", "instant", scope.time)
     sql.any_of("channel", scope.channels, "::text")
     sql.any_of("reason", scope.reasons, "::text")
+    sql.any_of("team", scope.teams, "::text")
     key = ", reason" if by_reason else ""
     rows = await conn.fetch(
         "SELECT (started_at AT TIME ZONE 'UTC')::date AS day" + key + ", count(*) AS contacts, "
@@ -176,12 +225,30 @@ async def capacity_by_day(conn: Conn, first: date, last: date) -> dict[date, dic
             for r in rows}
 
 
+#: waste.backlog's age bands (contract section 6), for a backlog read from
+#: waste.interactions when the filters need its reason or team
+_AGE_BAND_OF = ("CASE WHEN now() - started_at < interval '1 hour' THEN '<1h' "
+                "WHEN now() - started_at <= interval '24 hours' THEN '1-24h' ELSE '>24h' END")
+
+
 async def backlog(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
+    """What is open now per channel and age band, of the channels, reasons and teams in
+    scope (the period does not apply: it is now). By channel alone, waste.backlog; by
+    reason or team, the same bands counted over waste.interactions."""
     sql = _Sql()
     sql.any_of("channel", scope.channels, "::text")
+    if scope.reasons or scope.teams:
+        sql.any_of("reason", scope.reasons, "::text")
+        sql.any_of("team", scope.teams, "::text")
+        sql.add("ended_at IS NULL")
+        source = (f"(SELECT channel, {_AGE_BAND_OF} AS age_band, count(*) AS open_interactions "
+                  f"FROM waste.interactions{sql.where} GROUP BY 1, 2) b")
+        args = sql.args
+    else:
+        source, args = f"waste.backlog{sql.where}", sql.args
     rows = await conn.fetch(
-        f"SELECT channel, age_band, open_interactions FROM waste.backlog{sql.where} "
-        f"ORDER BY {_BAND_ORDER}, channel", *sql.args)
+        f"SELECT channel, age_band, open_interactions FROM {source} "
+        f"ORDER BY {_BAND_ORDER}, channel", *args)
     return [{k: number(r[k]) for k in ("channel", "age_band", "open_interactions")} for r in rows]
 
 
@@ -216,22 +283,30 @@ class SummaryFigures:
     capacity: list[dict[str, Any]]
     backlog: list[dict[str, Any]]
     sentiment: list[dict[str, Any]]
+    #: the reasons and agent teams the read model knows
+    known: dict[str, list[str]]
 
 
 async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float | None = None
                           ) -> SummaryFigures:
     """Every figure of the dashboard, read in one snapshot of the read model (each
-    statement cancelled after ``statement_timeout_s``, when given)."""
+    statement cancelled after ``statement_timeout_s``, when given); a reason or team
+    the read model does not know is a :class:`BadRequest` naming the known ones."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if statement_timeout_s is not None:
             await set_statement_timeout(conn, statement_timeout_s)
+        known = await known_values(conn, ("reason", "team"))
+        errors = unknown_values({"reason": ("reason", scope.reasons), "team": ("team", scope.teams)},
+                                known)
+        if errors:
+            raise BadRequest(errors)
         totals = await waste_totals(conn, scope)
         flow = await flow_by_day(conn, scope)
         cap = await capacity(conn, scope)
         bl = await backlog(conn, scope)
         fb = await sentiment(conn, scope)
         now = await conn.fetchval("SELECT now()")
-    return SummaryFigures(now, totals, flow, cap, bl, fb)
+    return SummaryFigures(now, totals, flow, cap, bl, fb, known)
 
 
 #: the longest baseline of the huddle's figures (a year), so its window stays in the calendar

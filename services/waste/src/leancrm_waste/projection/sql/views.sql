@@ -9,8 +9,8 @@ CREATE SCHEMA IF NOT EXISTS waste;
 -- repeat_of: the customer's most recent earlier interaction with the same reason
 -- that started at most 7 days before (ties on started_at ordered by interaction_id).
 -- has_repeat: the next such interaction starts within 7 days — exactly when some
--- later interaction's repeat_of points here. Internal columns (team,
--- reached_agent, started_event_id) stay in the store's view.
+-- later interaction's repeat_of points here. Internal columns (reached_agent,
+-- started_event_id) stay in the store's view; team is public (filters by team).
 CREATE OR REPLACE VIEW {store}.interactions_linked AS
 WITH ordered AS (
     SELECT i.*,
@@ -31,7 +31,8 @@ FROM ordered o;
 CREATE OR REPLACE VIEW waste.interactions AS
 SELECT interaction_id, customer_id, channel, reason, started_at, ended_at, status, resolved_by,
        transfers, cross_channel_transfers, identifications, queue_wait_s, hold_s, handle_s,
-       value_added_s, lead_time_s, first_contact_resolution, repeat_of
+       value_added_s, lead_time_s, first_contact_resolution, repeat_of,
+       team  -- the last assigned agent's team (null: none yet); added last, so a replace keeps the others
 FROM {store}.interactions_linked;
 
 CREATE OR REPLACE VIEW waste.capacity_hourly AS

@@ -7,6 +7,11 @@
 // it in sessionStorage (this tab only) and sends it as "Authorization: Bearer"; it asks
 // again when the token is refused (401) and shows a 403 as an error naming the scope.
 // <body data-auth> says where it stands: needed, refused, forbidden or ok.
+// Filters: every filter in force is shown (#filters, one chip each); a chart that a filter
+// cannot cut says so above it (.not-by, and data-not-by="channel reason ..."). A request
+// the API refuses (4xx: an unknown channel, reason or team) is shown as an error, charts
+// emptied, and not retried (<body data-error="bad_request">); a 5xx or a network error is
+// retried.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -46,6 +51,9 @@
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
   }
   class AccessError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+  class RefusedError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
 
@@ -158,9 +166,10 @@
 
   // ---------------------------------------------------------------- charts
   function drawPareto(fig, pareto) {
-    const rows = pareto.rows;
+    const rows = pareto.rows.filter((r) => r.cost_s !== null && r.cost_s !== undefined);
+    const skipped = pareto.rows.filter((r) => r.cost_s === null || r.cost_s === undefined);
     const total = pareto.total_cost_s;
-    if (!(total > 0)) return done(fig, 0);
+    if (!(total > 0)) return done(fig, 0, skipped.map((r) => `${label(r.waste_type)}: ${r.not_applicable}.`).join(" "));
     const { svg, width, height } = frame(fig, 320);
     const m = { l: 58, r: 48, t: 22, b: 62 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
@@ -170,7 +179,7 @@
     yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
     yAxis(svg, right, top, bottom, 1, 4, (v) => Math.round(v * 100) + " %", true);
     h("text", { x: 12, y: (top + bottom) / 2, transform: `rotate(-90 12 ${(top + bottom) / 2})`, "text-anchor": "middle", class: "small" }, svg, `cost (${unit.name})`);
-    const band = (right - left) / rows.length;
+    const band = (right - left) / (rows.length + skipped.length);
     const bw = Math.min(70, band * 0.62);
     const y = (v) => bottom - ((bottom - top) * v) / max;
     const yc = (v) => bottom - (bottom - top) * v;
@@ -194,6 +203,16 @@
       h("text", { x: cx, y: bottom + 29, "text-anchor": "middle", class: "small" }, svg, how);
       pts.push([cx, yc(r.cumulative_share || 0), r]);
     });
+    skipped.forEach((r, k) => {
+      // a waste the filters cannot cut: an outline saying so, not a bar of 0 s
+      const cx = left + band * (rows.length + k) + band / 2;
+      const ph = tip(h("rect", { x: cx - bw / 2, y: bottom - 46, width: bw, height: 46, fill: "none",
+        stroke: "#9aa5b1", "stroke-dasharray": "4 3", rx: 2, class: "not-applicable" }, svg), `${label(r.waste_type)}: ${r.not_applicable}`);
+      ph.dataset.waste = r.waste_type;
+      h("text", { x: cx, y: bottom - 20, "text-anchor": "middle", class: "small" }, svg, "n/a");
+      h("text", { x: cx, y: bottom + 15, "text-anchor": "middle", class: "label" }, svg, label(r.waste_type));
+      h("text", { x: cx, y: bottom + 29, "text-anchor": "middle", class: "small" }, svg, (r.not_applicable || "").split(":")[0]);
+    });
     h("line", { x1: left, x2: right, y1: bottom, y2: bottom, stroke: "#9aa5b1" }, svg);
     h("polyline", { points: pts.map((p) => p[0] + "," + p[1]).join(" "), fill: "none", stroke: "#1f2933", "stroke-width": 2 }, svg);
     for (const [cx, cy, r] of pts) {
@@ -202,7 +221,8 @@
     legend(svg, [["measured in seconds", "#4e79a7"], ["counted × time equivalent", "#f28e2b"],
       ["cumulative share", "#1f2933", true]], left, height - 10);
     const vital = rows.filter((r) => r.cost_s > 0 && (r.cumulative_share - r.share) < 0.8).map((r) => label(r.waste_type));
-    done(fig, drawn, `Total ${duration(total)}. Vital few (first 80 %): ${vital.join(", ") || "–"}.`);
+    const na = skipped.map((r) => ` ${label(r.waste_type)}: ${r.not_applicable}.`).join("");
+    done(fig, drawn, `Total ${duration(total)}. Vital few (first 80 %): ${vital.join(", ") || "–"}.${na}`);
   }
 
   function drawLines(fig, days, series, opts) {
@@ -453,14 +473,17 @@
     const t = data.headline;
     const box = document.getElementById("tiles");
     box.textContent = "";
+    // capacity is per team-hour: say which filters in force it is not cut by
+    const capNot = Object.keys((data.not_applied || {}).capacity || {});
+    const capNote = capNot.length ? ` · not by ${capNot.join(" or ")} (per team-hour)` : "";
     const tiles = [
       ["Contacts", num(t.contacts), "started in the period"],
       ["First contact resolution", pct(t.fcr_rate), "resolved at once, no repeat"],
       ["Failure demand", pct(t.failure_demand_rate), "repeats within 7 days"],
       ["Flow efficiency", pct(t.flow_efficiency), "value-added ÷ lead time"],
       ["Abandonment", pct(t.abandonment_rate), "customers who gave up"],
-      ["Occupancy", pct(t.occupancy), `target ${pct(data.target_occupancy, 0)}`],
-      ["Overproduction", duration(t.overproduction_s), "idle beyond target"],
+      ["Occupancy", pct(t.occupancy), `target ${pct(data.target_occupancy, 0)}` + capNote],
+      ["Overproduction", duration(t.overproduction_s), "idle beyond target" + capNote],
       ["Open backlog", num(t.open_interactions), `${num(data.backlog.by_band[">24h"] || 0)} older than 24 h`],
     ];
     for (const [name, value, sub] of tiles) {
@@ -485,6 +508,52 @@
 
   function chart(name) { return document.querySelector(`figure[data-chart="${name}"]`); }
 
+  //: which part of the summary each chart draws (its filters: data.applies / data.not_applied)
+  const PART = { pareto: "pareto", flow_efficiency: "daily", fcr_failure_demand: "daily",
+    occupancy: "capacity", overproduction: "capacity", backlog: "backlog", sentiment: "sentiment" };
+  const FILTER_NAMES = { from: "period", channel: "channel", reason: "reason", team: "team" };
+
+  function markNotBy(data) {
+    for (const [name, part] of Object.entries(PART)) {
+      const fig = chart(name);
+      const why = (data.not_applied || {})[part] || {};
+      const keys = Object.keys(why).map((k) => FILTER_NAMES[k] || k.replace(/^overproduction\./, "overproduction:"));
+      fig.dataset.notBy = keys.join(" ");
+      const p = fig.querySelector(".not-by");
+      p.textContent = Object.values(why).map((w) => w.charAt(0).toUpperCase() + w.slice(1) + ".").join(" ");
+      p.hidden = !keys.length;
+    }
+  }
+
+  function drawFilters(data) {
+    const box = document.getElementById("filters");
+    box.textContent = "";
+    const f = data.filters;
+    const chip = (key, name, value, removable) => {
+      const c = html("span", { class: "chip", "data-filter": key }, box);
+      html("b", {}, c, name + ":");
+      c.appendChild(document.createTextNode(" " + value));
+      if (removable) {
+        const b = html("button", { type: "button", title: `show every ${name}`, "aria-label": `remove the ${name} filter` }, c, "×");
+        b.addEventListener("click", () => { page.delete(key); syncAddress(); refresh(); });
+      }
+    };
+    chip("period", "period", `${f.from.slice(0, 16).replace("T00:00", "").replace("T", " ")} to ${f.to.slice(0, 16).replace("T00:00", "").replace("T", " ")} (UTC, end excluded)`, false);
+    for (const k of ["channel", "reason", "team"]) if (f[k]) chip(k, k, f[k].join(", "), true);
+  }
+
+  function showRefused(e) {
+    document.body.dataset.error = "bad_request";
+    setStatus(`The figures cannot be shown: ${e.message}`, true);
+    document.getElementById("tiles").textContent = "";
+    for (const name of Object.keys(PART)) {
+      const fig = chart(name);
+      fig.querySelector(".not-by").hidden = true;
+      done(fig, 0, "Refused: see the message above.");
+      fig.querySelector(".plot .empty").textContent = "No figures: the request was refused.";
+    }
+  }
+
   function drawAll(data) {
     const days = data.daily.map((d) => d.day);
     const safe = (name, fn) => {
@@ -492,6 +561,8 @@
     };
     drawTiles(data);
     drawCosts(data);
+    drawFilters(data);
+    markNotBy(data);
     safe("pareto", () => drawPareto(chart("pareto"), data.pareto));
     safe("flow_efficiency", () => drawLines(chart("flow_efficiency"), days, [
       { name: "flow efficiency", color: "#4e79a7", values: data.daily.map((d) => d.flow_efficiency),
@@ -532,6 +603,9 @@
     if (res.status === 401 || res.status === 403) {
       throw new AccessError(res.status, body.message || `${res.status} ${res.statusText}`);
     }
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      throw new RefusedError(res.status, body.message || `${res.status} ${res.statusText}`);
+    }
     if (!res.ok) throw new Error(body.message || `${res.status} ${res.statusText}`);
     return body;
   }
@@ -565,14 +639,16 @@
     s.classList.toggle("error", !!isError);
   }
 
-  function syncTeams(data) {
-    for (const t of data.capacity.teams) state.teams.add(t);
-    const sel = document.querySelector("select[name=team]");
-    const have = new Set([...sel.options].map((o) => o.value));
-    for (const t of [...state.teams].sort()) {
-      if (!have.has(t)) html("option", { value: t }, sel, t);
+  function syncChoices(data) {
+    // the reasons and teams the read model knows (data.known); a value of the address
+    // that is not one of them never gets here (the API answers 400)
+    const known = data.known || {};
+    for (const k of ["channel", "reason", "team"]) {
+      const sel = document.querySelector(`select[name=${k}]`);
+      const have = new Set([...sel.options].map((o) => o.value));
+      for (const v of known[k] || []) if (!have.has(v)) html("option", { value: v }, sel, v);
+      sel.value = page.get(k) || "";
     }
-    sel.value = page.get("team") || "";
   }
 
   async function refresh() {
@@ -587,15 +663,16 @@
         getJson("api/v1/lag").catch(() => null),
       ]);
       state.last = data;
-      syncTeams(data);
+      syncChoices(data);
       drawAll(data);
       const f = data.filters;
       const lagText = lag ? ` · projector lag ${num(lag.total)} event${lag.total === 1 ? "" : "s"}` +
         (Object.keys(lag.partitions).length ? ` over ${Object.keys(lag.partitions).length} partitions` : "") : "";
       setStatus(`Updated ${data.generated_at.slice(11, 19)} UTC · ${f.from.slice(0, 10)} to ${f.to.slice(0, 16).replace("T", " ")} UTC` +
-        (f.channel ? ` · ${f.channel.join(", ")}` : "") + (f.team ? ` · team ${f.team.join(", ")}` : "") + lagText +
+        lagText +
         (state.paused ? " · paused" : ` · refreshing every ${state.refreshMs / 1000} s`));
       document.body.dataset.loaded = "true";
+      delete document.body.dataset.error;
       document.body.dataset.auth = "ok";
       document.getElementById("token-form").hidden = true;
       document.getElementById("forget-token").hidden = false;
@@ -604,15 +681,28 @@
         accessRefused(e);
         return; // nothing to refresh until a token is given
       }
+      if (e instanceof RefusedError) {
+        showRefused(e);
+        return; // the same request would be refused again: wait for other filters
+      }
       setStatus(`Cannot read the figures: ${e.message}. Retrying in ${state.refreshMs / 1000} s.`, true);
     }
     if (!state.paused) state.timer = setTimeout(refresh, state.refreshMs);
   }
 
+  function syncAddress() {
+    const qs = page.toString();
+    window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
+  }
+
   function wireControls() {
     const form = document.getElementById("controls");
     form.days.value = page.get("days") || "7";
-    form.channel.value = page.get("channel") || "";
+    for (const k of ["channel", "reason", "team"]) {
+      const v = page.get(k);
+      if (v && ![...form[k].options].some((o) => o.value === v)) html("option", { value: v }, form[k], v);
+      form[k].value = v || "";
+    }
     form.paused.checked = page.get("paused") === "1";
     state.paused = form.paused.checked;
     if (page.get("from") || page.get("to")) {
@@ -620,15 +710,14 @@
       o.selected = true;
     }
     form.addEventListener("change", () => {
-      for (const k of ["days", "channel", "team"]) {
+      for (const k of ["days", "channel", "reason", "team"]) {
         const v = form[k].value;
         if (v && v !== "fixed") page.set(k, v); else if (v !== "fixed") page.delete(k);
       }
       if (form.days.value !== "fixed") { page.delete("from"); page.delete("to"); }
       state.paused = form.paused.checked;
       if (state.paused) page.set("paused", "1"); else page.delete("paused");
-      const qs = page.toString();
-      window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
+      syncAddress();
       refresh();
     });
     let resize = null;
