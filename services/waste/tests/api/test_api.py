@@ -392,3 +392,51 @@ async def test_unknown_reasons_and_teams_are_400_naming_the_known_ones(api: Api)
     care = await api.get("/api/v1/interactions", team="care", **DAY)
     assert care["count"] == 6 and {r["team"] for r in care["rows"]} == {"care"}
     assert (await api.get("/api/v1/interactions", team="sales", **DAY))["count"] == 0
+
+
+async def test_the_breakdown_of_a_waste_by_channel_reason_and_team(api: Api) -> None:
+    defects = await api.get("/api/v1/breakdown", by="channel", waste="defects", **DAY)
+    assert defects["by"] == "channel" and defects["filters"]["waste"] == ["defects"]
+    assert [(r["channel"], r["occurrences"], r["cost_s"], r["share"]) for r in defects["rows"]] == [
+        ("phone", 3, 900.0, 0.75), ("chat", 1, 300.0, 0.25)]
+    assert defects["wastes"] == [{"waste_type": "defects", "unit": "count", "cost_per_unit_s": 300.0,
+                                  "occurrences": 4, "quantity": 4.0, "cost_s": 1200.0,
+                                  "not_applicable": None}]
+    every = await api.get("/api/v1/breakdown", by="channel", **DAY)
+    assert [w["waste_type"] for w in every["wastes"]] == ["overproduction", "transportation", "inventory",
+                                                          "motion", "defects", "over_processing", "waiting"]
+    over = every["wastes"][0]
+    assert over["not_applicable"] == "not by channel: overproduction is counted per team-hour"
+    assert over["cost_s"] is None and not any(r["waste_type"] == "overproduction" for r in every["rows"])
+    assert {(r["waste_type"], r["channel"]) for r in every["rows"]} == {
+        ("waiting", "phone"), ("over_processing", "phone"), ("transportation", "phone"),
+        ("defects", "phone"), ("defects", "chat"), ("inventory", "email")}
+    team = await api.get("/api/v1/breakdown", by="team", waste="overproduction,waiting", **DAY)
+    assert [(r["waste_type"], r["team"], r["quantity"], r["share"]) for r in team["rows"]] == [
+        ("overproduction", "care", 2520.0, 1.0), ("waiting", "care", 1500.0, 1.0)]
+    reason = await api.get("/api/v1/breakdown", by="reason", channel="chat", **DAY)
+    assert [(r["waste_type"], r["reason"]) for r in reason["rows"]] == [("defects", "order_status")]
+    assert reason["wastes"][0]["not_applicable"] == (
+        "not by channel: overproduction is counted per team-hour; "
+        "not by reason: overproduction is counted per team-hour")
+    errors = await api.bad("/api/v1/breakdown", waste="rework", team="nobody")
+    assert errors["by"].startswith(
+        "required: what to break the wastes down by (one of channel, reason, team)")
+    assert "unknown waste type 'rework'" in errors["waste"]
+    assert (await api.bad("/api/v1/breakdown", by="customer"))["by"] == (
+        "cannot break down by 'customer' (one of channel, reason, team)")
+    assert (await api.bad("/api/v1/breakdown", by="team", team="nobody"))["team"] == (
+        "unknown team 'nobody' (known: care, sales)")
+
+
+async def test_a_named_period_instead_of_from_and_to(api: Api) -> None:
+    today = await api.get("/api/v1/summary", period="today")
+    assert len(today["daily"]) == 1 and today["daily"][0]["day"] == today["generated_at"][:10]
+    week = await api.get("/api/v1/summary", period="last_7_days")
+    assert len(week["daily"]) == 7 and week["daily"][-1]["day"] == today["daily"][0]["day"]
+    yesterday = await api.get("/api/v1/breakdown", by="team", period="yesterday")
+    assert yesterday["filters"]["to"] == today["filters"]["from"]
+    errors = await api.bad("/api/v1/summary", period="yesterday", to="2026-06-16")
+    assert errors == {"period": "give either period or from/to, not both"}
+    assert (await api.bad("/api/v1/summary", period="last_week"))["period"].startswith(
+        "unknown period 'last_week' (one of today, yesterday, last_7_days")

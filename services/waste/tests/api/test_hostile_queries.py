@@ -446,3 +446,16 @@ async def test_any_authorization_header_but_a_token_is_a_small_401_before_any_pa
     assert body["error"] == "unauthorized" and body["required_scope"] == "waste:read"
     assert body["reason"] in ("missing_token", "malformed_header", "unknown_token"), body
     assert len(r.content) < 1024 and ANALYST not in r.text
+
+
+def test_period_yesterday_is_the_whole_day_before_today() -> None:
+    from datetime import UTC, datetime
+
+    from leancrm_waste.read.params import parse_scope
+
+    s = parse_scope([("period", "yesterday")], now=datetime(2026, 6, 16, 0, 30, tzinfo=UTC))
+    assert (s.time.start, s.time.end) == (datetime(2026, 6, 15, tzinfo=UTC),
+                                          datetime(2026, 6, 16, tzinfo=UTC))
+    s = parse_scope([("period", "last_14_days"), ("team", "care")], now=datetime(2026, 6, 16, 23, tzinfo=UTC))
+    assert (s.time.start, s.time.end, s.teams) == (
+        datetime(2026, 6, 3, tzinfo=UTC), datetime(2026, 6, 17, tzinfo=UTC), ["care"])

@@ -284,3 +284,40 @@ async def test_an_unknown_filter_value_is_shown_as_an_error_and_not_retried(dash
         assert status_text(dom).startswith("The figures cannot be shown: " + message), status_text(dom)
         assert "Retrying" not in status_text(dom)
         assert all(s == "false" for s, _ in chart_states(dom).values())
+
+
+async def test_a_waste_picked_on_the_pareto_is_broken_down_by_channel_reason_and_team(
+        dashboard_url: str) -> None:
+    dom = ""
+
+    async def loaded() -> bool:
+        nonlocal dom
+        dom = await dump(f"{dashboard_url}&breakdown=waiting#token={VIEWER}")
+        tag = re.search(r'<section id="breakdown"[^>]*>', dom)
+        return bool(tag) and 'data-loaded="true"' in tag.group()
+
+    await wait_until(loaded, timeout_s=120, interval_s=1, what="the breakdown drawn")
+    panel = re.search(r'<section id="breakdown".*?</section>', dom, re.S)
+    assert panel and 'data-waste="waiting"' in panel.group() and " hidden" not in panel.group()[:120]
+    cols = dict(re.findall(r'<div data-by="(\w+)"[^>]*data-rows="(\d+)"', panel.group()))
+    assert set(cols) == {"channel", "reason", "team"} and all(int(n) > 0 for n in cols.values()), cols
+    assert "Where to act: waiting by channel, reason and team" in panel.group()
+    # every bar of the Pareto is the button that opens it
+    pareto = figures(dom)["pareto"]
+    assert len(re.findall(r'<rect\b[^>]*role="button"[^>]*data-waste="', pareto)) >= 3
+    assert re.search(r'class="pick picked"[^>]*data-waste="waiting"', pareto)
+    # overproduction cannot be cut by channel or reason: its panel says so
+    over = await dump(f"{dashboard_url}&breakdown=overproduction#token={VIEWER}")
+    panel = re.search(r'<section id="breakdown".*?</section>', over, re.S)
+    assert panel and "Not by channel: overproduction is counted per team-hour." in panel.group()
+
+
+async def test_yesterday_is_a_period_of_the_page(dashboard_url: str) -> None:
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).date()
+    plain = dashboard_url.split("?")[0]
+    dom = await dump(f"{plain}?days=yesterday#token={VIEWER}")
+    assert body_attributes(dom).get("data-loaded") == "true", status_text(dom)
+    assert filter_chips(dom)["period"].startswith(
+        f"period: {(today - timedelta(days=1)).isoformat()} to {today.isoformat()}")

@@ -45,6 +45,7 @@ from leancrm_waste.read.params import (
     SUMMARY_MAX_DAYS,
     TIME_RANGE_WORDS,
     days_of,
+    parse_breakdown,
     parse_scope,
     parse_view_query,
 )
@@ -56,7 +57,13 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.views import check_known, fetch_view, set_statement_timeout, summary_figures
+from leancrm_waste.read.views import (
+    check_known,
+    fetch_view,
+    set_statement_timeout,
+    summary_figures,
+    waste_breakdown,
+)
 from leancrm_waste.settings import CostSettings
 
 log = get_logger(component="api")
@@ -232,6 +239,22 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         return await _read(service, read, limits)
 
+    async def breakdown(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
+        try:
+            q = parse_breakdown(query_items(request))
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            rows = await waste_breakdown(conn, q, limits.statement_timeout_s)
+            return shaping.breakdown(by=q.by, filters=q.as_json(), rows=rows, wastes=q.wastes,
+                                     costs=cost)
+
+        return await _read(service, read, limits)
+
     async def lag(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
@@ -274,6 +297,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
+        Route("/api/v1/breakdown", breakdown, methods=["GET"]),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),

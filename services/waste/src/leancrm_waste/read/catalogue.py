@@ -114,5 +114,19 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
 )}
 
 #: the parameters of the summary, and the filters among them
-SUMMARY_PARAMS: Final = ("from", "to", "channel", "reason", "team")
+SUMMARY_PARAMS: Final = ("from", "to", "period", "channel", "reason", "team")
 SUMMARY_FILTERS: Final = (F_CHANNEL, F_REASON, F_TEAM)
+
+#: ``period``: a named span of whole days ending with today (``today``, ``last_N_days``)
+#: or yesterday, instead of ``from``/``to``: name -> (days back from today to its first
+#: day, days it covers)
+PERIODS: Final[Mapping[str, tuple[int, int]]] = {
+    "today": (0, 1), "yesterday": (1, 1), "last_7_days": (6, 7), "last_14_days": (13, 14),
+    "last_28_days": (27, 28),
+}
+
+#: what a waste's breakdown can be by (``/api/v1/breakdown?by=``): a column of waste.waste_ledger
+BREAKDOWN_BY: Final = ("channel", "reason", "team")
+F_WASTE = Filter("waste", "waste_type", "enum", WASTE_TYPES, "waste type")
+#: the parameters of the breakdown
+BREAKDOWN_PARAMS: Final = (*SUMMARY_PARAMS, "by", "waste")

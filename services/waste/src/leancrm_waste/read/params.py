@@ -25,7 +25,16 @@ from uuid import UUID
 
 from leancrm_contracts.enums import SLUG_PATTERN
 from leancrm_contracts.limits import TIMESTAMP_MAX, TIMESTAMP_MIN
-from leancrm_waste.read.catalogue import SUMMARY_FILTERS, SUMMARY_PARAMS, Filter, View
+from leancrm_waste.read.catalogue import (
+    BREAKDOWN_BY,
+    BREAKDOWN_PARAMS,
+    F_WASTE,
+    PERIODS,
+    SUMMARY_FILTERS,
+    SUMMARY_PARAMS,
+    Filter,
+    View,
+)
 from leancrm_waste.read.querystring import MAX_VALUES, BadRequest, check_query, shown
 from leancrm_waste.read.shaping import jsonable, rfc3339
 
@@ -290,11 +299,29 @@ class Scope:
 def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
                 default_days: int = 7) -> Scope:
     """Summary parameters: from, to (default: the last ``default_days`` UTC days, today
-    included), channel, reason, team."""
+    included) or period (:data:`PERIODS`), channel, reason, team."""
+    params, errors = check_query(items, SUMMARY_PARAMS, "the summary")
+    return scope_of(params, errors, now, default_days)
+
+
+def scope_of(params: Mapping[str, list[str]], errors: dict[str, str], now: datetime | None = None,
+             default_days: int = 7) -> Scope:
+    """The :class:`Scope` of checked parameters (:func:`check_query`), or a
+    :class:`BadRequest` naming every bad one, those already in ``errors`` too."""
     if not 1 <= default_days <= SUMMARY_MAX_DAYS:
         raise ValueError(f"default_days must be from 1 to {SUMMARY_MAX_DAYS}")
-    params, errors = check_query(items, SUMMARY_PARAMS, "the summary")
     time = parse_time_range(params, errors, SUMMARY_MAX_DAYS)
+    period: tuple[int, int] | None = None
+    try:
+        raw = _single(params, "period")
+        if raw is not None:
+            if raw not in PERIODS:
+                raise ValueError(f"unknown period {shown(raw)} (one of {', '.join(PERIODS)})")
+            if "from" in params or "to" in params:
+                raise ValueError("give either period or from/to, not both")
+            period = PERIODS[raw]
+    except ValueError as exc:
+        errors["period"] = str(exc)
     values: dict[str, list[Any]] = {}
     for f in SUMMARY_FILTERS:
         if f.param in params:
@@ -309,8 +336,13 @@ def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
     # instant, so no arithmetic here can leave the calendar).
     span = timedelta(days=default_days)
     start, end = time.start, time.end
+    today = min(max((now or datetime.now(UTC)).astimezone(UTC), TIME_MIN + timedelta(days=30)),
+                TIME_MAX - timedelta(days=1))
+    if period is not None:
+        back, days = period
+        start = midnight(today.date() - timedelta(days=back))
+        end = start + timedelta(days=days)
     if start is None and end is None:
-        today = min(max((now or datetime.now(UTC)).astimezone(UTC), TIME_MIN), TIME_MAX - timedelta(days=1))
         end = midnight(today.date()) + timedelta(days=1)
     if end is None:
         assert start is not None
@@ -339,3 +371,40 @@ def days_of(time: TimeRange) -> list[date]:
         out.append(d)
         d += timedelta(days=1)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownQuery:
+    """``/api/v1/breakdown``: the wastes of ``wastes`` (all when empty) over ``scope``,
+    by ``by`` (channel, reason or team)."""
+
+    scope: Scope
+    by: str
+    wastes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.scope.as_json(), "waste": self.wastes or None}
+
+
+def parse_breakdown(items: Iterable[tuple[str, str]], now: datetime | None = None) -> BreakdownQuery:
+    """The breakdown's parameters: ``by`` (required, one of :data:`BREAKDOWN_BY`),
+    ``waste`` (any of the seven), and the summary's."""
+    params, errors = check_query(items, BREAKDOWN_PARAMS, "the breakdown")
+    by = ""
+    try:
+        raw = _single(params, "by")
+        if raw is None:
+            raise ValueError(f"required: what to break the wastes down by (one of {', '.join(BREAKDOWN_BY)})")
+        if raw not in BREAKDOWN_BY:
+            raise ValueError(f"cannot break down by {shown(raw)} (one of {', '.join(BREAKDOWN_BY)})")
+        by = raw
+    except ValueError as exc:
+        errors["by"] = str(exc)
+    wastes: list[str] = []
+    if "waste" in params:
+        try:
+            wastes = parse_filter(F_WASTE, params["waste"])
+        except ValueError as exc:
+            errors["waste"] = str(exc)
+    scope = scope_of(params, errors, now)
+    return BreakdownQuery(scope, by, wastes)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from leancrm_waste.domain.wastes import WASTE_TYPES
 from leancrm_waste.read.catalogue import AGE_BANDS, CHANNELS, ROUTING_TEAMS, SOURCES
-from leancrm_waste.read.costs import WASTE_WORDS
+from leancrm_waste.read.costs import MEASURED_IN_SECONDS, WASTE_WORDS
 
 
 def rfc3339(value: datetime) -> str:
@@ -184,3 +184,32 @@ def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequenc
         "backlog": {"bands": list(AGE_BANDS), "by_band": bands, "rows": list(backlog)},
         "sentiment": {"sources": list(SOURCES), "teams": list(ROUTING_TEAMS), "rows": list(sentiment)},
     }
+
+
+def breakdown(*, by: str, filters: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
+              wastes: Sequence[str], costs: Mapping[str, float]) -> dict[str, Any]:
+    """The body of ``/api/v1/breakdown``: per waste of ``wastes`` (all seven when empty),
+    its total over the scope and its rows per value of ``by``, each with its cost in
+    seconds and its share of that waste's cost, largest first (ties by value; null last).
+    A waste the breakdown or a filter cannot cut (overproduction by channel or reason) has
+    ``not_applicable`` saying why and no rows."""
+    chosen = [w for w in WASTE_TYPES if w in wastes] if wastes else list(WASTE_TYPES)
+    why = {k: v for k, v in OVERPRODUCTION_WHY_NOT.items() if k == by or filters.get(k)}
+    out_rows: list[dict[str, Any]] = []
+    totals: list[dict[str, Any]] = []
+    for w in chosen:
+        unit = "seconds" if w in MEASURED_IN_SECONDS else "count"
+        na = "; ".join(why.values()) if w == "overproduction" and why else None
+        mine = [r for r in rows if r["waste_type"] == w] if na is None else []
+        cost = sum(float(r["quantity"]) * costs[w] for r in mine)
+        totals.append({"waste_type": w, "unit": unit, "cost_per_unit_s": costs[w],
+                       "occurrences": None if na else sum(int(r["occurrences"]) for r in mine),
+                       "quantity": None if na else sum(float(r["quantity"]) for r in mine),
+                       "cost_s": None if na else cost, "not_applicable": na})
+        ranked = sorted(mine, key=lambda r: (-float(r["quantity"]), r["value"] is None, r["value"] or ""))
+        out_rows += [{"waste_type": w, by: r["value"], "occurrences": int(r["occurrences"]),
+                      "quantity": float(r["quantity"]), "unit": unit,
+                      "cost_s": float(r["quantity"]) * costs[w],
+                      "share": ratio(float(r["quantity"]) * costs[w], cost)} for r in ranked]
+    return {"by": by, "filters": dict(filters), "cost_seconds": dict(costs), "wastes": totals,
+            "rows": out_rows}

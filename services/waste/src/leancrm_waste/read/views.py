@@ -16,12 +16,13 @@ from typing import Any, Final
 
 from leancrm_servicekit.db import Conn
 from leancrm_waste.domain.wastes import WASTE_TYPES
-from leancrm_waste.read.catalogue import _BAND_ORDER, FilterKind, TimeKind
+from leancrm_waste.read.catalogue import _BAND_ORDER, BREAKDOWN_BY, FilterKind, TimeKind
 from leancrm_waste.read.costs import MEASURED_IN_SECONDS
 from leancrm_waste.read.params import (
     TIME_MAX,
     TIME_MIN,
     TIME_RANGE_WORDS,
+    BreakdownQuery,
     Scope,
     TimeRange,
     ViewQuery,
@@ -307,6 +308,35 @@ async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float |
         fb = await sentiment(conn, scope)
         now = await conn.fetchval("SELECT now()")
     return SummaryFigures(now, totals, flow, cap, bl, fb, known)
+
+
+async def waste_breakdown(conn: Conn, q: BreakdownQuery, statement_timeout_s: float | None = None
+                          ) -> list[dict[str, Any]]:
+    """Occurrences and quantity of each waste over the scope per value of ``q.by`` (a
+    column of waste.waste_ledger: channel, reason or team; null: the row has none, e.g.
+    a queue wait before any agent has a team). By channel or reason, overproduction has
+    no rows: it is counted per team-hour. Read in one snapshot with the known-values check
+    (a :class:`BadRequest` for an unknown reason or team)."""
+    if q.by not in BREAKDOWN_BY:
+        raise ValueError(f"by must be one of {', '.join(BREAKDOWN_BY)}")
+    scope = q.scope
+    sql = _Sql()
+    sql.time("occurred_at", "instant", scope.time)
+    sql.any_of("channel", scope.channels, "::text")
+    sql.any_of("reason", scope.reasons, "::text")
+    sql.any_of("team", scope.teams, "::text")
+    sql.any_of("waste_type", q.wastes, "::text")
+    if q.by != "team":
+        sql.add("waste_type <> 'overproduction'")
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if statement_timeout_s is not None:
+            await set_statement_timeout(conn, statement_timeout_s)
+        await check_known(conn, {"reason": ("reason", scope.reasons), "team": ("team", scope.teams)})
+        rows = await conn.fetch(
+            f"SELECT waste_type, {q.by} AS value, count(*) FILTER (WHERE quantity > 0) AS occurrences, "
+            "coalesce(sum(quantity::numeric), 0)::float8 AS quantity "
+            f"FROM waste.waste_ledger{sql.where} GROUP BY 1, 2", *sql.args)
+    return [dict(r) for r in rows]
 
 
 #: the longest baseline of the huddle's figures (a year), so its window stays in the calendar

@@ -18,7 +18,6 @@
   const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
     "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
   const CHANNELS = ["phone", "chat", "email", "sms", "social", "web_self_service", "community", "bot"];
-  const DAY_MS = 86400000;
   const HOUR_MS = 3600000;
 
   const page = new URLSearchParams(window.location.search);
@@ -103,7 +102,6 @@
     return out;
   }
   function utcDay(d) { return d.toISOString().slice(0, 10); }
-  function midnight(ms) { return Math.floor(ms / DAY_MS) * DAY_MS; }
   function label(w) { return w.replace(/_/g, "-"); }
   function mix(c1, c2, t) {
     const a = [1, 3, 5].map((i) => parseInt(c1.slice(i, i + 2), 16));
@@ -194,9 +192,14 @@
       const measured = r.unit === "seconds";
       const how = measured ? `${duration(r.quantity)} measured`
         : `${num(r.quantity)} × ${num(r.cost_per_unit_s)} s`;
-      const bar = h("rect", { x: cx - bw / 2, y: y(v), width: bw, height: Math.max(0, bottom - y(v)),
-        fill: measured ? "#4e79a7" : "#f28e2b", rx: 2 }, svg);
-      tip(bar, `${label(r.waste_type)}: ${r.words}\n${how} = ${duration(r.cost_s)} (${pct(r.share)} of the cost)`);
+      const picked = page.get("breakdown") === r.waste_type;
+      const bar = h("rect", { x: cx - bw / 2, y: Math.min(y(v), bottom - 4), width: bw, height: Math.max(4, bottom - y(v)),
+        fill: measured ? "#4e79a7" : "#f28e2b", rx: 2, class: "pick" + (picked ? " picked" : ""),
+        tabindex: 0, role: "button", "data-waste": r.waste_type,
+        "aria-label": `${label(r.waste_type)}: show by channel, reason and team` }, svg);
+      bar.addEventListener("click", () => pickWaste(r.waste_type));
+      bar.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pickWaste(r.waste_type); } });
+      tip(bar, `${label(r.waste_type)}: ${r.words}\n${how} = ${duration(r.cost_s)} (${pct(r.share)} of the cost)\nclick: by channel, reason and team`);
       if (r.cost_s > 0) drawn++;
       h("text", { x: cx, y: y(v) - 5, "text-anchor": "middle", class: "label" }, svg, duration(r.cost_s));
       h("text", { x: cx, y: bottom + 15, "text-anchor": "middle", class: "label" }, svg, label(r.waste_type));
@@ -223,6 +226,73 @@
     const vital = rows.filter((r) => r.cost_s > 0 && (r.cumulative_share - r.share) < 0.8).map((r) => label(r.waste_type));
     const na = skipped.map((r) => ` ${label(r.waste_type)}: ${r.not_applicable}.`).join("");
     done(fig, drawn, `Total ${duration(total)}. Vital few (first 80 %): ${vital.join(", ") || "–"}.${na}`);
+  }
+
+  // ---------------------------------------------------------------- breakdown
+  function pickWaste(w) {
+    page.set("breakdown", w);
+    syncAddress();
+    if (state.last) drawPareto(chart("pareto"), state.last.pareto);
+    loadBreakdown();
+  }
+
+  function drawBreakdownColumn(box, body, by) {
+    const plot = box.querySelector(".plot");
+    plot.textContent = "";
+    const total = body.wastes[0];
+    box.dataset.rows = "0";
+    if (total && total.not_applicable) {
+      html("p", { class: "empty" }, plot, total.not_applicable.charAt(0).toUpperCase() + total.not_applicable.slice(1) + ".");
+      box.dataset.notApplicable = "true";
+      return;
+    }
+    delete box.dataset.notApplicable;
+    const rows = body.rows;
+    if (!rows.length) { html("p", { class: "empty" }, plot, "None in this period."); return; }
+    const shown = rows.slice(0, 10);
+    const rowH = 22;
+    const width = Math.max(240, Math.floor(plot.clientWidth || 300));
+    const height = rowH * shown.length + (rows.length > shown.length ? 18 : 4);
+    const svg = h("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+      "aria-label": `${label(total.waste_type)} by ${by}` }, plot);
+    const left = 116, right = width - 70;
+    const max = Math.max(...shown.map((r) => r.cost_s)) || 1;
+    const none = { channel: "no channel", reason: "no reason", team: "no agent yet" }[by];
+    shown.forEach((r, i) => {
+      const yy = i * rowH;
+      const name = r[by] === null ? none : r[by];
+      h("text", { x: left - 6, y: yy + 15, "text-anchor": "end", class: "label" }, svg, name.length > 18 ? name.slice(0, 17) + "…" : name);
+      const w = ((right - left) * r.cost_s) / max;
+      tip(h("rect", { x: left, y: yy + 4, width: Math.max(1, w), height: rowH - 8, rx: 2,
+        fill: r.unit === "seconds" ? "#4e79a7" : "#f28e2b" }, svg),
+      `${name}: ${r.unit === "seconds" ? duration(r.quantity) : num(r.occurrences) + " × " + num(body.wastes[0].cost_per_unit_s) + " s"} = ${duration(r.cost_s)} (${pct(r.share)})`);
+      h("text", { x: left + Math.max(1, w) + 6, y: yy + 15, class: "small" }, svg,
+        `${r.unit === "seconds" ? duration(r.quantity) : num(r.occurrences)} · ${pct(r.share, 0)}`);
+    });
+    if (rows.length > shown.length) h("text", { x: left, y: height - 4, class: "small" }, svg, `and ${rows.length - shown.length} more`);
+    box.dataset.rows = String(rows.length);
+  }
+
+  async function loadBreakdown() {
+    const panel = document.getElementById("breakdown");
+    const w = page.get("breakdown");
+    if (!w) { panel.hidden = true; delete panel.dataset.waste; return; }
+    panel.hidden = false;
+    panel.dataset.waste = w;
+    document.getElementById("breakdown-title").textContent = `Where to act: ${label(w)} by channel, reason and team`;
+    await Promise.all(["channel", "reason", "team"].map(async (by) => {
+      const box = panel.querySelector(`[data-by="${by}"]`);
+      const p = scopeParams();
+      p.set("waste", w);
+      p.set("by", by);
+      try {
+        drawBreakdownColumn(box, await getJson("api/v1/breakdown?" + p.toString()), by);
+      } catch (e) {
+        box.querySelector(".plot").textContent = "";
+        html("p", { class: "empty error" }, box.querySelector(".plot"), `Cannot read the breakdown: ${e.message}`);
+      }
+    }));
+    panel.dataset.loaded = "true";
   }
 
   function drawLines(fig, days, series, opts) {
@@ -586,10 +656,9 @@
     if (page.get("from") || page.get("to")) {
       for (const k of ["from", "to"]) if (page.get(k)) p.set(k, page.get(k));
     } else {
-      const days = Math.max(1, Math.min(92, Number(page.get("days")) || 7));
-      const end = midnight(Date.now()) + DAY_MS;
-      p.set("from", utcDay(new Date(end - days * DAY_MS)));
-      p.set("to", utcDay(new Date(end)));
+      // named periods: the server cuts its days (in the business time zone)
+      const days = page.get("days") || "7";
+      p.set("period", { "1": "today", yesterday: "yesterday", "14": "last_14_days", "28": "last_28_days" }[days] || "last_7_days");
     }
     for (const k of ["channel", "reason", "team"]) for (const v of page.getAll(k)) if (v) p.append(k, v);
     return p;
@@ -665,6 +734,7 @@
       state.last = data;
       syncChoices(data);
       drawAll(data);
+      await loadBreakdown();
       const f = data.filters;
       const lagText = lag ? ` · projector lag ${num(lag.total)} event${lag.total === 1 ? "" : "s"}` +
         (Object.keys(lag.partitions).length ? ` over ${Object.keys(lag.partitions).length} partitions` : "") : "";
@@ -727,6 +797,15 @@
     });
   }
 
+  function wireBreakdown() {
+    document.getElementById("breakdown-close").addEventListener("click", () => {
+      page.delete("breakdown");
+      syncAddress();
+      loadBreakdown();
+      if (state.last) drawPareto(chart("pareto"), state.last.pareto);
+    });
+  }
+
   function wireToken() {
     const form = document.getElementById("token-form");
     form.addEventListener("submit", (ev) => {
@@ -748,6 +827,7 @@
 
   takeTokenFromAddress();
   wireControls();
+  wireBreakdown();
   wireToken();
   refresh();
 })();
