@@ -3,6 +3,7 @@ are worked out in dataset.py."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -240,9 +241,10 @@ async def test_summary_of_the_day(api: Api) -> None:
     assert s["cost_seconds"] == DEFAULT_COST_SECONDS and s["target_occupancy"] == 0.85
     h = s["headline"]
     assert h["contacts"] == 6 and h["abandonment_rate"] == 0
-    assert h["fcr_rate"] == pytest.approx(2 / 6) and h["failure_demand_rate"] == pytest.approx(2 / 6)
-    assert h["flow_efficiency"] == pytest.approx(1300 / 3900)
-    assert h["occupancy"] == pytest.approx(7200 / 10800) and h["overproduction_s"] == pytest.approx(2520)
+    # fractions are rounded to 4 decimals, seconds to 0.1 s (contract section 6a)
+    assert h["fcr_rate"] == 0.3333 and h["failure_demand_rate"] == 0.3333
+    assert h["flow_efficiency"] == 0.3333
+    assert h["occupancy"] == 0.6667 and h["overproduction_s"] == pytest.approx(2520)
     assert h["open_interactions"] == 4
     p = s["pareto"]
     assert p["rank_by"] == "cost_s" and p["total_cost_s"] == pytest.approx(6210)
@@ -250,8 +252,8 @@ async def test_summary_of_the_day(api: Api) -> None:
         ("overproduction", 2, pytest.approx(2520), pytest.approx(2520)),
         ("waiting", 1, 1500.0, 1500.0), ("defects", 4, 4.0, 1200.0), ("inventory", 1, 1.0, 600.0),
         ("transportation", 2, 2.0, 360.0), ("over_processing", 1, 1.0, 30.0), ("motion", 0, 0.0, 0.0)]
-    assert [r["cumulative_share"] for r in p["rows"]] == pytest.approx(
-        [2520 / 6210, 4020 / 6210, 5220 / 6210, 5820 / 6210, 6180 / 6210, 1.0, 1.0])
+    assert [r["cumulative_share"] for r in p["rows"]] == [round(x, 4) for x in (
+        2520 / 6210, 4020 / 6210, 5220 / 6210, 5820 / 6210, 6180 / 6210, 1.0, 1.0)]
     assert p["rows"][0]["words"].startswith("too many agents")
     assert [(d["day"], d["contacts"], d["fcr"], d["failure_demand"]) for d in s["daily"]] == [
         ("2026-06-15", 6, 2, 2)]
@@ -275,7 +277,7 @@ async def test_summary_over_the_baseline_week_and_with_filters(api: Api) -> None
     # a day without contacts is in the series, with no rates
     gap = await api.get("/api/v1/summary", **{"from": "2026-06-14", "to": "2026-06-17T12:00:00Z"})
     assert [(d["day"], d["contacts"], d["fcr_rate"]) for d in gap["daily"]] == [
-        ("2026-06-14", 4, 0.25), ("2026-06-15", 6, pytest.approx(1 / 3)), ("2026-06-16", 1, 1.0),
+        ("2026-06-14", 4, 0.25), ("2026-06-15", 6, 0.3333), ("2026-06-16", 1, 1.0),
         ("2026-06-17", 0, None)]
 
     chat = await api.get("/api/v1/summary", channel="chat", **DAY)
@@ -440,3 +442,87 @@ async def test_a_named_period_instead_of_from_and_to(api: Api) -> None:
     assert errors == {"period": "give either period or from/to, not both"}
     assert (await api.bad("/api/v1/summary", period="last_week"))["period"].startswith(
         "unknown period 'last_week' (one of today, yesterday, last_7_days")
+
+
+async def test_every_view_and_the_breakdown_answer_csv_with_a_header_row(api: Api) -> None:
+    import csv
+    import io
+
+    for name, view in VIEWS.items():
+        r = await api.client.get(f"/api/v1/{name}", params={"format": "csv", "limit": "3"})
+        assert r.status_code == 200, (name, r.text)
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert rows[0] == list(view.columns), name
+        json_rows = (await api.get(f"/api/v1/{name}", limit="3"))["rows"]
+        assert len(rows) - 1 == len(json_rows) and r.headers["x-more"] in ("true", "false"), name
+    # the same values as the JSON, rounded; empty for null; Accept: text/csv does the same
+    r = await api.client.get("/api/v1/interactions", params={**DAY, "limit": "2"},
+                             headers={"Accept": "text/csv"})
+    header, j1, _ = list(csv.reader(io.StringIO(r.text)))
+    row = dict(zip(header, j1, strict=True))
+    assert row["started_at"] == "2026-06-15T09:00:00.000Z" and row["queue_wait_s"] == "1500.0"
+    assert row["first_contact_resolution"] == "false" and row["repeat_of"] == "" and row["team"] == "care"
+    assert r.headers["x-more"] == "true" and r.headers["x-next-offset"] == "2"
+    vsd = await api.client.get("/api/v1/value_stream_daily", params={**DAY, "format": "csv"})
+    assert vsd.text.splitlines()[0].startswith("day,channel,reason,contacts,fcr_rate")
+    assert not re.search(r"\.[0-9]{5,}", vsd.text), vsd.text  # no float noise
+    b = await api.client.get("/api/v1/breakdown", params={**DAY, "by": "channel", "waste": "defects",
+                                                          "format": "csv"})
+    assert b.text.splitlines() == ["waste_type,channel,occurrences,quantity,unit,cost_s,share",
+                                   "defects,phone,3,3.0,count,900.0,0.75",
+                                   "defects,chat,1,1.0,count,300.0,0.25"]
+    assert (await api.bad("/api/v1/backlog", format="xlsx"))["format"] == (
+        "unknown format 'xlsx' (one of json, csv)")
+    assert "format" in await api.bad("/api/v1/summary", format="csv")  # nested: JSON only
+
+
+async def test_seconds_and_fractions_come_rounded(api: Api) -> None:
+    from leancrm_waste.read.shaping import rounded
+
+    assert rounded({"lead_time_s": 1297705.5299500003, "fcr_rate": 0.33333333, "share": 2 / 3,
+                    "occurrences": 3, "rows": [{"quantity": 0.30000000000000004, "avg_sentiment": -1 / 3}],
+                    "label": "x"}) == {
+        "lead_time_s": 1297705.5, "fcr_rate": 0.3333, "share": 0.6667, "occurrences": 3,
+        "rows": [{"quantity": 0.3, "avg_sentiment": -0.3333}], "label": "x"}
+    # an open interaction's age in seconds is whatever the clock says: still 0.1 s
+    conn = await asyncpg.connect(api.dsn)
+    try:
+        await conn.execute(f"UPDATE {api.store}.interactions SET queue_wait_s = 1297705.5299500003 "
+                           "WHERE interaction_id = $1", api.ds.ids["J3"])
+        body = await api.get("/api/v1/interactions", **DAY)
+        assert [r["queue_wait_s"] for r in body["rows"] if r["interaction_id"] == str(api.ds.ids["J3"])] == [
+            1297705.5]
+    finally:
+        await conn.execute(f"UPDATE {api.store}.interactions SET queue_wait_s = 0 WHERE interaction_id = $1",
+                           api.ds.ids["J3"])
+        await conn.close()
+
+
+async def test_the_index_lists_every_endpoint_and_openapi_describes_each_answer(api: Api) -> None:
+    index = await api.get("/api/v1")
+    assert index["endpoints"] == {**{v: f"/api/v1/{v}" for v in VIEWS}, "summary": "/api/v1/summary",
+                                  "breakdown": "/api/v1/breakdown", "lag": "/api/v1/lag",
+                                  "openapi": "/api/v1/openapi.json", "dashboard": "/dashboard"}
+    doc = await api.get("/api/v1/openapi.json")
+    for url in index["endpoints"].values():
+        if url.startswith("/api/"):
+            op = doc["paths"][url]["get"]
+            assert "schema" in op["responses"]["200"]["content"]["application/json"], url
+    for name, view in VIEWS.items():
+        op = doc["paths"][f"/api/v1/{name}"]["get"]
+        schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert list(schema["properties"]["rows"]["items"]["properties"]) == list(view.columns)
+        assert "text/csv" in op["responses"]["200"]["content"]
+        for p in op["parameters"]:
+            if p["name"] in {f.param for f in view.filters} and p["schema"].get("type") == "array":
+                assert p["style"] == "form" and p["explode"] is True
+    summary = doc["paths"]["/api/v1/summary"]["get"]
+    channel = next(p for p in summary["parameters"] if p["name"] == "channel")
+    assert channel["schema"]["type"] == "array" and channel["schema"]["items"]["enum"][0] == "phone"
+    assert (channel["style"], channel["explode"]) == ("form", True)
+    rows = doc["paths"]["/api/v1/value_stream_daily"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["properties"]["rows"]["items"]["properties"]
+    assert rows["fcr_rate"]["maximum"] == 1 and "fraction from 0 to 1" in rows["fcr_rate"]["description"]
+    assert "seconds" in rows["avg_handle_s"]["description"]
+    assert rows["contacts"]["type"] == ["integer", "null"]

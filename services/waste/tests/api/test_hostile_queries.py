@@ -291,8 +291,9 @@ async def test_the_last_page_before_the_bound_has_no_next_offset(client: Client)
 # Any query string at all
 
 
-KNOWN = sorted({p for v in VIEWS.values() for p in v.params} | {"team", "segment"})
-ENDPOINTS = sorted({"/api/v1", "/api/v1/summary", "/api/v1/lag", "/api/v1/openapi.json",
+KNOWN = sorted({p for v in VIEWS.values() for p in v.params} | {"team", "segment", "period", "by",
+                                                                  "waste"})
+ENDPOINTS = sorted({"/api/v1", "/api/v1/summary", "/api/v1/breakdown", "/api/v1/lag", "/api/v1/openapi.json",
                     *(f"/api/v1/{n}" for n in VIEWS)})
 
 

@@ -174,6 +174,17 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     assert body_attributes(dom)["data-auth"] == "ok" and not token_form_shown(dom)
     assert all(points > 0 for _, points in states.values()), states
     assert states["pareto"][1] >= 3  # several wastes with a cost
+    # a count axis has whole-number ticks only (not 6.3, 12.5)
+    backlog = figures(dom)["backlog"]
+    axis = re.search(r'<g class="axis">(.*?)</g>', backlog)
+    assert axis
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", axis.group(1))
+    assert ticks and all(re.fullmatch(r"[0-9,]+", t) for t in ticks), ticks
+    # the occupancy legend's target is above the scale, not printed over "100 %"
+    occupancy = figures(dom)["occupancy"]
+    target_y = re.search(r'<text[^>]*y="([0-9.]+)"[^>]*class="small target"', occupancy)
+    hundred_y = re.search(r'<text[^>]*y="([0-9.]+)"[^>]*>100 %</text>', occupancy)
+    assert target_y and hundred_y and float(target_y.group(1)) + 12 < float(hundred_y.group(1))
 
     shot = tmp_path / "dashboard.png"
     with contextlib.suppress(FileNotFoundError):

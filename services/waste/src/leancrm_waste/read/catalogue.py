@@ -69,7 +69,7 @@ class View:
     @property
     def params(self) -> tuple[str, ...]:
         time = ("from", "to") if self.time_column else ()
-        return (*time, *(f.param for f in self.filters), "limit", "offset", "order")
+        return (*time, *(f.param for f in self.filters), "limit", "offset", "order", "format")
 
 
 #: the backlog's age bands from youngest to oldest, as an ORDER BY key
@@ -129,4 +129,6 @@ PERIODS: Final[Mapping[str, tuple[int, int]]] = {
 BREAKDOWN_BY: Final = ("channel", "reason", "team")
 F_WASTE = Filter("waste", "waste_type", "enum", WASTE_TYPES, "waste type")
 #: the parameters of the breakdown
-BREAKDOWN_PARAMS: Final = (*SUMMARY_PARAMS, "by", "waste")
+BREAKDOWN_PARAMS: Final = (*SUMMARY_PARAMS, "by", "waste", "format")
+#: what ``format`` takes (else: JSON, or CSV when the request accepts text/csv)
+FORMATS: Final = ("json", "csv")

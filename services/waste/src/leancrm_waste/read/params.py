@@ -29,6 +29,7 @@ from leancrm_waste.read.catalogue import (
     BREAKDOWN_BY,
     BREAKDOWN_PARAMS,
     F_WASTE,
+    FORMATS,
     PERIODS,
     SUMMARY_FILTERS,
     SUMMARY_PARAMS,
@@ -199,6 +200,8 @@ class ViewQuery:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     descending: bool = False
+    #: ``format`` as given (json or csv), None when not given
+    fmt: str | None = None
 
     def filters_json(self) -> dict[str, Any]:
         out: dict[str, Any] = self.time.as_json() if self.view.time_column else {}
@@ -277,9 +280,22 @@ def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
         descending = raw == "desc"
     except ValueError as exc:
         errors["order"] = str(exc)
+    fmt = parse_format(params, errors)
     if errors:
         raise BadRequest(errors)
-    return ViewQuery(view, time, values, limit, offset, descending)
+    return ViewQuery(view, time, values, limit, offset, descending, fmt)
+
+
+def parse_format(params: Mapping[str, list[str]], errors: dict[str, str]) -> str | None:
+    """``format``: json or csv; None when not given (then the Accept header decides)."""
+    try:
+        raw = _single(params, "format")
+        if raw is not None and raw not in FORMATS:
+            raise ValueError(f"unknown format {shown(raw)} (one of {', '.join(FORMATS)})")
+        return raw
+    except ValueError as exc:
+        errors["format"] = str(exc)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +397,7 @@ class BreakdownQuery:
     scope: Scope
     by: str
     wastes: list[str] = field(default_factory=list)
+    fmt: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {**self.scope.as_json(), "waste": self.wastes or None}
@@ -406,5 +423,6 @@ def parse_breakdown(items: Iterable[tuple[str, str]], now: datetime | None = Non
             wastes = parse_filter(F_WASTE, params["waste"])
         except ValueError as exc:
             errors["waste"] = str(exc)
+    fmt = parse_format(params, errors)
     scope = scope_of(params, errors, now)
-    return BreakdownQuery(scope, by, wastes)
+    return BreakdownQuery(scope, by, wastes, fmt)

@@ -4,6 +4,8 @@ body of the summary. No I/O."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -213,3 +215,66 @@ def breakdown(*, by: str, filters: Mapping[str, Any], rows: Sequence[Mapping[str
                       "share": ratio(float(r["quantity"]) * costs[w], cost)} for r in ranked]
     return {"by": by, "filters": dict(filters), "cost_seconds": dict(costs), "wastes": totals,
             "rows": out_rows}
+
+
+def breakdown_columns(by: str) -> tuple[str, ...]:
+    """The columns of a breakdown's rows (its CSV header)."""
+    return ("waste_type", by, "occurrences", "quantity", "unit", "cost_s", "share")
+
+
+#: fields that are fractions from 0 to 1 (or sentiment, −1 to +1): rounded to 4 decimals
+FRACTION_FIELDS: Final = frozenset({
+    "fcr_rate", "failure_demand_rate", "transfer_rate", "abandonment_rate", "flow_efficiency",
+    "occupancy", "share", "cumulative_share", "negative_share", "avg_sentiment", "target_occupancy"})
+#: fields in seconds besides those ending ``_s``: rounded to 0.1 s
+SECONDS_FIELDS: Final = frozenset({"quantity"})
+SECONDS_DECIMALS: Final = 1
+FRACTION_DECIMALS: Final = 4
+
+
+def is_fraction(name: str) -> bool:
+    return name in FRACTION_FIELDS or name.endswith(("_rate", "_share"))
+
+
+def is_seconds(name: str) -> bool:
+    return name in SECONDS_FIELDS or name.endswith("_s")
+
+
+def rounded(value: Any, name: str = "") -> Any:
+    """``value`` (a body of the API, nested) with every float of a field in seconds
+    rounded to 0.1 s and of a fraction to 4 decimals (contract section 6a): no float noise
+    such as 1297705.5299500003 leaves the API. Other values are unchanged."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        if is_fraction(name):
+            return round(value, FRACTION_DECIMALS) + 0.0
+        if is_seconds(name):
+            return round(value, SECONDS_DECIMALS) + 0.0
+        return value
+    if isinstance(value, Decimal):
+        return rounded(float(value), name) if value != value.to_integral_value() else int(value)
+    if isinstance(value, Mapping):
+        return {k: rounded(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, name) for v in value]
+    return value
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """RFC 4180 CSV: a header row of ``columns``, then one line per row, each value as
+    the JSON answer has it (rounded; timestamps RFC 3339; true/false; empty for null)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_csv_cell(jsonable(rounded(r.get(c), c))) for c in columns])
+    return out.getvalue()
+
+
+def _csv_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)

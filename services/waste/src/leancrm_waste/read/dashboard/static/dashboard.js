@@ -96,6 +96,17 @@
     for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
     return 10 * p;
   }
+  // an axis from 0 with round steps (1, 2, 2.5 or 5 × 10^k; whole numbers only for counts):
+  // { max, n } for gridLines and yAxis
+  function scale(maxV, counts) {
+    if (!(maxV > 0)) return { max: counts ? 4 : 1, n: 4 };
+    const raw = maxV / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v >= raw - 1e-12);
+    if (counts) step = Math.max(1, Math.ceil(step));
+    const n = Math.max(1, Math.ceil(maxV / step - 1e-9));
+    return { max: n * step, n };
+  }
   function ticks(max, n) {
     const out = [];
     for (let i = 0; i <= n; i++) out.push((max * i) / n);
@@ -172,9 +183,10 @@
     const m = { l: 58, r: 48, t: 22, b: 62 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const unit = timeUnit(rows[0].cost_s);
-    const max = niceMax(rows[0].cost_s / unit.div);
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(rows[0].cost_s / unit.div);
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(+v.toFixed(2)));
     yAxis(svg, right, top, bottom, 1, 4, (v) => Math.round(v * 100) + " %", true);
     h("text", { x: 12, y: (top + bottom) / 2, transform: `rotate(-90 12 ${(top + bottom) / 2})`, "text-anchor": "middle", class: "small" }, svg, `cost (${unit.name})`);
     const band = (right - left) / (rows.length + skipped.length);
@@ -372,7 +384,7 @@
     const hours = hoursOf(data.filters);
     const target = data.target_occupancy || 0.85;
     const rowH = 22;
-    const m = { l: 92, r: 12, t: 8, b: 52 };
+    const m = { l: 92, r: 12, t: 8, b: 62 };
     const { svg, width } = frame(fig, m.t + rowH * teams.length + m.b);
     const left = m.l, right = width - m.r;
     const cell = (right - left) / hours.length;
@@ -395,13 +407,15 @@
     hourAxis(svg, hours, x, bottom, cell);
     // legend: a gradient from 0 through the target to 100 %
     const lg = h("g", { class: "legend" }, svg);
-    const lx = left, ly = bottom + 28, lw = Math.min(260, right - left);
+    const lx = left, ly = bottom + 38, lw = Math.min(260, right - left);
     for (let k = 0; k < 52; k++) {
       h("rect", { x: lx + (lw * k) / 52, y: ly, width: lw / 52 + 0.5, height: 9, fill: occupancyColor(k / 51, target) }, lg);
     }
     h("text", { x: lx, y: ly + 21, class: "small" }, lg, "0 %");
-    h("text", { x: lx + lw * target, y: ly + 21, "text-anchor": "middle", class: "small" }, lg, `target ${pct(target, 0)}`);
     h("text", { x: lx + lw, y: ly + 21, "text-anchor": "end", class: "small" }, lg, "100 %");
+    // the target above the scale, with a tick: never over the 0 % and 100 % below it
+    h("line", { x1: lx + lw * target, x2: lx + lw * target, y1: ly - 3, y2: ly + 12, stroke: "#1f2933", "stroke-width": 1.2 }, lg);
+    h("text", { x: lx + lw * target, y: ly - 5, "text-anchor": "middle", class: "small target" }, lg, `target ${pct(target, 0)}`);
     h("rect", { x: lx + lw + 16, y: ly, width: 12, height: 9, fill: "#e5e7eb" }, lg);
     h("text", { x: lx + lw + 32, y: ly + 8, class: "small" }, lg, "busy without staffing");
     const occ = data.headline.occupancy;
@@ -426,9 +440,10 @@
     const m = { l: 52, r: 12, t: 28, b: 30 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const unit = maxStack >= 3 * 3600 ? { div: 3600, name: "agent hours" } : { div: 60, name: "agent minutes" };
-    const max = niceMax(maxStack / unit.div || 1);
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(maxStack / unit.div || 1);
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(+v.toFixed(2)));
     h("text", { x: 12, y: (top + bottom) / 2, transform: `rotate(-90 12 ${(top + bottom) / 2})`, "text-anchor": "middle", class: "small" }, svg, unit.name);
     const cell = (right - left) / hours.length;
     const x = (i) => left + cell * i;
@@ -468,9 +483,10 @@
     const m = { l: 46, r: 16, t: 30, b: 34 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const sums = bands.map((b) => data.backlog.by_band[b] || 0);
-    const max = niceMax(Math.max(...sums));
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(Math.max(...sums), true); // a count: whole-number ticks only
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(Math.round(v)));
     const band = (right - left) / bands.length;
     const bw = Math.min(90, band * 0.55);
     const y = (v) => bottom - ((bottom - top) * v) / max;
