@@ -80,10 +80,12 @@ class WasteService:
             store = await stores.active_store(conn, self.schema)
             if store is None:
                 store = stores.initial_store_name(self.schema)
-                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.create_store(conn, store, self.settings.target_occupancy,
+                                          self.settings.business_timezone)
                 await stores.switch_to(conn, self.schema, store)
             else:
-                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.create_store(conn, store, self.settings.target_occupancy,
+                                          self.settings.business_timezone)
                 await stores.install_views(conn, store)
         return store
 

@@ -37,12 +37,22 @@ def _sql(name: str, store: str) -> str:
         "{store}", check_identifier(store))
 
 
-async def create_store(conn: Conn, store: str, target_occupancy: float) -> None:
+async def create_store(conn: Conn, store: str, target_occupancy: float,
+                       business_timezone: str = "UTC") -> None:
+    """The store's tables (made when missing) and its settings, written at every start:
+    the target occupancy and the business time zone the views cut days in (an IANA name
+    PostgreSQL must know too: otherwise a ValueError, before anything is written)."""
+    try:
+        await conn.fetchval("SELECT now() AT TIME ZONE $1::text", business_timezone)
+    except asyncpg.InvalidParameterValueError:
+        raise ValueError(f"PostgreSQL does not know the time zone {business_timezone!r} "
+                         "(LEANCRM_BUSINESS_TIMEZONE)") from None
     await conn.execute(_sql("store.sql", store))
     await conn.execute(
-        f"INSERT INTO {store}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
-        "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
-        target_occupancy,
+        f"INSERT INTO {store}.settings (singleton, target_occupancy, business_timezone) "
+        "VALUES (TRUE, $1, $2) ON CONFLICT (singleton) DO UPDATE SET "
+        "target_occupancy = excluded.target_occupancy, business_timezone = excluded.business_timezone",
+        target_occupancy, business_timezone,
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -51,6 +52,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
+from leancrm_waste.read.timezone import zone_name
 from leancrm_waste.read.views import (
     check_known,
     fetch_view,
@@ -58,7 +60,7 @@ from leancrm_waste.read.views import (
     summary_figures,
     waste_breakdown,
 )
-from leancrm_waste.settings import CostSettings
+from leancrm_waste.settings import BusinessTimeSettings, CostSettings
 
 log = get_logger(component="api")
 
@@ -188,13 +190,14 @@ def withheld_columns(view: View, who: Principal) -> tuple[str, ...]:
     return () if PERSONAL_READ in who.scopes else view.personal
 
 
-def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits) -> Handler:
+def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits,
+                 zone: tzinfo = UTC) -> Handler:
     async def handle(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
             return who
         try:
-            q = parse_view_query(view, query_items(request))
+            q = parse_view_query(view, query_items(request), zone)
         except BadRequest as exc:
             return bad_request(exc)
         withheld = withheld_columns(view, who)
@@ -204,7 +207,7 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
                 await set_statement_timeout(conn, limits.statement_timeout_s)
                 await check_known(conn, {f.param: (f.known, q.values.get(f.param, []))
                                          for f in view.filters if f.known})
-                rows, more = await fetch_view(conn, q, withheld)
+                rows, more = await fetch_view(conn, q, withheld, zone)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
             body = {"view": view.name, "filters": q.filters_json(), "rows": rows,
@@ -231,36 +234,41 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
 
 def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | None = None,
                target_occupancy: float | None = None,
-               costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
+               costs: Mapping[str, float] | None = None,
+               business_zone: tzinfo | None = None) -> list[BaseRoute]:
     """The API and dashboard routes over ``service.api_pool`` (the views of schema waste),
     each data endpoint behind ``guard`` (there is no default: nothing is served open by
     forgetting one).
 
     The cost of each waste: the defaults, then the service's settings
     (``LEANCRM_WASTE_COST_SECONDS``, read alone for a service without settings), then
-    ``costs``; an invalid setting is a ValueError here, at start-up."""
+    ``costs``; an invalid setting is a ValueError here, at start-up. Days are cut in
+    ``business_zone``, else the settings' ``LEANCRM_BUSINESS_TIMEZONE`` (default UTC)."""
     settings = getattr(service, "settings", None)
     target = target_occupancy if target_occupancy is not None else getattr(
         settings, "target_occupancy", 0.85)
     configured = settings if isinstance(settings, CostSettings) else CostSettings()
     cost = cost_table(configured.waste_cost_seconds, costs)
     limits = limits or ReadLimits()
+    zone: tzinfo = business_zone or (settings.business_zone if isinstance(settings, BusinessTimeSettings)
+                                     else UTC)
 
     async def summary(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
             return who
         try:
-            scope = parse_scope(query_items(request))
+            scope = parse_scope(query_items(request), zone=zone)
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
             f = await summary_figures(conn, scope, limits.statement_timeout_s)
             return shaping.summary(
-                generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
+                generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time, zone),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
-                sentiment=f.sentiment, costs=cost, target_occupancy=target, known=f.known)
+                sentiment=f.sentiment, costs=cost, target_occupancy=target, known=f.known,
+                time_zone=zone_name(zone))
 
         return await _read(service, read, limits)
 
@@ -269,14 +277,14 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         if isinstance(who, Response):
             return who
         try:
-            q = parse_breakdown(query_items(request))
+            q = parse_breakdown(query_items(request), zone=zone)
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
             rows = await waste_breakdown(conn, q, limits.statement_timeout_s)
-            return shaping.breakdown(by=q.by, filters=q.as_json(), rows=rows, wastes=q.wastes,
-                                     costs=cost)
+            return {**shaping.breakdown(by=q.by, filters=q.as_json(), rows=rows, wastes=q.wastes,
+                                        costs=cost), "time_zone": zone_name(zone)}
 
         def as_csv(body: dict[str, Any]) -> Response:
             return csv_answer(f"breakdown_by_{q.by}", shaping.breakdown_columns(q.by), body["rows"])
@@ -325,7 +333,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     routes: list[BaseRoute] = [
-        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits), methods=["GET"])
+        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits, zone), methods=["GET"])
         for name, view in VIEWS.items()
     ]
     routes += [

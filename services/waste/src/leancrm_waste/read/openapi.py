@@ -127,10 +127,10 @@ def filter_param(f: Filter) -> Schema:
 
 
 _TIME: Final = [
-    param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with the time column >= from; "
-                  + TIME_RANGE_WORDS, {"type": "string"}),
-    param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with the time column < to; "
-                + TIME_RANGE_WORDS, {"type": "string"}),
+    param("from", "RFC 3339 timestamp or date (its 00:00 in the business time zone); rows with "
+                  "the time column >= from; " + TIME_RANGE_WORDS, {"type": "string"}),
+    param("to", "RFC 3339 timestamp or date (its 00:00 in the business time zone); rows with "
+                "the time column < to; " + TIME_RANGE_WORDS, {"type": "string"}),
 ]
 _PERIOD: Final = param("period", "whole days ending today instead of from/to (not both): "
                                  + ", ".join(PERIODS), {"type": "string", "enum": list(PERIODS)})
@@ -218,6 +218,7 @@ _PARETO_ROW: Final = _obj({
                        "description": "why a filter cannot cut this waste (its figures are then null)"}})
 _SUMMARY: Final = _obj({
     "generated_at": column_schema("generated_at"),
+    "time_zone": {"type": "string", "description": "the business time zone (IANA) days are cut in"},
     "filters": _FILTERS,
     "applies": {"type": "object", "additionalProperties": _STR_LIST,
                 "description": "per part (pareto, daily, capacity, backlog, sentiment): the filters it "
@@ -267,6 +268,7 @@ def _breakdown_schema() -> Schema:
                   "cost_s": column_schema("cost_s"),
                   "not_applicable": {"type": ["string", "null"]}})
     return _obj({"by": {"type": "string", "enum": list(BREAKDOWN_BY)}, "filters": _FILTERS,
+                 "time_zone": {"type": "string"},
                  "cost_seconds": {"type": "object", "additionalProperties": {"type": "number"}},
                  "wastes": {"type": "array", "items": total},
                  "rows": {"type": "array", "items": row}})

@@ -147,7 +147,8 @@ def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequenc
             capacity: Sequence[dict[str, Any]], backlog: Sequence[dict[str, Any]],
             sentiment: Sequence[dict[str, Any]], costs: Mapping[str, float],
             target_occupancy: float | None,
-            known: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+            known: Mapping[str, Sequence[str]] | None = None,
+            time_zone: str = "UTC") -> dict[str, Any]:
     """The body of ``/api/v1/summary`` from the figures
     :func:`leancrm_waste.read.views.summary_figures` read in one snapshot; ``days`` are
     the days of its time range (each one gets a row of ``daily``, with zeros when no
@@ -165,6 +166,7 @@ def summary(*, generated_at: datetime, filters: Mapping[str, Any], days: Sequenc
     over_why = "; ".join(v for k, v in skipped.get("pareto", {}).items() if k.startswith("overproduction."))
     return {
         "generated_at": generated_at,
+        "time_zone": time_zone,
         "filters": dict(filters),
         "applies": {part: list(names) for part, names in APPLIES.items()},
         "not_applied": skipped,

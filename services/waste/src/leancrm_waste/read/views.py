@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from leancrm_servicekit.db import Conn
@@ -26,10 +26,10 @@ from leancrm_waste.read.params import (
     Scope,
     TimeRange,
     ViewQuery,
-    midnight,
 )
 from leancrm_waste.read.querystring import BadRequest, shown
 from leancrm_waste.read.shaping import number, with_rates
+from leancrm_waste.read.timezone import first_day_from, midnight_in, zone_name
 
 
 class _Sql:
@@ -50,12 +50,14 @@ class _Sql:
         if values:
             self.add(f"{column} = ANY({self.arg(list(values), cast + '[]')})")
 
-    def time(self, column: str, kind: TimeKind, time: TimeRange) -> None:
+    def time(self, column: str, kind: TimeKind, time: TimeRange, zone: tzinfo = UTC) -> None:
+        """``column`` in ``[time.start, time.end)``: a day column (days of ``zone``, the
+        business time zone the views cut days in) by the days that start in it."""
         if kind == "day":
             if time.start:
-                self.add(f"{column} >= {self.arg(first_day_from(time.start), '::date')}")
+                self.add(f"{column} >= {self.arg(first_day_from(time.start, zone), '::date')}")
             if time.end:
-                self.add(f"{column} < {self.arg(first_day_from(time.end), '::date')}")
+                self.add(f"{column} < {self.arg(first_day_from(time.end, zone), '::date')}")
         else:
             if time.start:
                 self.add(f"{column} >= {self.arg(time.start, '::timestamptz')}")
@@ -67,25 +69,19 @@ class _Sql:
         return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
 
 
-def first_day_from(instant: datetime) -> date:
-    """The first day whose 00:00 UTC is at or after ``instant``."""
-    u = instant.astimezone(UTC)
-    d = u.date()
-    return d if u == datetime(d.year, d.month, d.day, tzinfo=UTC) else d + timedelta(days=1)
-
-
 _CASTS: Final[Mapping[FilterKind, str]] = {"enum": "::text", "slug": "::text", "label": "::text",
                                            "uuid": "::uuid", "bool": "::bool"}
 
 
-async def fetch_view(conn: Conn, q: ViewQuery, withheld: Sequence[str] = ()
+async def fetch_view(conn: Conn, q: ViewQuery, withheld: Sequence[str] = (), zone: tzinfo = UTC
                      ) -> tuple[list[dict[str, Any]], bool]:
     """The rows of one page of a view, and whether more rows follow; the ``withheld``
-    columns are null, and never leave the database."""
+    columns are null, and never leave the database. ``zone``: the business time zone (of
+    the views' day columns)."""
     v = q.view
     sql = _Sql()
     if v.time_column and v.time_kind:
-        sql.time(v.time_column, v.time_kind, q.time)
+        sql.time(v.time_column, v.time_kind, q.time, zone)
     for f in v.filters:
         sql.any_of(f.column, q.values.get(f.param), _CASTS[f.kind])
     direction = " DESC" if q.descending else ""
@@ -192,8 +188,9 @@ async def flow_by_day(conn: Conn, scope: Scope, by_reason: bool = False) -> list
     sql.any_of("reason", scope.reasons, "::text")
     sql.any_of("team", scope.teams, "::text")
     key = ", reason" if by_reason else ""
+    tz = sql.arg(zone_name(scope.zone), "::text")
     rows = await conn.fetch(
-        "SELECT (started_at AT TIME ZONE 'UTC')::date AS day" + key + ", count(*) AS contacts, "
+        f"SELECT (started_at AT TIME ZONE {tz})::date AS day" + key + ", count(*) AS contacts, "
         "count(*) FILTER (WHERE first_contact_resolution) AS fcr, "
         "count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand, "
         "count(*) FILTER (WHERE status = 'abandoned') AS abandoned, "
@@ -214,14 +211,16 @@ async def capacity(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def capacity_by_day(conn: Conn, first: date, last: date) -> dict[date, dict[str, float]]:
-    """Per day: staffed, busy and overproduction seconds of every team."""
+async def capacity_by_day(conn: Conn, first: date, last: date, zone: tzinfo = UTC
+                          ) -> dict[date, dict[str, float]]:
+    """Per day of ``zone`` (the business time zone; an hour counts on the day it starts):
+    staffed, busy and overproduction seconds of every team."""
     rows = await conn.fetch(
-        "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, "
+        "SELECT (bucket_start AT TIME ZONE $3::text)::date AS day, "
         "sum(staffed_s::numeric)::float8 AS staffed_s, sum(busy_s::numeric)::float8 AS busy_s, "
         "sum(overproduction_s::numeric)::float8 AS overproduction_s "
         "FROM waste.capacity_hourly WHERE bucket_start >= $1::timestamptz AND bucket_start < $2::timestamptz "
-        "GROUP BY 1", midnight(first), midnight(last + timedelta(days=1)))
+        "GROUP BY 1", midnight_in(first, zone), midnight_in(last + timedelta(days=1), zone), zone_name(zone))
     return {r["day"]: {k: float(r[k] or 0) for k in ("staffed_s", "busy_s", "overproduction_s")}
             for r in rows}
 
@@ -258,7 +257,7 @@ async def sentiment(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
     sentiment and negative share (the daily figures weighted by their counts), ideas
     and net idea votes."""
     sql = _Sql()
-    sql.time("day", "day", scope.time)
+    sql.time("day", "day", scope.time, scope.zone)
     rows = await conn.fetch(
         "SELECT source, routed_team AS team, sum(feedback_count)::bigint AS feedback_count, "
         "(sum(avg_sentiment::numeric * feedback_count) "
@@ -343,7 +342,8 @@ async def waste_breakdown(conn: Conn, q: BreakdownQuery, statement_timeout_s: fl
 MAX_BASELINE_DAYS: Final = 366
 
 
-async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7) -> dict[str, Any]:
+async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7, zone: tzinfo = UTC
+                         ) -> dict[str, Any]:
     """The raw daily figures of ``day`` and the ``baseline_days`` days before it, in one
     snapshot: wastes, flow (all and per reason) and capacity per day. ``day`` lies in
     [TIME_MIN, TIME_MAX) (:func:`leancrm_waste.read.params.parse_day` gives one) and ``baseline_days`` in
@@ -353,11 +353,11 @@ async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7) -> dict[
     if not 0 <= baseline_days <= MAX_BASELINE_DAYS:
         raise ValueError(f"baseline_days must be from 0 to {MAX_BASELINE_DAYS}")
     first = day - timedelta(days=baseline_days)
-    scope = Scope(TimeRange(midnight(first), midnight(day + timedelta(days=1))))
+    scope = Scope(TimeRange(midnight_in(first, zone), midnight_in(day + timedelta(days=1), zone)), zone=zone)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         wastes = await waste_by_day(conn, first, day)
         flow = await flow_by_day(conn, scope)
         reasons = await flow_by_day(conn, scope, by_reason=True)
-        cap = await capacity_by_day(conn, first, day)
+        cap = await capacity_by_day(conn, first, day, zone)
     return {"first": first, "day": day, "wastes": wastes,
             "flow": {r["day"]: r for r in flow}, "reasons": reasons, "capacity": cap}
