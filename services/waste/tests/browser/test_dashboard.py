@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -69,7 +70,7 @@ START = date(2026, 11, 23)
 DAYS = 3
 
 
-async def project_simulated_days(dsn: str, store: str, days: int = DAYS) -> int:
+async def project_simulated_days(dsn: str, store: str, days: int = DAYS, zone: str = "UTC") -> int:
     """The simulator's ``days`` from START through the real projector code."""
     start = START
     knobs = Knobs(customers=120, days=days, start=start, agents_per_team=2, feedback_rate=0.5,
@@ -79,7 +80,7 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS) -> int:
     applier = WasteApplier(WasteStore(store))
     conn = await asyncpg.connect(dsn)
     try:
-        await stores.create_store(conn, store, 0.85)
+        await stores.create_store(conn, store, 0.85, zone)
         for i in range(0, len(records), 2000):
             async with conn.transaction():
                 dead = await applier(conn, records[i:i + 2000])
@@ -332,3 +333,33 @@ async def test_yesterday_is_a_period_of_the_page(dashboard_url: str) -> None:
     assert body_attributes(dom).get("data-loaded") == "true", status_text(dom)
     assert filter_chips(dom)["period"].startswith(
         f"period: {(today - timedelta(days=1)).isoformat()} to {today.isoformat()}")
+
+
+@pytest.fixture
+async def berlin_dashboard_url(infra: Infra) -> AsyncIterator[str]:
+    """The same days, with the business time zone Europe/Berlin."""
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium")
+    store = f"browser_{uuid.uuid4().hex[:10]}"
+    await project_simulated_days(infra.dsn, store, zone="Europe/Berlin")
+    pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=4)
+    server = HttpServer(api_routes(Service(pool), guard=GUARD, business_zone=ZoneInfo("Europe/Berlin")),
+                        "127.0.0.1", 0)
+    await server.start()
+    try:
+        end = START + timedelta(days=DAYS)
+        yield f"http://127.0.0.1:{server.port}/dashboard?from={START.isoformat()}&to={end.isoformat()}"
+    finally:
+        await server.stop()
+        await pool.close()
+
+
+async def test_days_and_hours_are_shown_in_the_business_time_zone(berlin_dashboard_url: str) -> None:
+    dom = await dump(f"{berlin_dashboard_url}#token={VIEWER}")
+    assert body_attributes(dom).get("data-loaded") == "true", status_text(dom)
+    # from = 2026-11-22T23:00Z is Berlin's midnight of the 23rd
+    assert filter_chips(dom)["period"] == "period: 2026-11-23 to 2026-11-26 (Europe/Berlin, end excluded)"
+    assert "Europe/Berlin" in status_text(dom)
+    occupancy = html.unescape(figures(dom)["occupancy"])
+    assert re.search(r"<title>[^<]* · 2026-11-23 \d\d:00 Europe/Berlin", occupancy)
+    assert re.search(r'<text[^>]*text-anchor="start"[^>]*>11-23</text>', occupancy)

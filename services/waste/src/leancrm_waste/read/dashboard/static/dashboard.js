@@ -112,7 +112,33 @@
     for (let i = 0; i <= n; i++) out.push((max * i) / n);
     return out;
   }
-  function utcDay(d) { return d.toISOString().slice(0, 10); }
+  // times shown in the business time zone (the summary's time_zone; hours are UTC hours,
+  // the zone's own for whole-hour offsets)
+  const clock = { zone: "UTC", fmt: null };
+  function setZone(zone) {
+    if (clock.fmt && clock.zone === zone) return;
+    try {
+      clock.fmt = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      clock.zone = zone;
+    } catch (e) { // a zone this browser does not know: UTC, and say so
+      clock.fmt = new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      clock.zone = "UTC";
+    }
+  }
+  // { day: "YYYY-MM-DD", hour: 0..23, time: "HH:MM:SS" } of an instant, in the zone
+  function local(t) {
+    if (!clock.fmt) setZone("UTC");
+    const p = Object.fromEntries(clock.fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    return { day: `${p.year}-${p.month}-${p.day}`, hour: Number(p.hour) % 24, time: `${p.hour}:${p.minute}:${p.second}`,
+      minute: p.minute };
+  }
+  function localStamp(iso) {
+    const l = local(Date.parse(iso));
+    return l.hour === 0 && l.minute === "00" && l.time.endsWith(":00") ? l.day : `${l.day} ${l.time.slice(0, 5)}`;
+  }
+  function hourLabel(iso) { const l = local(Date.parse(iso)); return `${l.day} ${String(l.hour).padStart(2, "0")}:${l.minute} ${clock.zone}`; }
   function label(w) { return w.replace(/_/g, "-"); }
   function mix(c1, c2, t) {
     const a = [1, 3, 5].map((i) => parseInt(c1.slice(i, i + 2), 16));
@@ -359,11 +385,12 @@
     const dayEvery = Math.max(1, Math.ceil(110 / (cell * 24)));
     let n = 0;
     hours.forEach((t, i) => {
-      const hr = new Date(t).getUTCHours();
+      const lt = local(t);
+      const hr = lt.hour;
       if (hr === 0 || i === 0) {
         if (n++ % dayEvery === 0) {
           h("line", { x1: x(i), x2: x(i), y1: bottom, y2: bottom + 5, stroke: "#9aa5b1" }, axis);
-          h("text", { x: x(i) + 2, y: bottom + 17, "text-anchor": "start" }, axis, utcDay(new Date(t)).slice(5) + (hours.length <= 48 ? " " + String(hr).padStart(2, "0") + ":00" : ""));
+          h("text", { x: x(i) + 2, y: bottom + 17, "text-anchor": "start" }, axis, lt.day.slice(5) + (hours.length <= 48 ? " " + String(hr).padStart(2, "0") + ":00" : ""));
         }
       } else if (cell * 6 >= 26 && hr % 6 === 0) {
         h("text", { x: x(i), y: bottom + 17, "text-anchor": "middle", class: "small" }, axis, String(hr).padStart(2, "0"));
@@ -402,7 +429,7 @@
       if (i === undefined || j < 0) continue;
       points++;
       const c = h("rect", { x: x(i), y: m.t + rowH * j, width: Math.max(1, cell - (cell > 4 ? 0.6 : 0)), height: rowH - 2, fill: occupancyColor(r.occupancy, target) }, svg);
-      tip(c, `${r.team} · ${r.bucket_start.slice(0, 13).replace("T", " ")}:00 UTC\noccupancy ${pct(r.occupancy)} (target ${pct(target, 0)})\nstaffed ${duration(r.staffed_s)}, busy ${duration(r.busy_s)}, overproduction ${duration(r.overproduction_s)}`);
+      tip(c, `${r.team} · ${hourLabel(r.bucket_start)}\noccupancy ${pct(r.occupancy)} (target ${pct(target, 0)})\nstaffed ${duration(r.staffed_s)}, busy ${duration(r.busy_s)}, overproduction ${duration(r.overproduction_s)}`);
     }
     hourAxis(svg, hours, x, bottom, cell);
     // legend: a gradient from 0 through the target to 100 %
@@ -455,7 +482,7 @@
       for (const r of stack) {
         const v = r.overproduction_s / unit.div;
         const rect = h("rect", { x: x(i) + (cell > 3 ? 0.5 : 0), y: y(base + v), width: Math.max(1, cell - (cell > 3 ? 1 : 0)), height: Math.max(0.5, y(base) - y(base + v)), fill: colorFor(teams, r.team) }, svg);
-        tip(rect, `${r.team} · ${r.bucket_start.slice(0, 13).replace("T", " ")}:00 UTC\noverproduction ${duration(r.overproduction_s)} (occupancy ${pct(r.occupancy)}, staffed ${duration(r.staffed_s)})`);
+        tip(rect, `${r.team} · ${hourLabel(r.bucket_start)}\noverproduction ${duration(r.overproduction_s)} (occupancy ${pct(r.occupancy)}, staffed ${duration(r.staffed_s)})`);
         base += v;
         points++;
       }
@@ -624,7 +651,7 @@
         b.addEventListener("click", () => { page.delete(key); syncAddress(); refresh(); });
       }
     };
-    chip("period", "period", `${f.from.slice(0, 16).replace("T00:00", "").replace("T", " ")} to ${f.to.slice(0, 16).replace("T00:00", "").replace("T", " ")} (UTC, end excluded)`, false);
+    chip("period", "period", `${localStamp(f.from)} to ${localStamp(f.to)} (${clock.zone}, end excluded)`, false);
     for (const k of ["channel", "reason", "team"]) if (f[k]) chip(k, k, f[k].join(", "), true);
   }
 
@@ -641,6 +668,7 @@
   }
 
   function drawAll(data) {
+    setZone(data.time_zone || "UTC");
     const days = data.daily.map((d) => d.day);
     const safe = (name, fn) => {
       try { fn(); } catch (e) { done(chart(name), 0, "could not draw: " + e.message); console.error(e); }
@@ -754,7 +782,7 @@
       const f = data.filters;
       const lagText = lag ? ` · projector lag ${num(lag.total)} event${lag.total === 1 ? "" : "s"}` +
         (Object.keys(lag.partitions).length ? ` over ${Object.keys(lag.partitions).length} partitions` : "") : "";
-      setStatus(`Updated ${data.generated_at.slice(11, 19)} UTC · ${f.from.slice(0, 10)} to ${f.to.slice(0, 16).replace("T", " ")} UTC` +
+      setStatus(`Updated ${local(Date.parse(data.generated_at)).time} ${clock.zone} · ${localStamp(f.from)} to ${localStamp(f.to)} ${clock.zone}` +
         lagText +
         (state.paused ? " · paused" : ` · refreshing every ${state.refreshMs / 1000} s`));
       document.body.dataset.loaded = "true";
