@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -526,3 +527,19 @@ async def test_the_index_lists_every_endpoint_and_openapi_describes_each_answer(
     assert rows["fcr_rate"]["maximum"] == 1 and "fraction from 0 to 1" in rows["fcr_rate"]["description"]
     assert "seconds" in rows["avg_handle_s"]["description"]
     assert rows["contacts"]["type"] == ["integer", "null"]
+
+
+async def test_a_team_that_appears_after_the_known_values_were_read_is_not_refused(api: Api) -> None:
+    await api.get("/api/v1/summary", **DAY)  # the known teams are read (and kept a minute)
+    assert "night" not in (await api.get("/api/v1/summary", **DAY))["known"]["team"]
+    conn = await asyncpg.connect(api.dsn)
+    hour = datetime(2026, 6, 15, 22, tzinfo=UTC)
+    try:
+        await conn.execute(f"INSERT INTO {api.store}.staffed_hourly VALUES ('agent-night', $1, "
+                           "'night', 3600)", hour)
+        night = await api.get("/api/v1/summary", team="night", **DAY)
+        assert night["capacity"]["teams"] == ["night"] and "night" in night["known"]["team"]
+        assert (await api.get("/api/v1/capacity_hourly", team="night"))["count"] == 1
+    finally:
+        await conn.execute(f"DELETE FROM {api.store}.staffed_hourly WHERE team = 'night'")
+        await conn.close()

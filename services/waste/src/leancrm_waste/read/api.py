@@ -54,6 +54,7 @@ from leancrm_waste.read.querystring import (
 )
 from leancrm_waste.read.timezone import zone_name
 from leancrm_waste.read.views import (
+    KnownValues,
     check_known,
     fetch_view,
     set_statement_timeout,
@@ -191,7 +192,7 @@ def withheld_columns(view: View, who: Principal) -> tuple[str, ...]:
 
 
 def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits,
-                 zone: tzinfo = UTC) -> Handler:
+                 zone: tzinfo = UTC, known: KnownValues | None = None) -> Handler:
     async def handle(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
@@ -206,7 +207,7 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
             async with conn.transaction(readonly=True):
                 await set_statement_timeout(conn, limits.statement_timeout_s)
                 await check_known(conn, {f.param: (f.known, q.values.get(f.param, []))
-                                         for f in view.filters if f.known})
+                                         for f in view.filters if f.known}, known)
                 rows, more = await fetch_view(conn, q, withheld, zone)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
@@ -250,6 +251,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     configured = settings if isinstance(settings, CostSettings) else CostSettings()
     cost = cost_table(configured.waste_cost_seconds, costs)
     limits = limits or ReadLimits()
+    known = KnownValues()  # the reasons and teams, read at most once a minute
     zone: tzinfo = business_zone or (settings.business_zone if isinstance(settings, BusinessTimeSettings)
                                      else UTC)
 
@@ -263,7 +265,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
-            f = await summary_figures(conn, scope, limits.statement_timeout_s)
+            f = await summary_figures(conn, scope, limits.statement_timeout_s, known)
             return shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time, zone),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
@@ -282,7 +284,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
-            rows = await waste_breakdown(conn, q, limits.statement_timeout_s)
+            rows = await waste_breakdown(conn, q, limits.statement_timeout_s, known)
             return {**shaping.breakdown(by=q.by, filters=q.as_json(), rows=rows, wastes=q.wastes,
                                         costs=cost), "time_zone": zone_name(zone)}
 
@@ -333,7 +335,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     routes: list[BaseRoute] = [
-        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits, zone), methods=["GET"])
+        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits, zone, known), methods=["GET"])
         for name, view in VIEWS.items()
     ]
     routes += [

@@ -9,7 +9,8 @@ views: no figure depends on the order rows are read in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
@@ -129,16 +130,44 @@ def unknown_values(given: Mapping[str, tuple[str, Sequence[Any]]],
     return errors
 
 
-async def check_known(conn: Conn, given: Mapping[str, tuple[str, Sequence[Any]]]) -> None:
+class KnownValues:
+    """The known values of the open filters, read at most every ``ttl_s`` seconds (they
+    scan the interactions; the dashboard asks every few seconds). A value not among them
+    is looked up afresh before it is refused, so a team that has just appeared is never
+    a 400; a list up to ``ttl_s`` old only lags in what the page offers."""
+
+    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._values: dict[str, list[str]] = {}
+        self._read_at: dict[str, float] = {}
+
+    async def get(self, conn: Conn, keys: Sequence[str], fresh: bool = False) -> dict[str, list[str]]:
+        now = self.clock()
+        stale = [k for k in keys if fresh or k not in self._read_at or now - self._read_at[k] >= self.ttl_s]
+        if stale:
+            self._values.update(await known_values(conn, stale))
+            self._read_at.update(dict.fromkeys(stale, now))
+        return {k: self._values[k] for k in keys}
+
+    async def check(self, conn: Conn, given: Mapping[str, tuple[str, Sequence[Any]]]) -> None:
+        """A :class:`BadRequest` when a value of ``given`` (``param -> (known key, values)``)
+        is not known to the read model."""
+        given = {p: kv for p, kv in given.items() if kv[1]}
+        if not given:
+            return
+        keys = sorted({k for k, _ in given.values()})
+        if unknown_values(given, await self.get(conn, keys)):
+            errors = unknown_values(given, await self.get(conn, keys, fresh=True))
+            if errors:
+                raise BadRequest(errors)
+
+
+async def check_known(conn: Conn, given: Mapping[str, tuple[str, Sequence[Any]]],
+                      known: KnownValues | None = None) -> None:
     """A :class:`BadRequest` when a value of ``given`` (``param -> (known key, values)``)
-    is not known to the read model."""
-    given = {p: kv for p, kv in given.items() if kv[1]}
-    if not given:
-        return
-    known = await known_values(conn, sorted({k for k, _ in given.values()}))
-    errors = unknown_values(given, known)
-    if errors:
-        raise BadRequest(errors)
+    is not known to the read model (through ``known``, a cache, when given)."""
+    await (known or KnownValues(ttl_s=0)).check(conn, given)
 
 
 async def set_statement_timeout(conn: Conn, seconds: float) -> None:
@@ -287,19 +316,17 @@ class SummaryFigures:
     known: dict[str, list[str]]
 
 
-async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float | None = None
-                          ) -> SummaryFigures:
+async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float | None = None,
+                          known_cache: KnownValues | None = None) -> SummaryFigures:
     """Every figure of the dashboard, read in one snapshot of the read model (each
     statement cancelled after ``statement_timeout_s``, when given); a reason or team
     the read model does not know is a :class:`BadRequest` naming the known ones."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if statement_timeout_s is not None:
             await set_statement_timeout(conn, statement_timeout_s)
-        known = await known_values(conn, ("reason", "team"))
-        errors = unknown_values({"reason": ("reason", scope.reasons), "team": ("team", scope.teams)},
-                                known)
-        if errors:
-            raise BadRequest(errors)
+        cache = known_cache or KnownValues(ttl_s=0)
+        await cache.check(conn, {"reason": ("reason", scope.reasons), "team": ("team", scope.teams)})
+        known = await cache.get(conn, ("reason", "team"))
         totals = await waste_totals(conn, scope)
         flow = await flow_by_day(conn, scope)
         cap = await capacity(conn, scope)
@@ -309,8 +336,8 @@ async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float |
     return SummaryFigures(now, totals, flow, cap, bl, fb, known)
 
 
-async def waste_breakdown(conn: Conn, q: BreakdownQuery, statement_timeout_s: float | None = None
-                          ) -> list[dict[str, Any]]:
+async def waste_breakdown(conn: Conn, q: BreakdownQuery, statement_timeout_s: float | None = None,
+                          known: KnownValues | None = None) -> list[dict[str, Any]]:
     """Occurrences and quantity of each waste over the scope per value of ``q.by`` (a
     column of waste.waste_ledger: channel, reason or team; null: the row has none, e.g.
     a queue wait before any agent has a team). By channel or reason, overproduction has
@@ -330,7 +357,7 @@ async def waste_breakdown(conn: Conn, q: BreakdownQuery, statement_timeout_s: fl
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if statement_timeout_s is not None:
             await set_statement_timeout(conn, statement_timeout_s)
-        await check_known(conn, {"reason": ("reason", scope.reasons), "team": ("team", scope.teams)})
+        await check_known(conn, {"reason": ("reason", scope.reasons), "team": ("team", scope.teams)}, known)
         rows = await conn.fetch(
             f"SELECT waste_type, {q.by} AS value, count(*) FILTER (WHERE quantity > 0) AS occurrences, "
             "coalesce(sum(quantity::numeric), 0)::float8 AS quantity "
