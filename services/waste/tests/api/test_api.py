@@ -391,6 +391,8 @@ async def test_unknown_reasons_and_teams_are_400_naming_the_known_ones(api: Api)
     assert e == {"reason": "unknown reason 'refunds' (known: billing, complaint, order_status)"}
     e = await api.bad("/api/v1/waste_ledger", team="digital", reason="nope")
     assert set(e) == {"team", "reason"} and e["team"].endswith("(known: care, sales)")
+    assert (await api.bad("/api/v1/customers", segment="enterprise"))["segment"] == (
+        "unknown segment 'enterprise' (known: SMB, retail)")
     # the interactions are cut by the last assigned agent's team
     care = await api.get("/api/v1/interactions", team="care", **DAY)
     assert care["count"] == 6 and {r["team"] for r in care["rows"]} == {"care"}

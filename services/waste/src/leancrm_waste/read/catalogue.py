@@ -107,7 +107,7 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          ("day", "source", "routed_team"),
          "Feedback per day, source and routed team: count, sentiment, ideas and votes."),
     View("customers", None, None,
-         (Filter("segment", "segment", "label", what="segment"),
+         (Filter("segment", "segment", "label", what="segment", known="segment"),
           Filter("forgotten", "forgotten", "bool")),
          ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
                            "without the scope personal:read).", personal=("name", "email")),

@@ -101,6 +101,7 @@ KNOWN_VALUES_SQL: Final[Mapping[str, str]] = {
     "reason": "SELECT DISTINCT reason FROM waste.interactions WHERE reason IS NOT NULL ORDER BY 1",
     "team": "SELECT team FROM waste.capacity_hourly WHERE team IS NOT NULL "
             "UNION SELECT team FROM waste.interactions WHERE team IS NOT NULL ORDER BY 1",
+    "segment": "SELECT DISTINCT segment FROM waste.customers WHERE segment IS NOT NULL ORDER BY 1",
 }
 #: known values a 400 lists at most (it counts the others)
 MAX_KNOWN_LISTED: Final = 40
