@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from leancrm_devstack.testing import Infra
-from leancrm_waste.read import catalogue, params, views
+from leancrm_waste.read import catalogue, params, timezone, views
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.catalogue import VIEWS
 from leancrm_waste.read.querystring import parse_query_string, shown_name
@@ -171,7 +171,7 @@ def test_day_and_instant_parsers_and_the_huddle_window_stay_in_range() -> None:
             params.parse_instant(bad)
     with pytest.raises(ValueError):
         params.parse_day("２０２６-06-15")
-    assert views.first_day_from(datetime(2199, 12, 31, 12, tzinfo=UTC)) == date(2200, 1, 1)
+    assert timezone.first_day_from(datetime(2199, 12, 31, 12, tzinfo=UTC)) == date(2200, 1, 1)
 
 
 async def test_huddle_figures_refuse_a_day_out_of_range_instead_of_overflowing(client: Client) -> None:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -306,7 +307,7 @@ async def test_a_waste_picked_on_the_pareto_is_broken_down_by_channel_reason_and
         nonlocal dom
         dom = await dump(f"{dashboard_url}&breakdown=waiting#token={VIEWER}")
         tag = re.search(r'<section id="breakdown"[^>]*>', dom)
-        return bool(tag) and 'data-loaded="true"' in tag.group()
+        return tag is not None and 'data-loaded="true"' in tag.group()
 
     await wait_until(loaded, timeout_s=120, interval_s=1, what="the breakdown drawn")
     panel = re.search(r'<section id="breakdown".*?</section>', dom, re.S)
@@ -363,3 +364,113 @@ async def test_days_and_hours_are_shown_in_the_business_time_zone(berlin_dashboa
     occupancy = html.unescape(figures(dom)["occupancy"])
     assert re.search(r"<title>[^<]* · 2026-11-23 \d\d:00 Europe/Berlin", occupancy)
     assert re.search(r'<text[^>]*text-anchor="start"[^>]*>11-23</text>', occupancy)
+
+
+class Page:
+    """One headless Chromium page driven over the DevTools protocol on a pipe
+    (``--remote-debugging-pipe``: commands on fd 3, answers on fd 4, NUL-separated JSON):
+    enough to evaluate script and click with the mouse, without a driver library."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader, writer_fd: int,
+                 profile: str) -> None:
+        self.proc, self.reader, self.writer_fd, self.profile = proc, reader, writer_fd, profile
+        self.next_id = 0
+        self.session: str | None = None
+
+    @classmethod
+    async def open(cls, url: str) -> Page:
+        profile = tempfile.mkdtemp(prefix="leancrm-chromium-")
+        to_child, from_parent = os.pipe()
+        from_child, to_parent = os.pipe()
+
+        def fds() -> None:  # the child's fd 3 reads commands, fd 4 writes answers
+            os.dup2(to_child, 3)
+            os.dup2(to_parent, 4)
+
+        proc = await asyncio.create_subprocess_exec(
+            str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe",
+            "--window-size=1400,1000", url, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=fds, close_fds=False)
+        os.close(to_child)
+        os.close(to_parent)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 24)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                     os.fdopen(from_child, "rb"))
+        page = cls(proc, reader, from_parent, profile)
+        targets = await page.send("Target.getTargets", session=False)
+        target = next(t for t in targets["targetInfos"] if t["type"] == "page")
+        attached = await page.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
+                                   session=False)
+        page.session = str(attached["sessionId"])
+        return page
+
+    async def send(self, method: str, params: dict[str, Any] | None = None, session: bool = True
+                   ) -> dict[str, Any]:
+        self.next_id += 1
+        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.writer_fd, json.dumps(msg).encode() + b"\0")
+        while True:
+            raw = await asyncio.wait_for(self.reader.readuntil(b"\0"), 30)
+            answer = json.loads(raw[:-1])
+            if answer.get("id") == self.next_id:
+                assert "error" not in answer, answer
+                return dict(answer.get("result", {}))
+
+    async def eval(self, script: str) -> Any:
+        got = await self.send("Runtime.evaluate", {"expression": script, "returnByValue": True})
+        return got["result"].get("value")
+
+    async def click(self, x: float, y: float) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
+                                                         "clickCount": 1})
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.send("Browser.close", session=False)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 20)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        os.close(self.writer_fd)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+async def test_one_click_on_a_pareto_bar_opens_that_wastes_breakdown(dashboard_url: str) -> None:
+    page = await Page.open(f"{dashboard_url}&paused=1#token={VIEWER}")
+    try:
+        async def loaded() -> bool:
+            return await page.eval("document.body.dataset.loaded === 'true'") is True
+
+        await wait_until(loaded, timeout_s=60, interval_s=0.5, what="the page loaded")
+        assert await page.eval("document.getElementById('breakdown').hidden") is True
+        box = await page.eval("""(() => {
+            const bar = document.querySelector('rect.pick[data-waste="defects"]');
+            bar.scrollIntoView({block: 'center'});
+            const r = bar.getBoundingClientRect();
+            return [r.left + r.width / 2, r.bottom - 2];
+        })()""")
+        assert isinstance(box, list)
+        await page.click(float(box[0]), float(box[1]))
+
+        async def shown() -> bool:
+            return await page.eval("document.getElementById('breakdown').dataset.loaded === 'true' && "
+                                   "document.getElementById('breakdown').dataset.waste === 'defects'") is True
+
+        await wait_until(shown, timeout_s=30, interval_s=0.5, what="the breakdown of defects shown")
+        rows = await page.eval("[...document.querySelectorAll('#breakdown [data-by]')]"
+                               ".map((d) => [d.dataset.by, Number(d.dataset.rows)])")
+        assert isinstance(rows, list) and dict(rows).keys() == {"channel", "reason", "team"}
+        assert all(n > 0 for _, n in rows), rows
+        assert "breakdown=defects" in str(await page.eval("location.search"))
+        assert await page.eval("document.getElementById('breakdown').hidden") is False
+        # close hides it and takes it off the address
+        await page.eval("document.getElementById('breakdown-close').click()")
+        assert await page.eval("document.getElementById('breakdown').hidden") is True
+        assert "breakdown" not in str(await page.eval("location.search"))
+    finally:
+        await page.close()
