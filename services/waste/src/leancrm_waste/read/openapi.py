@@ -45,7 +45,12 @@ FRACTION_WORDS: Final = f"a fraction from 0 to 1, not a percentage (rounded to {
 
 def nullable(schema: Schema) -> Schema:
     t = schema.get("type")
-    return {**schema, "type": [t, "null"]} if isinstance(t, str) else schema
+    if not isinstance(t, str):
+        return schema
+    out = {**schema, "type": [t, "null"]}
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
 
 
 def column_schema(name: str) -> Schema:
