@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from leancrm_contracts import registry, schemas, topics
+from leancrm_contracts.alerts import ALERT_TYPES, AlertMessage
 from leancrm_contracts.envelope import CommandEnvelope, EventEnvelope
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schemas"
@@ -49,7 +50,8 @@ def test_one_file_per_message() -> None:
     for event_type in registry.ALL_EVENTS:
         doc = json.loads(files[f"events/{event_type}.json"])
         assert doc["x-event-type"] == event_type
-    assert len(files) == 3 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+    assert len(files) == 4 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+    assert json.loads(files["alert-message.json"])["title"] == "AlertMessage"
 
 
 def _resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -70,6 +72,7 @@ def test_asyncapi_lists_every_topic_and_message() -> None:
         assert set(addresses[topic]["messages"]) == set(messages)
     assert set(addresses[topics.COMMAND_RESULTS]["messages"]) == {"command_result"}
     assert set(addresses[topics.DLQ]["messages"]) == {"dead_letter"}
+    assert set(addresses[topics.ALERTS]["messages"]) == {"alert.raised", "alert.cleared"}
 
 
 def test_asyncapi_references_resolve() -> None:
@@ -96,7 +99,9 @@ def test_asyncapi_examples_validate_against_the_models() -> None:
     for name, message in doc["components"]["messages"].items():
         for example in message.get("examples", []):
             payload = example["payload"]
-            if "event_type" in payload:
+            if payload.get("event_type") in ALERT_TYPES:
+                assert AlertMessage.model_validate(payload).event_type == name
+            elif "event_type" in payload:
                 envelope = EventEnvelope.model_validate(payload)
                 registry.ALL_EVENTS[envelope.event_type].model_validate(envelope.data)
             else:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from . import customers, examples, feedback, interactions
+from .alerts import ALERT_PRODUCER, ALERT_RAISED, ALERT_TYPES, AlertMessage
 from .enums import DlqErrorCode, Producer
 from .envelope import (
     CONTENT_TYPE_JSON,
@@ -33,7 +34,7 @@ from .envelope import (
 )
 from .examples import COMMAND_EXAMPLES, EVENT_EXAMPLES
 from .registry import ALL_COMMANDS, ALL_EVENTS, PRODUCER_OF_EVENT
-from .topics import COMMAND_RESULTS, DLQ
+from .topics import ALERTS, COMMAND_RESULTS, DLQ
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUT_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
@@ -43,6 +44,7 @@ ENVELOPES: Final[dict[str, type[BaseModel]]] = {
     "event-envelope.json": EventEnvelope,
     "command-envelope.json": CommandEnvelope,
     "command-result.json": CommandResult,
+    "alert-message.json": AlertMessage,
 }
 
 #: (channel id, topic, key, description) in section 1's order, per service
@@ -141,6 +143,24 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
     }
 
 
+def _example_alert(alert_type: str) -> dict[str, Any]:
+    raised = alert_type == ALERT_RAISED
+    return {
+        "event_id": "7d6c5b4a-3928-4176-9574-6b5a49382716",
+        "event_type": alert_type,
+        "schema_version": 1,
+        "producer": ALERT_PRODUCER,
+        "rule": "queue_wait_p90",
+        "subject": "phone",
+        "value": 95.0 if raised else 12.0,
+        "threshold": 20.0,
+        "at": _EXAMPLE_AT if raised else "2026-11-23T09:40:07.500Z",
+        "raised_at": _EXAMPLE_AT,
+        "summary": "phone: queue wait p90 over the last 15 min is 95 s (threshold 20 s)" if raised
+        else "phone: queue wait p90 over the last 15 min is back to 12 s (threshold 20 s)",
+    }
+
+
 def _typed_message(
     kind: str, name: str, envelope: str, data: str, key: str, doc: str | None
 ) -> dict[str, Any]:
@@ -179,6 +199,7 @@ def asyncapi() -> dict[str, Any]:
         EventEnvelope,
         CommandEnvelope,
         CommandResult,
+        AlertMessage,
         *ALL_COMMANDS.values(),
         *ALL_EVENTS.values(),
     ]
@@ -263,6 +284,27 @@ def asyncapi() -> dict[str, Any]:
         DLQ,
         "messages that could not be decoded or validated, from any consumer",
         ["dead_letter"],
+        "send",
+    )
+
+    for alert_type in ALERT_TYPES:
+        messages[alert_type] = {
+            "name": alert_type,
+            "title": alert_type,
+            "summary": "an alert rule's condition became true for a subject" if alert_type == ALERT_RAISED
+            else "an alert rule's condition became false again for a subject",
+            "contentType": CONTENT_TYPE_JSON,
+            "headers": _headers(alert_type),
+            "payload": {"allOf": [{"$ref": "#/components/schemas/AlertMessage"},
+                                  {"type": "object", "properties": {"event_type": {"const": alert_type}}}]},
+            "bindings": _kafka_key("<rule>:<subject>"),
+            "examples": [{"headers": _example_headers(alert_type), "payload": _example_alert(alert_type)}],
+        }
+    add_channel(
+        "alerts",
+        ALERTS,
+        "alerts raised and cleared by the waste service's alert rules (contract section 5)",
+        list(ALERT_TYPES),
         "send",
     )
 

@@ -12,6 +12,8 @@ FEEDBACK_EVENTS: Final = "crm.feedback.events.v1"
 
 COMMAND_RESULTS: Final = "crm.command-results.v1"
 DLQ: Final = "crm.dlq.v1"
+#: alerts raised and cleared by the waste service (sections 2.7 and 5)
+ALERTS: Final = "crm.alerts.v1"
 
 COMMAND_TOPICS: Final[tuple[str, ...]] = (
     CUSTOMERS_COMMANDS,
@@ -20,4 +22,4 @@ COMMAND_TOPICS: Final[tuple[str, ...]] = (
 )
 EVENT_TOPICS: Final[tuple[str, ...]] = (CUSTOMERS_EVENTS, INTERACTIONS_EVENTS, FEEDBACK_EVENTS)
 #: every topic of section 1, in the table's order
-ALL_TOPICS: Final[tuple[str, ...]] = (*COMMAND_TOPICS, *EVENT_TOPICS, COMMAND_RESULTS, DLQ)
+ALL_TOPICS: Final[tuple[str, ...]] = (*COMMAND_TOPICS, *EVENT_TOPICS, COMMAND_RESULTS, DLQ, ALERTS)

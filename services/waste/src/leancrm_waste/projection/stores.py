@@ -7,6 +7,7 @@ every view in one transaction: readers see the old figures or the new, never a m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -14,6 +15,7 @@ import asyncpg
 
 from leancrm_servicekit.db import Conn, check_identifier
 from leancrm_servicekit.logging import get_logger
+from leancrm_waste.domain.service_level import DEFAULT_THRESHOLDS
 
 log = get_logger(component="readmodel")
 
@@ -38,10 +40,12 @@ def _sql(name: str, store: str) -> str:
 
 
 async def create_store(conn: Conn, store: str, target_occupancy: float,
+                       thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS, *,
                        business_timezone: str = "UTC") -> None:
-    """The store's tables (made when missing) and its settings, written at every start:
-    the target occupancy and the business time zone the views cut days in (an IANA name
-    PostgreSQL must know too: otherwise a ValueError, before anything is written)."""
+    """Make ``store`` if missing and write the settings its views read, replacing what an
+    earlier start wrote: the target occupancy, the service-level thresholds and the
+    business time zone the views cut days in (an IANA name PostgreSQL must know too:
+    otherwise a ValueError, before anything is written)."""
     try:
         await conn.fetchval("SELECT now() AT TIME ZONE $1::text", business_timezone)
     except asyncpg.InvalidParameterValueError:
@@ -54,6 +58,19 @@ async def create_store(conn: Conn, store: str, target_occupancy: float,
         "target_occupancy = excluded.target_occupancy, business_timezone = excluded.business_timezone",
         target_occupancy, business_timezone,
     )
+    await write_service_level_targets(conn, store, thresholds)
+
+
+async def write_service_level_targets(conn: Conn, store: str, thresholds: Mapping[str, float]) -> None:
+    """Replace ``store``'s service-level thresholds (contract section 5) in one statement."""
+    channels = sorted(thresholds)
+    await conn.execute(
+        f"WITH gone AS (DELETE FROM {check_identifier(store)}.service_level_targets "
+        " WHERE NOT channel = ANY($1::text[])) "
+        f"INSERT INTO {store}.service_level_targets (channel, threshold_s) "
+        "SELECT * FROM unnest($1::text[], $2::float8[]) "
+        "ON CONFLICT (channel) DO UPDATE SET threshold_s = excluded.threshold_s",
+        channels, [thresholds[c] for c in channels])
 
 
 async def install_views(conn: Conn, store: str) -> None:

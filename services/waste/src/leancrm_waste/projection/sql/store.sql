@@ -161,3 +161,11 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
 -- The business time zone (IANA name; LEANCRM_BUSINESS_TIMEZONE, written at every start):
 -- the views cut their days in it. Added to stores made before it, as UTC.
 ALTER TABLE {store}.settings ADD COLUMN IF NOT EXISTS business_timezone TEXT NOT NULL DEFAULT 'UTC';
+
+-- The service-level threshold per channel (contract section 5), in seconds, as the
+-- settings gave it at the service's last start (LEANCRM_SERVICE_LEVEL_THRESHOLDS over the
+-- defaults); waste.service_level_targets shows it, waste.service_level_hourly uses it.
+CREATE TABLE IF NOT EXISTS {store}.service_level_targets (
+    channel     TEXT PRIMARY KEY,
+    threshold_s DOUBLE PRECISION NOT NULL CHECK (threshold_s >= 0)
+);
