@@ -88,7 +88,7 @@ async def berlin(infra: Infra) -> AsyncIterator[Berlin]:
     store = f"tz_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(infra.dsn)
     try:
-        await stores.create_store(conn, store, 0.85, "Europe/Berlin")
+        await stores.create_store(conn, store, 0.85, business_timezone="Europe/Berlin")
         await across_midnight().write(conn, store)
         await stores.install_views(conn, store)
     finally:
@@ -199,6 +199,7 @@ async def test_a_zone_postgresql_does_not_know_stops_the_store_before_anything_i
     conn = await asyncpg.connect(infra.dsn)
     try:
         with pytest.raises(ValueError, match="PostgreSQL does not know the time zone 'Not/AZone'"):
-            await stores.create_store(conn, f"tz_bad_{uuid.uuid4().hex[:8]}", 0.85, "Not/AZone")
+            await stores.create_store(conn, f"tz_bad_{uuid.uuid4().hex[:8]}", 0.85,
+                                      business_timezone="Not/AZone")
     finally:
         await conn.close()

@@ -83,7 +83,7 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS, zone: s
     applier = WasteApplier(WasteStore(store))
     conn = await asyncpg.connect(dsn)
     try:
-        await stores.create_store(conn, store, 0.85, zone)
+        await stores.create_store(conn, store, 0.85, business_timezone=zone)
         for i in range(0, len(records), 2000):
             async with conn.transaction():
                 dead = await applier(conn, records[i:i + 2000])

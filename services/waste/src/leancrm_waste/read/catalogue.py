@@ -118,9 +118,10 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          "Service level (answered within the channel's threshold / offered) and average and 90th-"
          "percentile speed of answer per UTC hour of start and channel."),
     View("demand_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
-         "Value and failure demand per UTC day of start, channel and reason."),
+         "Value and failure demand per day of start (business time zone), channel and reason."),
     View("lead_time_daily", "day", "day", (F_REASON,), ("day", "reason"),
-         "Lead-time percentiles (p50, p85, p95) of the interactions ended per UTC day, per reason."),
+         "Lead-time percentiles (p50, p85, p95) of the interactions ended per day (business time "
+         "zone), per reason."),
 )}
 
 #: the parameters of the summary, and the filters among them

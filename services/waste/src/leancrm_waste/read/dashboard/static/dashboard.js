@@ -657,6 +657,7 @@
 
   function showRefused(e) {
     document.body.dataset.error = "bad_request";
+    document.dispatchEvent(new CustomEvent("leancrm:refused", { detail: e.message }));
     setStatus(`The figures cannot be shown: ${e.message}`, true);
     document.getElementById("tiles").textContent = "";
     for (const name of Object.keys(PART)) {
@@ -778,6 +779,8 @@
       state.last = data;
       syncChoices(data);
       drawAll(data);
+      // the other charts of the page (static/service_level.js) follow the same period and filters
+      document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data }));
       await loadBreakdown();
       const f = data.filters;
       const lagText = lag ? ` · projector lag ${num(lag.total)} event${lag.total === 1 ? "" : "s"}` +
