@@ -42,6 +42,10 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "ideas", "idea_votes",
     ),
     "customers": ("customer_id", "segment", "name", "email", "forgotten"),
+    "open_interactions": (
+        "interaction_id", "channel", "reason", "team", "started_at", "age_band", "queued_since",
+        "on_hold_since", "open_waiting_s",
+    ),
     "service_level_targets": ("channel", "threshold_s"),
     "service_level_hourly": (
         "bucket_start", "channel", "threshold_s", "contacts", "offered", "answered",

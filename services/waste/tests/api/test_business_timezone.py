@@ -33,7 +33,6 @@ from leancrm_waste.projection import stores
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.params import days_of, parse_scope
 from leancrm_waste.read.timezone import day_bounds, first_day_from, midnight_in, zone_named
-from leancrm_waste.read.views import huddle_figures
 from leancrm_waste.settings import WasteSettings
 
 from .access import ANALYST, bearer, guard
@@ -152,18 +151,6 @@ async def test_the_api_reads_dates_and_periods_in_the_business_zone(berlin: Berl
     assert [r["quantity"] for r in ledger["rows"]] == [300.0]
     by_day = await berlin.get("/api/v1/breakdown", by="channel", waste="waiting", **tuesday)
     assert [(r["channel"], r["quantity"]) for r in by_day["rows"]] == [("phone", 300.0)]
-
-
-async def test_the_huddles_figures_are_days_of_the_business_zone(berlin: Berlin) -> None:
-    conn = await asyncpg.connect(berlin.dsn)
-    try:
-        f = await huddle_figures(conn, date(2026, 11, 17), baseline_days=1, zone=BERLIN)
-    finally:
-        await conn.close()
-    assert {d: r["contacts"] for d, r in f["flow"].items()} == {date(2026, 11, 16): 1, date(2026, 11, 17): 2}
-    assert f["capacity"][date(2026, 11, 17)]["overproduction_s"] == pytest.approx(1260.0)
-    assert f["capacity"][date(2026, 11, 16)]["overproduction_s"] == 0
-    assert f["wastes"][date(2026, 11, 16)] == {"waiting": 600.0}
 
 
 def test_yesterday_and_days_in_the_business_zone() -> None:

@@ -52,6 +52,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
+from leancrm_waste.read.signals import signals_handler, unfinished_in
 from leancrm_waste.read.timezone import zone_name
 from leancrm_waste.read.views import (
     KnownValues,
@@ -266,11 +267,13 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         async def read(conn: Conn) -> dict[str, Any]:
             f = await summary_figures(conn, scope, limits.statement_timeout_s, known)
-            return shaping.summary(
+            body = shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time, zone),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
                 sentiment=f.sentiment, costs=cost, target_occupancy=target, known=f.known,
                 time_zone=zone_name(zone))
+            body["unfinished"] = await unfinished_in(conn, scope)  # honest periods (issue 14)
+            return body
 
         return await _read(service, read, limits)
 
@@ -321,6 +324,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         root = request.scope.get("root_path", "").rstrip("/")
         endpoints = {**{name: f"{root}/api/v1/{name}" for name in VIEWS},
                      "summary": f"{root}/api/v1/summary", "breakdown": f"{root}/api/v1/breakdown",
+                     "signals": f"{root}/api/v1/signals",
                      "lag": f"{root}/api/v1/lag", "openapi": f"{root}/api/v1/openapi.json",
                      "dashboard": f"{root}/dashboard"}
         return JSONResponse({"views": list(VIEWS), "endpoints": endpoints,
@@ -341,6 +345,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
         Route("/api/v1/breakdown", breakdown, methods=["GET"]),
+        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),

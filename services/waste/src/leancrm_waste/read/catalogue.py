@@ -111,6 +111,11 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
           Filter("forgotten", "forgotten", "bool")),
          ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
                            "without the scope personal:read).", personal=("name", "email")),
+    View("open_interactions", "started_at", "instant",
+         (F_CHANNEL, F_REASON, F_TEAM, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
+         ("started_at", "interaction_id"),
+         "Interactions not yet ended, one row each, with the waiting accrued so far by those "
+         "still queued or on hold (now)."),
     # service level, demand by type and lead times (contract section 5; issue 14)
     View("service_level_targets", None, None, (F_CHANNEL,), ("channel",),
          "The service-level threshold per channel, in seconds."),

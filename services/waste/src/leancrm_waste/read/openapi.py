@@ -25,6 +25,7 @@ from leancrm_waste.read.catalogue import (
 from leancrm_waste.read.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, SUMMARY_MAX_DAYS, TIME_RANGE_WORDS
 from leancrm_waste.read.querystring import MAX_ERRORS, MAX_PARAMS, MAX_VALUES
 from leancrm_waste.read.shaping import FRACTION_DECIMALS, SECONDS_DECIMALS, is_fraction, is_seconds
+from leancrm_waste.read.signals import signals_openapi
 
 Schema = dict[str, Any]
 
@@ -304,6 +305,7 @@ def openapi_document() -> dict[str, Any]:
                                           **_csv_content(["waste_type", "<by>", "occurrences", "quantity",
                                                           "unit", "cost_s", "share"])}},
                       **_ERRORS}}}
+    paths["/api/v1/signals"] = signals_openapi(_SECURED, _ERRORS)
     paths["/api/v1/lag"] = {"get": {
         "summary": "Projector consumer lag per partition", **_SECURED,
         "responses": {"200": {"description": "events not yet projected, per topic/partition",

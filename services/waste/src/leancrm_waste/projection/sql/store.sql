@@ -162,6 +162,13 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
 -- the views cut their days in it. Added to stores made before it, as UTC.
 ALTER TABLE {store}.settings ADD COLUMN IF NOT EXISTS business_timezone TEXT NOT NULL DEFAULT 'UTC';
 
+-- Contacts waiting now (contract section 6, waste.open_interactions): the start of an
+-- open interaction's earliest open queue episode and open hold episode, null when
+-- none. Added after the table's first version, so a store made before gets them too.
+ALTER TABLE {store}.interactions
+    ADD COLUMN IF NOT EXISTS queued_since  TIMESTAMPTZ,
+    ADD COLUMN IF NOT EXISTS on_hold_since TIMESTAMPTZ;
+
 -- The service-level threshold per channel (contract section 5), in seconds, as the
 -- settings gave it at the service's last start (LEANCRM_SERVICE_LEVEL_THRESHOLDS over the
 -- defaults); waste.service_level_targets shows it, waste.service_level_hourly uses it.

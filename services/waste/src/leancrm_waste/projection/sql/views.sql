@@ -171,6 +171,22 @@ GROUP BY 1, f.source, f.routed_team;
 CREATE OR REPLACE VIEW waste.customers AS
 SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
 
+-- Open interactions now (contract section 6): the backlog one row each, with the
+-- waiting accrued so far in the episodes still open (live: up to now()), which no
+-- other figure counts until the episode ends.
+CREATE OR REPLACE VIEW waste.open_interactions AS
+SELECT interaction_id, channel, reason, team, started_at,
+       CASE WHEN now() - started_at < interval '1 hour' THEN '<1h'
+            WHEN now() - started_at <= interval '24 hours' THEN '1-24h'
+            ELSE '>24h' END AS age_band,
+       queued_since, on_hold_since,
+       CASE WHEN queued_since IS NOT NULL OR on_hold_since IS NOT NULL THEN
+           coalesce(greatest(0, extract(epoch FROM now() - queued_since)), 0)
+           + coalesce(greatest(0, extract(epoch FROM now() - on_hold_since)), 0)
+       END::double precision AS open_waiting_s
+FROM {store}.interactions
+WHERE ended_at IS NULL AND started_at IS NOT NULL;  -- open: not ended, as waste.backlog
+
 -- Service level and speed of answer, demand by type, lead-time percentiles (contract
 -- section 5, "Service level, demand and lead times"; issue 14). The reference is
 -- leancrm_waste.domain.service_level and leancrm_waste.domain.demand.

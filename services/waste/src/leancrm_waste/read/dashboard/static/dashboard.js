@@ -779,7 +779,7 @@
       state.last = data;
       syncChoices(data);
       drawAll(data);
-      // the other charts of the page (static/service_level.js) follow the same period and filters
+      // the other charts of the page (static/service_level.js, signals.js) follow the same period and filters
       document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data }));
       await loadBreakdown();
       const f = data.filters;
