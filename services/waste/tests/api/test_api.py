@@ -505,7 +505,8 @@ async def test_seconds_and_fractions_come_rounded(api: Api) -> None:
 async def test_the_index_lists_every_endpoint_and_openapi_describes_each_answer(api: Api) -> None:
     index = await api.get("/api/v1")
     assert index["endpoints"] == {**{v: f"/api/v1/{v}" for v in VIEWS}, "summary": "/api/v1/summary",
-                                  "breakdown": "/api/v1/breakdown", "lag": "/api/v1/lag",
+                                  "breakdown": "/api/v1/breakdown", "signals": "/api/v1/signals",
+                                  "lag": "/api/v1/lag",
                                   "openapi": "/api/v1/openapi.json", "dashboard": "/dashboard"}
     doc = await api.get("/api/v1/openapi.json")
     for url in index["endpoints"].values():

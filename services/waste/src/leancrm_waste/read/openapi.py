@@ -280,6 +280,43 @@ def _breakdown_schema() -> Schema:
                  "rows": {"type": "array", "items": row}})
 
 
+def _signals_schema() -> Schema:
+    value = {"type": ["number", "null"], "description": f"{FRACTION_WORDS}, or {SECONDS_WORDS} when "
+                                                        "the chart's unit is seconds"}
+    point = _obj({"day": column_schema("day"), "value": value, "moving_range": value,
+                  "contacts": {"type": "integer"}, "open": {"type": "integer"},
+                  "in_baseline": {"type": "boolean"}, "rules": _STR_LIST, "signal": {"type": "boolean"}})
+    limits = {"type": ["object", "null"], "properties": {
+        k: {"type": ["number", "null"]} for k in ("centre", "lower", "upper", "lower_zone", "upper_zone",
+                                                   "average_moving_range")}
+        | {"baseline_points": {"type": "integer"}}}
+    chart = {"type": "object", "properties": {
+        "rate": {"type": "string"}, "label": {"type": "string"},
+        "unit": {"type": "string", "enum": ["fraction", "seconds"]},
+        "better": {"type": ["string", "null"]}, "target": {"type": ["number", "null"]},
+        "limits": limits, "baseline": {"type": ["object", "null"]},
+        "points": {"type": "array", "items": point},
+        "signals": {"type": "array", "items": {"type": "string"}}},
+        "required": ["rate", "label", "unit", "limits"]}
+    return {"type": "object", "properties": {
+        "from": column_schema("day"), "to": column_schema("day"), "filters": _FILTERS,
+        "definitions": {"type": "object"}, "charts": {"type": "array", "items": chart}},
+        "required": ["from", "to", "charts"]}
+
+
+def _with_schema(path: dict[str, Any]) -> dict[str, Any]:
+    """The signals' path item (read.signals) with the schema of its answer and its
+    repeatable filters declared form/explode, as every other endpoint has them."""
+    op = path["get"]
+    ok = op["responses"]["200"]
+    ok.setdefault("content", {"application/json": {"schema": _signals_schema()}})
+    for p in op.get("parameters", []):
+        if p.get("schema", {}).get("type") == "array":
+            p.setdefault("style", "form")
+            p.setdefault("explode", True)
+    return path
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
     paths: dict[str, Any] = {f"/api/v1/{name}": view_path(view) for name, view in VIEWS.items()}
@@ -305,7 +342,7 @@ def openapi_document() -> dict[str, Any]:
                                           **_csv_content(["waste_type", "<by>", "occurrences", "quantity",
                                                           "unit", "cost_s", "share"])}},
                       **_ERRORS}}}
-    paths["/api/v1/signals"] = signals_openapi(_SECURED, _ERRORS)
+    paths["/api/v1/signals"] = _with_schema(signals_openapi(_SECURED, _ERRORS))
     paths["/api/v1/lag"] = {"get": {
         "summary": "Projector consumer lag per partition", **_SECURED,
         "responses": {"200": {"description": "events not yet projected, per topic/partition",
