@@ -282,6 +282,11 @@ async def test_each_filter_changes_every_chart_or_the_chart_says_why_not(dashboa
             assert changed or said, f"{chart} with {name}: neither changed nor says why not"
             if said and not changed:
                 assert "not by " in html.unescape(got[chart]).lower(), chart
+    # the signal charts (over every reason) say so when a reason is asked for
+    billing = await dump(f"{dashboard_url}&reason=billing#token={VIEWER}")
+    signals = re.search(r'<section id="signals"[^>]*data-not-by="([^"]*)"', billing)
+    assert signals and signals.group(1) == "reason", billing[:2000]
+    assert "Not by reason: the signals are the key rates over every reason." in html.unescape(billing)
     # the Pareto says overproduction cannot be cut by channel rather than showing 0 s
     email = figures(await dump(f"{dashboard_url}&channel=email#token={VIEWER}"))
     assert "overproduction:channel" in not_by(email["pareto"])
