@@ -31,6 +31,7 @@ from leancrm_devstack.testing import Infra
 from leancrm_servicekit.environment import known_variables
 from leancrm_waste.projection import stores
 from leancrm_waste.read.api import api_routes
+from leancrm_waste.read.daily import DailyScope, daily_figures, reasons_by_day
 from leancrm_waste.read.params import days_of, parse_scope
 from leancrm_waste.read.timezone import day_bounds, first_day_from, midnight_in, zone_named
 from leancrm_waste.settings import WasteSettings
@@ -151,6 +152,23 @@ async def test_the_api_reads_dates_and_periods_in_the_business_zone(berlin: Berl
     assert [r["quantity"] for r in ledger["rows"]] == [300.0]
     by_day = await berlin.get("/api/v1/breakdown", by="channel", waste="waiting", **tuesday)
     assert [(r["channel"], r["quantity"]) for r in by_day["rows"]] == [("phone", 300.0)]
+
+
+async def test_the_huddles_and_signals_days_are_the_business_zones(berlin: Berlin) -> None:
+    conn = await asyncpg.connect(berlin.dsn)
+    try:
+        days = await daily_figures(conn, date(2026, 11, 16), date(2026, 11, 17), DailyScope(zone=BERLIN))
+        reasons = await reasons_by_day(conn, [date(2026, 11, 17)], DailyScope(zone=BERLIN))
+    finally:
+        await conn.close()
+    assert {d: f.contacts for d, f in days.items()} == {date(2026, 11, 16): 1, date(2026, 11, 17): 2}
+    assert days[date(2026, 11, 16)].wastes == {"waiting": 600.0}
+    assert days[date(2026, 11, 17)].overproduction_s == pytest.approx(1260.0)
+    assert [(r["reason"], r["contacts"]) for r in reasons] == [("billing", 2)]
+    s = await berlin.get("/api/v1/signals", rate="fcr_rate", min_contacts="1",
+                         **{"from": "2026-11-16", "to": "2026-11-17"})
+    assert [(p["day"], p["contacts"]) for p in s["charts"][0]["points"]] == [
+        ("2026-11-16", 1), ("2026-11-17", 2)]
 
 
 def test_yesterday_and_days_in_the_business_zone() -> None:

@@ -345,7 +345,8 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
         Route("/api/v1/breakdown", breakdown, methods=["GET"]),
-        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
+        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target,
+                                                          zone)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
