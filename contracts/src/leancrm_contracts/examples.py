@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from . import customers as c
 from . import feedback as f
+from . import improvements as im
 from . import interactions as i
 from .base import CommandData, EventData
 
@@ -17,6 +18,7 @@ INTERACTION_ID: Final = "9e2f4b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
 FEEDBACK_ID: Final = "2d6c8e0a-4b1f-4c3d-9e7a-5f6b7c8d9e0f"
 VOTER_ID: Final = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 AGENT_ID: Final = "agent-0042"
+IMPROVEMENT_ID: Final = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 
 _I = {"interaction_id": INTERACTION_ID}
 _SUBMIT: Final[dict[str, Any]] = {
@@ -32,6 +34,22 @@ _VOTE: Final[dict[str, Any]] = {
     "feedback_id": FEEDBACK_ID,
     "voter_customer_id": VOTER_ID,
     "vote": 1,
+}
+
+_START: Final[dict[str, Any]] = {
+    "improvement_id": IMPROVEMENT_ID,
+    "title": "Billing agents explain the first bill's pro-rata lines on the call",
+    "target": "failure_demand_rate",
+    "scope": {"channel": None, "reason": "billing", "team": None},
+    "starts_on": "2026-11-30",
+    "owner_team": "billing",
+    "expected": {"direction": "decrease", "size": 0.1},
+    "note": "Half of the repeat billing calls ask about the first bill.",
+}
+_END: Final[dict[str, Any]] = {
+    "improvement_id": IMPROVEMENT_ID,
+    "outcome": "adopted",
+    "note": "Repeat billing calls fell beyond the old limits; now in the standard script.",
 }
 
 _COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
@@ -65,6 +83,8 @@ _COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
     i.SignOutAgent: {"agent_id": AGENT_ID},
     f.SubmitFeedback: dict(_SUBMIT),
     f.VoteIdea: dict(_VOTE),
+    im.StartImprovement: dict(_START),
+    im.EndImprovement: dict(_END),
 }
 
 _EVENTS: Final[dict[type[EventData], dict[str, Any]]] = {
@@ -97,6 +117,8 @@ _EVENTS: Final[dict[type[EventData], dict[str, Any]]] = {
     },
     f.FeedbackRouted: {**_SUBMIT, "team": "sales", "reason": "price_or_buying_signal"},
     f.FeedbackIdeaVoted: dict(_VOTE),
+    im.ImprovementStarted: dict(_START),
+    im.ImprovementEnded: dict(_END),
 }
 
 #: command_type → a valid ``data``

@@ -60,9 +60,16 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "day", "reason", "ended_interactions", "p50_lead_time_s", "p85_lead_time_s",
         "p95_lead_time_s",
     ),
+    "improvements": (
+        "improvement_id", "title", "target", "channel", "reason", "team", "starts_on",
+        "owner_team", "expected_direction", "expected_size", "status", "ended_on",
+        "outcome_note", "started_at", "ended_at",
+    ),
 }
 
 #: `waste.interactions.status`
 STATUSES: Final = ("open", "resolved", "unresolved", "abandoned")
 #: `waste.backlog.age_band`
 AGE_BANDS: Final = ("<1h", "1-24h", ">24h")
+#: `waste.improvements.status`
+IMPROVEMENT_STATUSES: Final = ("running", "adopted", "abandoned")

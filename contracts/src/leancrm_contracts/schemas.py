@@ -19,7 +19,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from . import customers, examples, feedback, interactions
+from . import customers, examples, feedback, improvements, interactions
 from .alerts import ALERT_PRODUCER, ALERT_RAISED, ALERT_TYPES, AlertMessage
 from .enums import DlqErrorCode, Producer
 from .envelope import (
@@ -52,6 +52,7 @@ _SERVICES: Final = (
     (customers, "customers", "customer_id"),
     (interactions, "interactions", "customer_id (agent_id for agent commands and agent.* events)"),
     (feedback, "feedback", "customer_id, or feedback_id when anonymous"),
+    (improvements, "improvements", "improvement_id"),
 )
 
 
@@ -124,7 +125,8 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
     producer = PRODUCER_OF_EVENT[name]
     agent = name.startswith("agent.")
     data = EVENT_EXAMPLES[name]
-    stream = str(data.get("agent_id") or data.get("interaction_id") or data.get("feedback_id"))
+    stream = str(data.get("agent_id") or data.get("interaction_id") or data.get("feedback_id")
+                 or data.get("improvement_id"))
     if producer is Producer.CUSTOMERS:
         stream = examples.CUSTOMER_ID
     return {
@@ -136,7 +138,7 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
         "producer": producer.value,
         "stream_id": stream,
         "stream_version": 1,
-        "customer_id": None if agent else examples.CUSTOMER_ID,
+        "customer_id": None if agent or producer is Producer.IMPROVEMENTS else examples.CUSTOMER_ID,
         "correlation_id": None,
         "causation_id": "example-command-1",
         "data": data,

@@ -77,7 +77,7 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS, zone: s
     """The simulator's ``days`` from START through the real projector code."""
     start = START
     knobs = Knobs(customers=120, days=days, start=start, agents_per_team=2, feedback_rate=0.5,
-                  email_backlog=0.3, seed=11)
+                  email_backlog=0.3, seed=11, improvements=True)  # three start on day 2
     events = list(offline_events(generate(knobs)))
     records = [InboundRecord(e.topic, 0, i, e.key, e.value, e.headers) for i, e in enumerate(events)]
     applier = WasteApplier(WasteStore(store))
@@ -189,6 +189,10 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     target_y = re.search(r'<text[^>]*y="([0-9.]+)"[^>]*class="small target"', occupancy)
     hundred_y = re.search(r'<text[^>]*y="([0-9.]+)"[^>]*>100 %</text>', occupancy)
     assert target_y and hundred_y and float(target_y.group(1)) + 12 < float(hundred_y.group(1))
+    # each improvement's start marked on the two trend charts (flow efficiency, FCR)
+    # (the signal charts below mark them too: test_the_signal_charts_are_drawn_with_their_limits)
+    charts = "".join(re.findall(r'<figure\b[^>]*data-chart="[^"]+"[^>]*>.*?</figure>', dom, re.S))
+    assert len(re.findall(r'class="improvement-start"', charts)) == 2 * 3, "improvement starts not marked"
 
     shot = tmp_path / "dashboard.png"
     with contextlib.suppress(FileNotFoundError):
@@ -378,6 +382,7 @@ def signal_states(dom: str) -> dict[str, dict[str, str]]:
         attrs["limit_lines"] = str(len(re.findall(r'<line[^>]*class="limit ', body)))
         attrs["centre_lines"] = str(len(re.findall(r'<line[^>]*class="centre"', body)))
         attrs["signal_points"] = str(len(re.findall(r'<circle[^>]*class="point signal', body)))
+        attrs["improvement_starts"] = str(len(re.findall(r'<line[^>]*class="improvement-start"', body)))
         attrs["unfinished_points"] = str(len(re.findall(r'<circle[^>]*class="point[^"]* unfinished"', body)))
         out[m.group(2)] = attrs
     return out
@@ -542,6 +547,8 @@ async def test_the_signal_charts_are_drawn_with_their_limits(signals_url: str) -
         assert s["data-limits"] == "true", (rate, s)
         assert (s["limit_lines"], s["centre_lines"]) == ("2", "1"), (rate, s)
         assert s["signal_points"] == s["data-signals"], (rate, s)
+        # the three improvements started on day 2, marked as on the trend charts
+        assert s["improvement_starts"] == "3", (rate, s)
     assert "Signals, not noise" in dom
     # the last simulated day's emails are still queued: its points are marked not finished
     assert all(s["unfinished_points"] != "0" for s in states.values()), states

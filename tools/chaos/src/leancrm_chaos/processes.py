@@ -28,13 +28,14 @@ from typing import Any
 import httpx
 
 from leancrm_devstack.embedded import die_with_parent, free_port
+from leancrm_devstack.local_database import owner_role
 from leancrm_servicekit.auth import WASTE_READ, new_token, token_sha256
 
 from .journal import Journal, wall_time
 
 CONSUMER, RELAY, PROJECTOR = "consumer", "relay", "projector"
 KINDS = (CONSUMER, RELAY, PROJECTOR)
-COMMAND_SERVICES = ("customers", "interactions", "feedback")
+COMMAND_SERVICES = ("customers", "interactions", "feedback", "improvements")
 #: the harness's operations token: the projectors are given its SHA-256, settling reads
 #: their /api/v1/lag with it
 OPERATIONS_TOKEN = new_token()
@@ -65,7 +66,9 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
     })
     specs: list[ProcessSpec] = []
     for service in COMMAND_SERVICES:
-        env = {**base, "LEANCRM_DATABASE_URL": roles[service]}
+        # migrations as the schema's owner, the service as its own role (rows only)
+        env = {**base, "LEANCRM_DATABASE_URL": roles[service],
+               "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role(service)]}
         port = free_port()
         specs.append(ProcessSpec(
             f"{service}-consumer", CONSUMER, service,
@@ -78,7 +81,8 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         port = free_port()
         specs.append(ProcessSpec(
             f"waste-{n}", PROJECTOR, "waste", (sys.executable, "-m", "leancrm_waste", "serve"),
-            {**base, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port),
+            {**base, "LEANCRM_DATABASE_URL": roles["waste"],
+             "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role("waste")], "LEANCRM_HTTP_PORT": str(port),
              "LEANCRM_API_TOKENS": json.dumps([{"name": "chaos-harness", "scopes": [WASTE_READ],
                                                 "sha256": token_sha256(OPERATIONS_TOKEN)}])}, port))
     return specs

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import asyncpg
 
+from leancrm_devstack.local_database import owner_role
 from leancrm_simulator.figures import Figures
 
 from .processes import COMMAND_SERVICES
@@ -23,7 +24,7 @@ from .processes import COMMAND_SERVICES
 #: the public views of contract section 6 (backlog's age band moves with the clock, so
 #: it is compared per channel)
 VIEWS = ("interactions", "waste_ledger", "hourly_metrics", "capacity_hourly", "value_stream_daily",
-         "waste_daily", "backlog", "feedback_daily", "customers")
+         "waste_daily", "backlog", "feedback_daily", "customers", "improvements")
 #: store tables that are bookkeeping of one build, not read-model content
 NOT_CONTENT = ("consumer_offsets", "settings")
 
@@ -235,5 +236,8 @@ def compare_figures(got: dict[str, float], want: dict[str, float]) -> dict[str, 
 
 def waste_env(roles: dict[str, str], bootstrap: str, session_timeout_ms: int) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LEANCRM_")}
-    return {**base, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_KAFKA_BOOTSTRAP": bootstrap,
+    # a rebuild makes a schema and replaces views: as the schema's owner
+    return {**base, "LEANCRM_DATABASE_URL": roles["waste"],
+            "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role("waste")],
+            "LEANCRM_KAFKA_BOOTSTRAP": bootstrap,
             "LEANCRM_REPLICATION_FACTOR": "1", "LEANCRM_SESSION_TIMEOUT_MS": str(session_timeout_ms)}

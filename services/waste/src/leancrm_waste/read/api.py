@@ -2,7 +2,8 @@
 ``waste``, the consumer lag, and the live dashboard page.
 
 ``GET /api/v1/<view>`` for each view of contract section 6, ``/api/v1/summary`` (every
-figure of the dashboard in one snapshot), ``/api/v1/lag``, ``/api/v1/openapi.json``,
+figure of the dashboard in one snapshot), ``/api/v1/improvements/effects`` (each
+improvement judged by its target's XmR chart), ``/api/v1/lag``, ``/api/v1/openapi.json``,
 and the dashboard at ``/`` and ``/dashboard`` (assets under ``/dashboard/static``).
 Routes only: a request's parameters are read by :mod:`leancrm_waste.read.params`
 (after :mod:`leancrm_waste.read.querystring` checks them), the SQL lives in
@@ -36,7 +37,7 @@ from leancrm_servicekit.auth import PERSONAL_READ, WASTE_READ, Guard, Principal
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.http import NO_STORE, authorize
 from leancrm_servicekit.logging import get_logger
-from leancrm_waste.read import shaping
+from leancrm_waste.read import improvements, shaping
 from leancrm_waste.read.catalogue import VIEWS, View
 from leancrm_waste.read.costs import cost_table
 from leancrm_waste.read.openapi import openapi_document
@@ -53,7 +54,7 @@ from leancrm_waste.read.querystring import (
     parse_query_string,
 )
 from leancrm_waste.read.signals import signals_handler, unfinished_in
-from leancrm_waste.read.timezone import zone_name
+from leancrm_waste.read.timezone import today_in, zone_name
 from leancrm_waste.read.views import (
     KnownValues,
     check_known,
@@ -296,6 +297,23 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         return await _read(service, read, limits, as_csv if wants_csv(request, q.fmt) else json_body)
 
+    async def improvement_effects(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
+        try:
+            day = improvements.parse_effects_query(query_items(request), today_in(zone))
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            async with conn.transaction(readonly=True):
+                await set_statement_timeout(conn, limits.statement_timeout_s)
+                judged = await improvements.judged_improvements(conn, day)
+            return {"day": day, "improvements": [improvements.as_json(j) for j in judged]}
+
+        return await _read(service, read, limits)
+
     async def lag(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
@@ -325,6 +343,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         endpoints = {**{name: f"{root}/api/v1/{name}" for name in VIEWS},
                      "summary": f"{root}/api/v1/summary", "breakdown": f"{root}/api/v1/breakdown",
                      "signals": f"{root}/api/v1/signals",
+                     "improvement_effects": f"{root}/api/v1/improvements/effects",
                      "lag": f"{root}/api/v1/lag", "openapi": f"{root}/api/v1/openapi.json",
                      "dashboard": f"{root}/dashboard"}
         return JSONResponse({"views": list(VIEWS), "endpoints": endpoints,
@@ -347,6 +366,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         Route("/api/v1/breakdown", breakdown, methods=["GET"]),
         Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target,
                                                           zone)),
+        Route("/api/v1/improvements/effects", improvement_effects, methods=["GET"]),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),

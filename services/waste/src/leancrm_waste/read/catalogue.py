@@ -12,6 +12,7 @@ from typing import Final, Literal
 
 from leancrm_contracts import read_model
 from leancrm_contracts.enums import Channel, FeedbackSource, RoutingTeam
+from leancrm_contracts.improvements import Target
 from leancrm_waste.domain.wastes import WASTE_TYPES
 
 #: how a filter's values are read: one of ``choices``, a slug, a free label, a UUID, a bool
@@ -127,6 +128,13 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("lead_time_daily", "day", "day", (F_REASON,), ("day", "reason"),
          "Lead-time percentiles (p50, p85, p95) of the interactions ended per day (business time "
          "zone), per reason."),
+    View("improvements", "starts_on", "day",
+         (Filter("status", "status", "enum", read_model.IMPROVEMENT_STATUSES, "status"),
+          Filter("target", "target", "enum", tuple(t.value for t in Target), "target"),
+          Filter("owner_team", "owner_team", "slug", what="owning team"), F_CHANNEL, F_REASON),
+         ("starts_on", "improvement_id"),
+         "Improvements (countermeasures) with their target, scope, start and status; their "
+         "effect is at /api/v1/improvements/effects."),
 )}
 
 #: the parameters of the summary, and the filters among them

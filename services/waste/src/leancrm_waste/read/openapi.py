@@ -343,6 +343,24 @@ def openapi_document() -> dict[str, Any]:
                                                           "unit", "cost_s", "share"])}},
                       **_ERRORS}}}
     paths["/api/v1/signals"] = _with_schema(signals_openapi(_SECURED, _ERRORS))
+    paths["/api/v1/improvements/effects"] = {"get": {
+        "summary": "Every improvement started by the day and not ended before it, judged by its "
+                   "target's XmR chart (contract section 6, waste.improvements)", **_SECURED,
+        "parameters": [param("day", "the day judged, YYYY-MM-DD (default: today in the business "
+                                    "time zone)", {"type": "string", "format": "date"})],
+        "responses": {"200": {
+            "description": "{day, improvements: [the view's columns, effect (signal | no signal yet | "
+                           "no baseline), gain (holding | fading | null), first_signal_on, limits, "
+                           "latest, after: [{day, value, signal, rules}]]}",
+            "content": {"application/json": {"schema": _obj({
+                "day": column_schema("day"),
+                "improvements": {"type": "array", "items": {
+                    "type": "object", "properties": {
+                        "improvement_id": column_schema("improvement_id"),
+                        "effect": {"type": ["string", "null"]}, "gain": {"type": ["string", "null"]},
+                        "first_signal_on": column_schema("day"), "limits": {"type": ["object", "null"]},
+                        "after": {"type": "array", "items": {"type": "object"}}}}}})}}},
+            **_ERRORS}}}
     paths["/api/v1/lag"] = {"get": {
         "summary": "Projector consumer lag per partition", **_SECURED,
         "responses": {"200": {"description": "events not yet projected, per topic/partition",

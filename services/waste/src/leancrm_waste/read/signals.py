@@ -281,7 +281,8 @@ async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None)
             if unknown:
                 raise BadRequest({"team": f"unknown team {', '.join(unknown)} "
                                           f"(known: {', '.join(known) or 'none yet'})"})
-        # the chart may start before the calendar (to=1970-01-01): read only the days in it
+        # a range reaching before the read model's calendar (1970) has no figures there:
+        # read from its first day (daily_figures refuses days outside it)
         days = await daily_figures(conn, max(q.first, TIME_MIN.date()), q.last, q.scope)
     charts: list[dict[str, Any]] = []
     for rate in q.rates:

@@ -154,6 +154,26 @@ CREATE TABLE IF NOT EXISTS {store}.idea_votes (
     PRIMARY KEY (feedback_id, voter_customer_id)
 );
 
+-- Improvements (contract section 4, improvements): improvement.started sets the start's
+-- columns, improvement.ended the end's, so the row is the same in any arrival order.
+CREATE TABLE IF NOT EXISTS {store}.improvements (
+    improvement_id     UUID PRIMARY KEY,
+    title              TEXT,
+    target             TEXT,
+    channel            TEXT,
+    reason             TEXT,
+    team               TEXT,
+    starts_on          DATE,
+    owner_team         TEXT,
+    expected_direction TEXT,
+    expected_size      DOUBLE PRECISION,
+    note               TEXT,
+    started_at         TIMESTAMPTZ,
+    outcome            TEXT,
+    outcome_note       TEXT,
+    ended_at           TIMESTAMPTZ
+);
+
 CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)

@@ -241,3 +241,13 @@ SELECT (ended_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings)):
 FROM {store}.interactions
 WHERE ended_at IS NOT NULL AND lead_time_s IS NOT NULL
 GROUP BY 1, reason;
+
+-- One row per improvement.started; its improvement.ended gives status, ended_on and the note.
+CREATE OR REPLACE VIEW waste.improvements AS
+SELECT improvement_id, title, target, channel, reason, team, starts_on, owner_team,
+       expected_direction, expected_size,
+       coalesce(outcome, 'running') AS status,
+       (ended_at AT TIME ZONE 'UTC')::date AS ended_on,
+       outcome_note, started_at, ended_at
+FROM {store}.improvements
+WHERE started_at IS NOT NULL;

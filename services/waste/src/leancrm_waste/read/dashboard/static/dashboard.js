@@ -1,4 +1,5 @@
-// Lean CRM waste walk: fetches /api/v1/summary and /api/v1/lag, draws every chart as
+// Lean CRM waste walk: fetches /api/v1/summary, /api/v1/lag and /api/v1/improvements
+// (each improvement's start is a dashed line on the trend charts), draws every chart as
 // inline SVG (no library, nothing from the internet) and refreshes itself.
 // Each chart is a <figure data-chart="name">; once drawn with data it carries
 // data-drawn="true" and data-points="<number of data points drawn>".
@@ -27,6 +28,7 @@
     paused: false,
     teams: new Set(),
     last: null,
+    improvements: [],
   };
 
   // ---------------------------------------------------------------- the token
@@ -370,7 +372,26 @@
       });
     }
     legend(svg, series.map((s) => [s.name, s.color]), left, 14);
+    markImprovements(svg, days, x, top, bottom);
     done(fig, points, opts.note ? opts.note() : "");
+  }
+
+  // Each improvement started on one of the chart's days (waste.improvements): a dashed
+  // line at its start, labelled, its title, target, scope and status as the tooltip.
+  function markImprovements(svg, days, x, top, bottom) {
+    const g = h("g", { class: "improvements" }, svg);
+    const onDay = {};
+    for (const i of state.improvements) {
+      const at = days.indexOf(i.starts_on);
+      if (at < 0) continue;
+      const k = (onDay[i.starts_on] = (onDay[i.starts_on] || 0) + 1) - 1;
+      const scope = [i.channel, i.reason, i.team].filter((s) => s).join(", ") || "whole centre";
+      tip(h("line", { x1: x(at), x2: x(at), y1: top, y2: bottom, stroke: "#7b61ff", "stroke-width": 1.5,
+        "stroke-dasharray": "4 3", class: "improvement-start", "data-improvement": i.improvement_id }, g),
+        `${i.starts_on} · improvement started: ${i.title} · ${i.target} (${scope}) · ${i.status}`);
+      h("text", { x: x(at) + 3, y: top + 10 + 11 * k, fill: "#7b61ff", "font-size": 10 }, g,
+        i.title.length > 28 ? i.title.slice(0, 27) + "…" : i.title);
+    }
   }
 
   function hoursOf(filters) {
@@ -709,6 +730,14 @@
     return p;
   }
 
+  // improvements started within the period shown (their filters: from/to on starts_on)
+  function improvementParams() {
+    const scope = scopeParams();
+    const p = new URLSearchParams();
+    for (const k of ["from", "to"]) if (scope.get(k)) p.set(k, scope.get(k).slice(0, 10));
+    return p;
+  }
+
   async function getJson(url) {
     const token = storedToken();
     if (!token) throw new AccessError(401, "no token yet");
@@ -775,7 +804,9 @@
       const [data, lag] = await Promise.all([
         getJson("api/v1/summary?" + scopeParams().toString()),
         getJson("api/v1/lag").catch(() => null),
-      ]);
+        getJson("api/v1/improvements?limit=1000&" + improvementParams().toString())
+          .then((b) => b.rows).catch(() => []),
+      ]).then(([d, l, improvements]) => { state.improvements = improvements; return [d, l]; });
       state.last = data;
       syncChoices(data);
       drawAll(data);
