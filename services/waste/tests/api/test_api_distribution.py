@@ -99,8 +99,8 @@ async def test_bad_input_is_a_400_naming_each_parameter_and_the_known_values(api
         assert "unknown channel 'fax'" in errors["channel"] and "phone" in errors["channel"]
         assert "not a parameter of the" in errors["colour"]
         errors = await api.bad(path, reason="nope", team="nobody", **DAY)
-        assert errors["reason"] == "unknown reason nope (known: billing, complaint, order_status)"
-        assert errors["team"] == "unknown team nobody (known: care, sales)"
+        assert errors["reason"] == "unknown reason 'nope' (known: billing, complaint, order_status)"
+        assert errors["team"] == "unknown team 'nobody' (known: care, sales)"
         assert "to" in await api.bad(path, **{"from": "2026-06-16", "to": "2026-06-15"})
         too_long = await api.bad(path, **{"from": "2026-01-01", "to": "2026-06-15"})
         assert too_long == {"to": "the range may cover at most 92 days"}
@@ -108,9 +108,31 @@ async def test_bad_input_is_a_400_naming_each_parameter_and_the_known_values(api
         assert r.status_code == 401
 
 
-async def test_the_openapi_document_describes_both(api: Api) -> None:  # noqa: F811
+async def test_csv_and_the_period_words_as_the_other_endpoints(api: Api) -> None:  # noqa: F811
+    r = await api.client.get("/api/v1/lead-times", params={**DAY, "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.text.splitlines() == [
+        "reason,ended_interactions,p50_lead_time_s,p85_lead_time_s,p95_lead_time_s,<1h,1-4h,4-24h,1-3d,>3d",
+        ",7,600.0,70560.0,486720.0,6,0,0,0,1",
+        "complaint,1,694800.0,694800.0,694800.0,0,0,0,0,1",
+        "billing,4,600.0,930.0,1110.0,4,0,0,0,0",
+        "order_status,2,450.0,555.0,585.0,2,0,0,0,0"]
+    r = await api.client.get("/api/v1/demand", params=DAY, headers={"Accept": "text/csv"})
+    assert r.text.splitlines() == [
+        "channel,reason,contacts,value_demand,failure_demand,failure_demand_share",
+        "phone,billing,4,3,1,0.25", "chat,order_status,2,1,1,0.5"]
+    assert "format" in await api.bad("/api/v1/demand", format="xml", **DAY)
+    body = await api.get("/api/v1/demand", period="last_7_days")   # the summary's periods, today included
+    assert body["time_zone"] == "UTC" and counts(body["total"]) == (4, 4, 0, 0.0)  # O1–O4, open
+
+
+async def test_the_openapi_document_and_the_index_describe_both(api: Api) -> None:  # noqa: F811
     doc = (await api.client.get("/api/v1/openapi.json")).json()
     for path in ("/api/v1/demand", "/api/v1/lead-times"):
         op = doc["paths"][path]["get"]
         assert op["security"] == [{"bearer": ["waste:read"]}]
-        assert [p["name"] for p in op["parameters"]] == ["from", "to", "channel", "reason", "team"]
+        assert [p["name"] for p in op["parameters"]] == ["from", "to", "period", "channel", "reason", "team",
+                                                         "format"]
+        assert set(op["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+    index = (await api.client.get("/api/v1")).json()["endpoints"]
+    assert (index["demand"], index["lead_times"]) == ("/api/v1/demand", "/api/v1/lead-times")

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from leancrm_waste.domain.demand import LEAD_TIME_BUCKETS, UNKNOWN
-from leancrm_waste.read.distribution import DEFAULT_DAYS, PARAMS, distribution_openapi
+from leancrm_waste.read.distribution import DEFAULT_DAYS, PARAMS
+from leancrm_waste.read.openapi import distribution_paths
 from leancrm_waste.read.params import SUMMARY_MAX_DAYS
 
 TEXT = (Path(__file__).resolve().parents[4] / "docs" / "contract.md").read_text()
@@ -25,7 +26,7 @@ def hours(seconds: float) -> str:
 
 def test_section_6_2_says_what_the_code_does() -> None:
     text = section_6_2()
-    for path in distribution_openapi({}, {}):
+    for path in distribution_paths():
         assert f"`GET {path}`" in text, path
     for name in PARAMS:
         assert f"`{name}`" in text, name

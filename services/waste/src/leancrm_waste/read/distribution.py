@@ -13,16 +13,19 @@ both endpoints read ``waste.interactions`` itself:
   count per bucket of :data:`leancrm_waste.domain.demand.LEAD_TIME_BUCKETS`, and how many
   of the filter's interactions that started before ``to`` are still open.
 
-The parameters are the summary's (:func:`leancrm_waste.read.params.parse_scope`: from,
-to, default the last 7 days, at most 92; channel, reason, team); a reason or team the
-read model does not know is a 400 naming the known ones. Seconds are rounded to 0.1 s,
-shares to 4 decimals. The reference is :mod:`leancrm_waste.domain.demand`.
+The parameters are the summary's (:func:`leancrm_waste.read.params.scope_of`: from, to
+or period, a date being its 00:00 in the business time zone, default the last 7 days,
+at most 92; channel, reason, team) and ``format`` (json or csv); a reason or team the
+read model does not know is a 400 naming the known ones. The API's ``json_body`` rounds
+seconds to 0.1 s and shares to 4 decimals (contract section 6a). The reference is
+:mod:`leancrm_waste.domain.demand`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -38,31 +41,26 @@ from leancrm_waste.domain.demand import (
     Demand,
     demand_table,
 )
-from leancrm_waste.read.catalogue import CHANNELS
-from leancrm_waste.read.daily import known_teams
-from leancrm_waste.read.params import SUMMARY_MAX_DAYS, Scope, parse_scope
+from leancrm_waste.read.catalogue import SUMMARY_PARAMS
+from leancrm_waste.read.params import Scope, parse_format, scope_of
 from leancrm_waste.read.querystring import BadRequest, check_query, parse_query_string
+from leancrm_waste.read.shaping import csv_text
+from leancrm_waste.read.timezone import zone_name
+from leancrm_waste.read.views import KnownValues, check_known
 
-#: the parameters of both endpoints
-PARAMS: Final = ("from", "to", "channel", "reason", "team")
+#: the parameters of both endpoints: the summary's, and format
+PARAMS: Final = (*SUMMARY_PARAMS, "format")
 DEFAULT_DAYS: Final = 7
-SECONDS_DECIMALS: Final = 1
-SHARE_DECIMALS: Final = 4
 
 
-def parse_period(items: Iterable[tuple[str, str]], where: str) -> Scope:
-    """The period and filters of ``items``, or a :class:`BadRequest` naming each bad
-    parameter (an unknown one named as a parameter of ``where``)."""
-    pairs = list(items)
-    _, errors = check_query(pairs, PARAMS, where)
-    try:
-        scope = parse_scope([(k, v) for k, v in pairs if k in PARAMS and k not in errors],
-                            default_days=DEFAULT_DAYS)
-    except BadRequest as exc:
-        errors.update(exc.errors)
-    if errors:
-        raise BadRequest(errors)
-    return scope
+def parse_period(items: Iterable[tuple[str, str]], where: str, zone: tzinfo = UTC,
+                 now: datetime | None = None) -> tuple[Scope, str | None]:
+    """The period and filters of ``items`` and the format asked for (None: the Accept
+    header decides), or a :class:`BadRequest` naming each bad parameter (an unknown one
+    named as a parameter of ``where``)."""
+    params, errors = check_query(items, PARAMS, where)
+    fmt = parse_format(params, errors)
+    return scope_of(params, errors, now, DEFAULT_DAYS, zone), fmt
 
 
 class _Where:
@@ -93,37 +91,20 @@ def _filters(scope: Scope) -> _Where:
     return w
 
 
-async def check_known(conn: Conn, scope: Scope) -> None:
+async def _check_known(conn: Conn, scope: Scope, known: KnownValues | None) -> None:
     """A reason or team the read model does not know: a :class:`BadRequest` naming the
     known ones (a channel is checked against contract section 3 when parsed)."""
-    errors: dict[str, str] = {}
-    if scope.reasons:
-        known = [r[0] for r in await conn.fetch(
-            "SELECT DISTINCT reason FROM waste.interactions WHERE reason IS NOT NULL ORDER BY 1")]
-        bad = [r for r in scope.reasons if r not in known]
-        if bad:
-            errors["reason"] = f"unknown reason {', '.join(bad)} (known: {', '.join(known) or 'none yet'})"
-    if scope.teams:
-        teams = await known_teams(conn)
-        bad = [t for t in scope.teams if t not in teams]
-        if bad:
-            errors["team"] = f"unknown team {', '.join(bad)} (known: {', '.join(teams) or 'none yet'})"
-    if errors:
-        raise BadRequest(errors)
+    await check_known(conn, {"reason": ("reason", scope.reasons), "team": ("team", scope.teams)}, known)
 
 
-def _seconds(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), SECONDS_DECIMALS) + 0.0
-
-
-def _share(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), SHARE_DECIMALS) + 0.0
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 def _period_json(scope: Scope) -> dict[str, Any]:
-    return {**scope.time.as_json(), "filters": {"channel": scope.channels or None,
-                                                "reason": scope.reasons or None,
-                                                "team": scope.teams or None}}
+    return {**scope.time.as_json(), "time_zone": zone_name(scope.zone),
+            "filters": {"channel": scope.channels or None, "reason": scope.reasons or None,
+                        "team": scope.teams or None}}
 
 
 # ---------------------------------------------------------------------------------------
@@ -132,18 +113,18 @@ def _period_json(scope: Scope) -> dict[str, Any]:
 
 def demand_json(d: Demand) -> dict[str, Any]:
     return {"contacts": d.contacts, "value_demand": d.value_demand, "failure_demand": d.failure_demand,
-            "failure_demand_share": _share(d.failure_demand_share)}
+            "failure_demand_share": _finite(d.failure_demand_share)}
 
 
 def _most_first(items: Iterable[tuple[Any, Demand]]) -> list[tuple[Any, Demand]]:
     return sorted(items, key=lambda kv: (-kv[1].contacts, kv[0]))
 
 
-async def demand_body(conn: Conn, scope: Scope) -> dict[str, Any]:
+async def demand_body(conn: Conn, scope: Scope, known: KnownValues | None = None) -> dict[str, Any]:
     """The body of ``/api/v1/demand`` (contract section 6.2), read in one snapshot."""
     assert scope.time.start is not None and scope.time.end is not None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await check_known(conn, scope)
+        await _check_known(conn, scope, known)
         w = _filters(scope)
         period = (f"started_at >= {w.arg(scope.time.start, '::timestamptz')} "
                   f"AND started_at < {w.arg(scope.time.end, '::timestamptz')}")
@@ -187,16 +168,17 @@ def _bucket_sql() -> str:
 def lead_json(r: Any) -> dict[str, Any]:
     """A row of the lead-time query (a Record or a dict of its columns) as JSON."""
     return {"ended_interactions": int(r["ended"]),
-            "p50_lead_time_s": _seconds(r["p50"]), "p85_lead_time_s": _seconds(r["p85"]),
-            "p95_lead_time_s": _seconds(r["p95"]),
+            "p50_lead_time_s": _finite(r["p50"]), "p85_lead_time_s": _finite(r["p85"]),
+            "p95_lead_time_s": _finite(r["p95"]),
             "histogram": {label: int(r[f"b{k}"]) for k, label in enumerate(BUCKET_LABELS)}}
 
 
-async def lead_times_body(conn: Conn, scope: Scope) -> dict[str, Any]:
+async def lead_times_body(conn: Conn, scope: Scope, known: KnownValues | None = None
+                          ) -> dict[str, Any]:
     """The body of ``/api/v1/lead-times`` (contract section 6.2), read in one snapshot."""
     assert scope.time.start is not None and scope.time.end is not None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await check_known(conn, scope)
+        await _check_known(conn, scope, known)
         w = _filters(scope)
         end = w.arg(scope.time.end, "::timestamptz")
         period = f"ended_at >= {w.arg(scope.time.start, '::timestamptz')} AND ended_at < {end}"
@@ -215,7 +197,7 @@ async def lead_times_body(conn: Conn, scope: Scope) -> dict[str, Any]:
             f"AND started_at < {o.arg(scope.time.end, '::timestamptz')} AND {o.sql}", *o.args)
     overall = next((r for r in rows if r["overall"]), None)
     by_reason = [{"reason": r["reason"], **lead_json(r)} for r in rows if not r["overall"]]
-    by_reason.sort(key=lambda x: (-(x["p85_lead_time_s"] or 0), x["reason"]))
+    by_reason.sort(key=lambda x: (-(x["p85_lead_time_s"] or 0.0), x["reason"]))
     empty = {"ended": 0, "p50": None, "p85": None, "p95": None,
              **{f"b{k}": 0 for k in range(len(BUCKET_LABELS))}}
     return {
@@ -239,42 +221,78 @@ async def lead_times_body(conn: Conn, scope: Scope) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 # routes and the OpenAPI document
 
-Runner = Callable[[Callable[[Conn], Awaitable[dict[str, Any]]]], Awaitable[Response]]
-Body = Callable[[Conn, Scope], Awaitable[dict[str, Any]]]
+Reader = Callable[[Conn], Awaitable[dict[str, Any]]]
+Render = Callable[[dict[str, Any]], Response]
+#: the API's ``_read``: runs a reader on the API's pool and renders its body (JSON, rounded
+#: as contract section 6a says, when no render is given), answering 503s as every endpoint
+Runner = Callable[[Reader, Render | None], Awaitable[Response]]
+Body = Callable[[Conn, Scope, KnownValues | None], Awaitable[dict[str, Any]]]
+Csv = Callable[[dict[str, Any]], tuple[Sequence[str], list[dict[str, Any]]]]
 
 
-def _handler(run: Runner, guard: Guard, body: Body, where: str) -> Callable[[Request], Awaitable[Response]]:
+def demand_csv(body: dict[str, Any]) -> tuple[Sequence[str], list[dict[str, Any]]]:
+    """The demand's CSV: its rows per channel and reason."""
+    return DEMAND_COLUMNS, body["rows"]
+
+
+DEMAND_COLUMNS: Final = ("channel", "reason", "contacts", "value_demand", "failure_demand",
+                         "failure_demand_share")
+LEAD_COLUMNS: Final = ("reason", "ended_interactions", "p50_lead_time_s", "p85_lead_time_s",
+                       "p95_lead_time_s", *BUCKET_LABELS)
+
+
+def lead_times_csv(body: dict[str, Any]) -> tuple[Sequence[str], list[dict[str, Any]]]:
+    """The lead times' CSV: all reasons first (an empty reason), then one row per reason,
+    a column per bucket."""
+    rows = [{"reason": None, **body["overall"]}, *body["by_reason"]]
+    return LEAD_COLUMNS, [{**{k: v for k, v in r.items() if k != "histogram"}, **r["histogram"]}
+                          for r in rows]
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    """``format=csv``, or no ``format`` and an Accept header that names text/csv (as the
+    API's other endpoints)."""
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "").lower()
+
+
+def _handler(run: Runner, guard: Guard, body: Body, where: str, name: str, csv: Csv,
+             zone: tzinfo, known: KnownValues | None) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
             return who
         try:
-            scope = parse_period(parse_query_string(request.scope.get("query_string", b"")), where)
+            scope, fmt = parse_period(parse_query_string(request.scope.get("query_string", b"")), where,
+                                      zone)
         except BadRequest as exc:
             return _bad(exc)
-        refused: list[BadRequest] = []
 
         async def read(conn: Conn) -> dict[str, Any]:
-            try:
-                return await body(conn, scope)
-            except BadRequest as exc:
-                refused.append(exc)
-                return {}
+            return await body(conn, scope, known)
 
-        response = await run(read)
-        return _bad(refused[0]) if refused else response
+        def as_csv(b: dict[str, Any]) -> Response:
+            columns, rows = csv(b)
+            return Response(csv_text(columns, rows), media_type="text/csv; charset=utf-8",
+                            headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+        return await run(read, as_csv if wants_csv(request, fmt) else None)
 
     return handle
 
 
-def demand_handler(run: Runner, guard: Guard) -> Callable[[Request], Awaitable[Response]]:
+def demand_handler(run: Runner, guard: Guard, zone: tzinfo = UTC, known: KnownValues | None = None
+                   ) -> Callable[[Request], Awaitable[Response]]:
     """``GET /api/v1/demand`` (scope waste:read); ``run`` reads on the API's pool."""
-    return _handler(run, guard, demand_body, "the demand")
+    return _handler(run, guard, demand_body, "the demand", "demand", demand_csv, zone, known)
 
 
-def lead_times_handler(run: Runner, guard: Guard) -> Callable[[Request], Awaitable[Response]]:
+def lead_times_handler(run: Runner, guard: Guard, zone: tzinfo = UTC, known: KnownValues | None = None
+                       ) -> Callable[[Request], Awaitable[Response]]:
     """``GET /api/v1/lead-times`` (scope waste:read); ``run`` reads on the API's pool."""
-    return _handler(run, guard, lead_times_body, "the lead times")
+    return _handler(run, guard, lead_times_body, "the lead times", "lead_times", lead_times_csv, zone,
+                    known)
 
 
 def _bad(exc: BadRequest) -> JSONResponse:
@@ -283,45 +301,5 @@ def _bad(exc: BadRequest) -> JSONResponse:
                         status_code=400, headers=NO_STORE)
 
 
-def distribution_openapi(secured: Mapping[str, Any], errors: Mapping[str, Any]) -> dict[str, Any]:
-    """The OpenAPI path items of ``/api/v1/demand`` and ``/api/v1/lead-times``."""
-    def param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": description,
-                "schema": schema}
-
-    strings = {"type": "array", "items": {"type": "string"}}
-    params = [
-        param("from", "start of the period: RFC 3339 timestamp or date (00:00 UTC); default "
-                      f"{DEFAULT_DAYS - 1} days before today", {"type": "string"}),
-        param("to", f"end of the period, exclusive (default: tomorrow 00:00); at most "
-                    f"{SUMMARY_MAX_DAYS} days after from", {"type": "string"}),
-        param("channel", "channels (comma-separated or repeated)",
-              {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}}),
-        param("reason", "contact reasons (comma-separated or repeated)", strings),
-        param("team", "agent teams of waste.interactions.team", strings),
-    ]
-    demand = "{contacts, value_demand, failure_demand, failure_demand_share}"
-    lead = ("{ended_interactions, p50_lead_time_s, p85_lead_time_s, p95_lead_time_s, histogram: "
-            "{" + ", ".join(BUCKET_LABELS) + "}}")
-    return {
-        "/api/v1/demand": {"get": {
-            "summary": "Value and failure demand of the interactions started in the period, per "
-                       "channel and reason, per reason, per channel and in all (contract section 6.2)",
-            **secured, "parameters": params,
-            "responses": {"200": {"description": f"{{from, to, filters, definitions, total: {demand}, "
-                                                 f"by_reason: [{{reason, ...}}], by_channel: "
-                                                 f"[{{channel, ...}}], rows: [{{channel, reason, ...}}]}}"},
-                          **errors}}},
-        "/api/v1/lead-times": {"get": {
-            "summary": "The lead-time distribution of the interactions ended in the period, per "
-                       "reason and overall: p50, p85, p95 (percentile_cont) and a histogram "
-                       "(contract section 6.2)",
-            **secured, "parameters": params,
-            "responses": {"200": {"description": f"{{from, to, filters, definitions, buckets, overall: "
-                                                 f"{lead}, by_reason: [{{reason, ...}}], open}}"},
-                          **errors}}},
-    }
-
-
-__all__ = ["demand_body", "demand_handler", "distribution_openapi", "lead_times_body",
+__all__ = ["DEMAND_COLUMNS", "LEAD_COLUMNS", "demand_body", "demand_handler", "lead_times_body",
            "lead_times_handler", "parse_period"]

@@ -178,6 +178,9 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
 );
+-- The business time zone (IANA name; LEANCRM_BUSINESS_TIMEZONE, written at every start):
+-- the views cut their days in it. Added to stores made before it, as UTC.
+ALTER TABLE {store}.settings ADD COLUMN IF NOT EXISTS business_timezone TEXT NOT NULL DEFAULT 'UTC';
 
 -- Contacts waiting now (contract section 6, waste.open_interactions): the start of an
 -- open interaction's earliest open queue episode and open hold episode, null when

@@ -8,6 +8,10 @@
 // carry data-from and data-to (the period the server answered for) and data-reasons.
 // Each chart is a <figure data-chart="name">; drawn with data it carries data-drawn="true"
 // and data-points="<number of data points drawn>".
+// Period and filters: those of the summary dashboard.js last read (its "leancrm:summary"
+// event: the period as the server resolved it in the business time zone, channel,
+// reason, team); a filter a chart cannot be cut by is said above it (.not-by and
+// data-not-by), and a request the API refused ("leancrm:refused") empties the charts.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -19,6 +23,16 @@
   const PCTL = [["p50_lead_time_s", "p50", "#59a14f"], ["p85_lead_time_s", "p85", "#f28e2b"],
     ["p95_lead_time_s", "p95", "#e15759"]];
   let timer = null;
+  let summary = null; // the last summary dashboard.js read: its filters
+  let drawnFor = "";
+  //: chart -> filter -> why it is not cut by it
+  const NOT_BY = {
+    service_level: { reason: "not by reason: service level is counted per channel and hour",
+      team: "not by team: service level is counted per channel and hour" },
+    // over the period's own contacts (/api/v1/demand, /api/v1/lead-times): cut by every filter
+    demand_by_type: {},
+    lead_times: {},
+  };
 
   function h(tag, attrs, parent, text) {
     const el = document.createElementNS(NS, tag);
@@ -72,6 +86,15 @@
 
   // ---------------------------------------------------------------- the period and the data
   function period() {
+    if (summary) {
+      const f = summary.filters;
+      return { from: Date.parse(f.from), to: Date.parse(f.to), channels: f.channel || [],
+        reasons: f.reason || [], teams: f.team || [] };
+    }
+    return fallbackPeriod();
+  }
+
+  function fallbackPeriod() {
     const page = new URLSearchParams(window.location.search);
     let from, to;
     if (page.get("from") || page.get("to")) {
@@ -82,7 +105,25 @@
       to = Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS;
       from = to - days * DAY_MS;
     }
-    return { from, to, channels: page.getAll("channel").filter(Boolean) };
+    return { from, to, channels: page.getAll("channel").filter(Boolean),
+      reasons: page.getAll("reason").filter(Boolean), teams: page.getAll("team").filter(Boolean) };
+  }
+
+  function markNotBy(p) {
+    const active = { channel: p.channels.length, reason: p.reasons.length, team: p.teams.length };
+    for (const [name, why] of Object.entries(NOT_BY)) {
+      const fig = chart(name);
+      const keys = Object.keys(why).filter((k) => active[k]);
+      fig.dataset.notBy = keys.join(" ");
+      let note = fig.querySelector(".not-by");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "not-by";
+        fig.insertBefore(note, fig.querySelector(".plot"));
+      }
+      note.textContent = keys.map((k) => why[k].charAt(0).toUpperCase() + why[k].slice(1) + ".").join(" ");
+      note.hidden = !keys.length;
+    }
   }
 
   async function rowsOf(view, params) {
@@ -281,16 +322,20 @@
   }
 
   // ---------------------------------------------------------------- refresh
+  let generation = 0;
   async function refresh() {
     clearTimeout(timer);
+    const mine = ++generation; // an older refresh still under way draws nothing
     const p = period();
     const base = new URLSearchParams({ from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() });
     const withChannel = new URLSearchParams(base);
     for (const c of p.channels) withChannel.append("channel", c);
+    markNotBy(p);
     try {
       const [sl, demand, leads] = await Promise.all([
         rowsOf("service_level_hourly", withChannel), bodyOf("demand", periodParams(p)),
         bodyOf("lead-times", periodParams(p))]);
+      if (mine !== generation) return;
       const safe = (name, fn) => {
         try { fn(); } catch (e) { chart(name).querySelector(".note").textContent = `Cannot draw: ${e.message}`; }
       };
@@ -306,13 +351,27 @@
   }
 
   function wire() {
-    const controls = document.getElementById("controls");
-    // dashboard.js updates the address on a change first (its listener was added first)
-    if (controls) controls.addEventListener("change", () => setTimeout(refresh, 0));
-    const token = document.getElementById("token-form");
-    if (token) token.addEventListener("submit", () => setTimeout(refresh, 0));
+    document.addEventListener("leancrm:summary", (ev) => {
+      summary = ev.detail;
+      const key = JSON.stringify(summary.filters);
+      if (key !== drawnFor) { drawnFor = key; refresh(); } // new period or filters: at once
+    });
+    document.addEventListener("leancrm:refused", () => {
+      clearTimeout(timer);
+      generation++; // what is under way draws nothing
+      summary = null;
+      drawnFor = "";
+      for (const name of Object.keys(NOT_BY)) {
+        const fig = chart(name);
+        done(fig, 0, "Refused: see the message above.");
+        fig.querySelector(".plot .empty").textContent = "No figures: the request was refused.";
+        const note = fig.querySelector(".not-by");
+        if (note) note.hidden = true;
+      }
+    });
+    // a change of the controls or a token given: dashboard.js reads the summary again and
+    // sends leancrm:summary, which refreshes these charts with what the server resolved
   }
 
   wire();
-  refresh();
 })();

@@ -186,6 +186,9 @@
     note.textContent = text;
   }
 
+  // the period and filters of the summary dashboard.js last read (leancrm:summary)
+  let summaryFilters = null;
+
   // Each improvement started on one of the chart's days: a dashed line at its start,
   // labelled, its title, target, scope and status as the tooltip (as dashboard.js draws them)
   function markImprovements(svg, pts, x, top, bottom) {
@@ -222,7 +225,7 @@
   function query() {
     const page = new URLSearchParams(window.location.search);
     const q = new URLSearchParams();
-    const to = page.get("to");
+    const to = summaryFilters ? summaryFilters.to : page.get("to");
     let lastDay = new Date();
     if (to) {
       const t = Date.parse(to.length === 10 ? to + "T00:00:00Z" : to);
@@ -237,6 +240,21 @@
     return q;
   }
 
+  // filters the signals are not cut by, said above the charts (data-not-by, like every chart)
+  function markNotBy(s) {
+    const page = new URLSearchParams(window.location.search);
+    const reasons = summaryFilters ? summaryFilters.reason || [] : page.getAll("reason").filter(Boolean);
+    let p = document.getElementById("signals-not-by");
+    if (!p) {
+      p = el("p", { class: "not-by", id: "signals-not-by" });
+      s.insertBefore(p, document.getElementById("signals-grid"));
+    }
+    s.dataset.notBy = reasons.length ? "reason" : "";
+    p.textContent = reasons.length ? "Not by reason: the signals are the key rates over every reason. " +
+      "Each chart runs over the 90 days up to the end of the period." : "";
+    p.hidden = !reasons.length;
+  }
+
   async function refresh() {
     clearTimeout(timer);
     const t = token();
@@ -248,7 +266,7 @@
       const r = await fetch("api/v1/signals?" + query().toString(),
         { headers: { Authorization: "Bearer " + t, Accept: "application/json" }, cache: "no-store" });
       const body = await r.json();
-      section();
+      markNotBy(section());
       if (!r.ok) {
         document.getElementById("signals-explain").textContent = `Cannot read the signals: ${body.message || r.status}`;
       } else {
@@ -283,7 +301,13 @@
         "which no figure below counts until their wait ends" : "") +
       ". Read its rates as unfinished, not as better.";
   }
-  document.addEventListener("leancrm:summary", (ev) => drawUnfinished(ev.detail && ev.detail.unfinished));
+  document.addEventListener("leancrm:summary", (ev) => {
+    drawUnfinished(ev.detail && ev.detail.unfinished);
+    const before = JSON.stringify(summaryFilters);
+    summaryFilters = ev.detail ? ev.detail.filters : null;
+    if (before !== JSON.stringify(summaryFilters)) setTimeout(refresh, 0); // e.g. 'yesterday' resolved
+    else if (document.getElementById("signals")) markNotBy(document.getElementById("signals"));
+  });
 
   document.getElementById("controls").addEventListener("change", () => setTimeout(refresh, 50));
   let resize = null;
