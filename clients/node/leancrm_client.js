@@ -1,7 +1,7 @@
 // A client for systems that integrate with Lean CRM over Kafka (docs/contract.md), for
 // Node.js with kafkajs. It does what the contract asks of a client:
 //   - each command goes to its service's topic, keyed by the id of its stream
-//     (section 1.1: interaction_id, agent_id, customer_id, feedback_id), with the
+//     (section 1.1: interaction_id, agent_id, customer_id, feedback_id, improvement_id), with the
 //     headers content-type and message_type (section 2);
 //   - results are read back from crm.command-results.v1 by ONE consumer group per
 //     client instance ("leancrm-client-<name>"), from its committed offsets: a
@@ -32,6 +32,7 @@ const RESULTS = 'crm.command-results.v1';
 const CUSTOMERS = 'crm.customers.commands.v1';
 const INTERACTIONS = 'crm.interactions.commands.v1';
 const FEEDBACK = 'crm.feedback.commands.v1';
+const IMPROVEMENTS = 'crm.improvements.commands.v1';
 const COMMANDS = {
   register_customer: [CUSTOMERS, 'customer_id'],
   change_customer_details: [CUSTOMERS, 'customer_id'],
@@ -51,6 +52,8 @@ const COMMANDS = {
   sign_out_agent: [INTERACTIONS, 'agent_id'],
   submit_feedback: [FEEDBACK, 'feedback_id'],
   vote_idea: [FEEDBACK, 'feedback_id'],
+  start_improvement: [IMPROVEMENTS, 'improvement_id'],
+  end_improvement: [IMPROVEMENTS, 'improvement_id'],
 };
 
 class ResultTimeout extends Error {

@@ -32,7 +32,8 @@ def test_section_4_names_every_command_and_event_type_and_no_other() -> None:
     commands = set(re.findall(r"^\| `([a-z_]+)`(?: / `([a-z_]+)`)?", text, re.MULTILINE))
     named = {c for pair in commands for c in pair if c}
     assert named == set(ALL_COMMANDS)
-    assert set(re.findall(r"`((?:customer|interaction|agent|feedback)\.[a-z_]+)`", text)) == set(ALL_EVENTS)
+    events = r"`((?:customer|interaction|agent|feedback|improvement)\.[a-z_]+)`"
+    assert set(re.findall(events, text)) == set(ALL_EVENTS)
 
 
 def test_the_dead_letter_headers_are_those_of_the_code() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from leancrm_contracts import customers, feedback, interactions, registry, topics
+from leancrm_contracts import customers, feedback, improvements, interactions, registry, topics
 from leancrm_contracts.base import (
     CommandData,
     EventData,
@@ -25,7 +25,7 @@ from leancrm_contracts.examples import (
 )
 
 MODES = ["python", "json"]
-SERVICES = [customers, interactions, feedback]
+SERVICES = [customers, interactions, feedback, improvements]
 
 #: what section 4's table adds to the command's fields, per event
 ADDED = {
@@ -38,6 +38,7 @@ CAUSE = {
     **{e: c for c, e in customers.EVENT_OF_COMMAND.items()},
     **{e: c for c, e in interactions.EVENT_OF_COMMAND.items()},
     **{e: c for c, es in feedback.EVENTS_OF_COMMAND.items() for e in es},
+    **{e: c for c, e in improvements.EVENT_OF_COMMAND.items()},
 }
 
 
@@ -62,7 +63,7 @@ def test_every_command_and_event_of_the_contract() -> None:
         "start_interaction", "identify_customer", "queue_interaction", "assign_agent",
         "transfer_interaction", "start_hold", "end_hold", "resolve_interaction",
         "abandon_interaction", "end_interaction", "sign_in_agent", "sign_out_agent",
-        "submit_feedback", "vote_idea",
+        "submit_feedback", "vote_idea", "start_improvement", "end_improvement",
     }  # fmt: skip
     assert set(registry.ALL_EVENTS) == {
         "customer.registered", "customer.details_changed", "customer.consent_changed",
@@ -71,7 +72,7 @@ def test_every_command_and_event_of_the_contract() -> None:
         "interaction.hold_started", "interaction.hold_ended", "interaction.resolved",
         "interaction.abandoned", "interaction.ended", "agent.signed_in", "agent.signed_out",
         "feedback.received", "feedback.sentiment_scored", "feedback.routed",
-        "feedback.idea_voted",
+        "feedback.idea_voted", "improvement.started", "improvement.ended",
     }  # fmt: skip
     assert set(COMMAND_EXAMPLES) == set(registry.ALL_COMMANDS)
     assert set(EVENT_EXAMPLES) == set(registry.ALL_EVENTS)
@@ -395,11 +396,13 @@ def test_registry_by_topic() -> None:
         topics.CUSTOMERS_COMMANDS: customers.COMMANDS,
         topics.INTERACTIONS_COMMANDS: interactions.COMMANDS,
         topics.FEEDBACK_COMMANDS: feedback.COMMANDS,
+        topics.IMPROVEMENTS_COMMANDS: improvements.COMMANDS,
     }
     assert registry.EVENTS_BY_TOPIC == {
         topics.CUSTOMERS_EVENTS: customers.EVENTS,
         topics.INTERACTIONS_EVENTS: interactions.EVENTS,
         topics.FEEDBACK_EVENTS: feedback.EVENTS,
+        topics.IMPROVEMENTS_EVENTS: improvements.EVENTS,
     }
     assert sum(len(m) for m in registry.COMMANDS_BY_TOPIC.values()) == len(registry.ALL_COMMANDS)
     assert sum(len(m) for m in registry.EVENTS_BY_TOPIC.values()) == len(registry.ALL_EVENTS)
@@ -441,3 +444,54 @@ def test_service_constants() -> None:
         assert all(registry.PRODUCER_OF_EVENT[e] is producer for e in service.EVENTS)
     with pytest.raises(ValueError):
         registry.event_topic_for_producer("waste")
+
+
+# -- improvements ---------------------------------------------------------------------------
+
+
+def _start(**changes: Any) -> dict[str, Any]:
+    return {**COMMAND_EXAMPLES["start_improvement"], **changes}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_start_improvement_defaults_to_the_whole_centre_and_no_note(mode: str) -> None:
+    data = _start()
+    del data["scope"], data["note"]
+    parsed = validate(improvements.StartImprovement, data, mode)
+    event = improvements.ImprovementStarted.model_validate(parsed.model_dump())
+    assert event_data_json(event)["scope"] == {"channel": None, "reason": None, "team": None}
+    assert event_data_json(event)["note"] is None
+    assert event_data_json(event)["starts_on"] == "2026-11-30"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("changes", "loc"),
+    [
+        ({"starts_on": "2026-11-30T00:00:00Z"}, ("starts_on",)),
+        ({"starts_on": 1764460800}, ("starts_on",)),
+        ({"starts_on": "2026-02-30"}, ("starts_on",)),
+        ({"starts_on": "1969-12-31"}, ("starts_on",)),
+        ({"target": "happiness"}, ("target",)),
+        ({"title": " "}, ("title",)),
+        ({"title": "x" * 201}, ("title",)),
+        ({"note": "x" * 2001}, ("note",)),
+        ({"owner_team": "Billing Team"}, ("owner_team",)),
+        ({"scope": {"channel": "fax"}}, ("scope", "channel")),
+        ({"scope": {"queue": "billing"}}, ("scope", "queue")),
+        ({"expected": {"direction": "down", "size": 0.1}}, ("expected", "direction")),
+        ({"expected": {"direction": "decrease", "size": 0}}, ("expected", "size")),
+        ({"expected": {"direction": "decrease", "size": "0.1"}}, ("expected", "size")),
+        ({"expected": {"direction": "decrease", "size": 2_000_000}}, ("expected", "size")),
+    ],
+)
+def test_start_improvement_bounds(mode: str, changes: dict[str, Any], loc: tuple[str, ...]) -> None:
+    assert loc in error_locs(improvements.StartImprovement, _start(**changes), mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_end_improvement_needs_an_outcome_and_a_note(mode: str) -> None:
+    base = COMMAND_EXAMPLES["end_improvement"]
+    assert ("outcome",) in error_locs(improvements.EndImprovement, {**base, "outcome": "done"}, mode)
+    assert ("note",) in error_locs(
+        improvements.EndImprovement, {k: v for k, v in base.items() if k != "note"}, mode)

@@ -24,6 +24,8 @@ def test_topic_names_are_the_contracts() -> None:
     assert topics.CUSTOMERS_EVENTS == "crm.customers.events.v1"
     assert topics.INTERACTIONS_EVENTS == "crm.interactions.events.v1"
     assert topics.FEEDBACK_EVENTS == "crm.feedback.events.v1"
+    assert topics.IMPROVEMENTS_COMMANDS == "crm.improvements.commands.v1"
+    assert topics.IMPROVEMENTS_EVENTS == "crm.improvements.events.v1"
     assert topics.COMMAND_RESULTS == "crm.command-results.v1"
     assert topics.DLQ == "crm.dlq.v1"
     assert topics.ALERTS == "crm.alerts.v1"
@@ -34,11 +36,13 @@ def test_topic_tuples() -> None:
         "crm.customers.commands.v1",
         "crm.interactions.commands.v1",
         "crm.feedback.commands.v1",
+        "crm.improvements.commands.v1",
     )
     assert topics.EVENT_TOPICS == (
         "crm.customers.events.v1",
         "crm.interactions.events.v1",
         "crm.feedback.events.v1",
+        "crm.improvements.events.v1",
     )
     assert (
         *topics.COMMAND_TOPICS,
@@ -47,7 +51,7 @@ def test_topic_tuples() -> None:
         "crm.dlq.v1",
         "crm.alerts.v1",
     ) == topics.ALL_TOPICS
-    assert len(set(topics.ALL_TOPICS)) == 9
+    assert len(set(topics.ALL_TOPICS)) == 11
 
 
 @pytest.mark.parametrize(
@@ -64,7 +68,7 @@ def test_topic_tuples() -> None:
         (enums.FeedbackSource, "tweet survey idea review community_post complaint"),
         (enums.SentimentLabel, "negative neutral positive"),
         (enums.RoutingTeam, "product marketing sales service"),
-        (enums.Producer, "customers interactions feedback"),
+        (enums.Producer, "customers interactions feedback improvements"),
         (enums.ResultStatus, "accepted rejected duplicate"),
         (enums.ErrorCode, "invalid not_found conflict out_of_order"),
         (enums.DlqErrorCode, "undecodable invalid_envelope invalid_data unsupported_version"),

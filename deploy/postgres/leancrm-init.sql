@@ -11,9 +11,11 @@
 --   psql "postgresql://admin@db-host/postgres" -v ON_ERROR_STOP=1 \
 --        -v db=leancrm \
 --        -v customers_password=... -v interactions_password=... \
---        -v feedback_password=... -v waste_password=... -v ops_password=... \
+--        -v feedback_password=... -v improvements_password=... \
+--        -v waste_password=... -v ops_password=... \
 --        -v customers_owner_password=... -v interactions_owner_password=... \
---        -v feedback_owner_password=... -v waste_owner_password=... \
+--        -v feedback_owner_password=... -v improvements_owner_password=... \
+--        -v waste_owner_password=... \
 --        -f deploy/postgres/leancrm-init.sql
 --
 -- A password variable left out leaves that role's password as it is (useful with
@@ -49,8 +51,9 @@
 
 -- -- roles ----------------------------------------------------------------------------
 SELECT format('CREATE ROLE %I LOGIN', r)
-FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'waste', 'leancrm_ops',
-                  'customers_owner', 'interactions_owner', 'feedback_owner', 'waste_owner']) AS r
+FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'improvements', 'waste', 'leancrm_ops',
+                  'customers_owner', 'interactions_owner', 'feedback_owner', 'improvements_owner',
+                  'waste_owner']) AS r
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r)
 \gexec
 
@@ -62,6 +65,9 @@ ALTER ROLE interactions PASSWORD :'interactions_password';
 \endif
 \if :{?feedback_password}
 ALTER ROLE feedback PASSWORD :'feedback_password';
+\endif
+\if :{?improvements_password}
+ALTER ROLE improvements PASSWORD :'improvements_password';
 \endif
 \if :{?waste_password}
 ALTER ROLE waste PASSWORD :'waste_password';
@@ -77,6 +83,9 @@ ALTER ROLE interactions_owner PASSWORD :'interactions_owner_password';
 \endif
 \if :{?feedback_owner_password}
 ALTER ROLE feedback_owner PASSWORD :'feedback_owner_password';
+\endif
+\if :{?improvements_owner_password}
+ALTER ROLE improvements_owner PASSWORD :'improvements_owner_password';
 \endif
 \if :{?waste_owner_password}
 ALTER ROLE waste_owner PASSWORD :'waste_owner_password';
@@ -97,11 +106,13 @@ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')
 \gexec
 
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
-GRANT CONNECT ON DATABASE :"db" TO customers, interactions, feedback, waste, leancrm_ops,
-      customers_owner, interactions_owner, feedback_owner, waste_owner;
+GRANT CONNECT ON DATABASE :"db" TO customers, interactions, feedback, improvements, waste,
+      leancrm_ops, customers_owner, interactions_owner, feedback_owner, improvements_owner,
+      waste_owner;
 -- the roles the services run as create nothing (an earlier version of this script let
 -- them, when they ran their own migrations)
-REVOKE CREATE, TEMPORARY ON DATABASE :"db" FROM customers, interactions, feedback, waste;
+REVOKE CREATE, TEMPORARY ON DATABASE :"db" FROM customers, interactions, feedback, improvements,
+       waste;
 -- a rebuild makes a store schema of its own
 GRANT CREATE ON DATABASE :"db" TO waste_owner;
 
@@ -112,7 +123,7 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
 -- -- upgrading: an earlier version made the service's own role own its schemas --------
 SELECT format('REASSIGN OWNED BY %I TO %I', r, r || '_owner')
-FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'waste']) AS r
+FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'improvements', 'waste']) AS r
 WHERE EXISTS (SELECT FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner WHERE o.rolname = r)
    OR EXISTS (SELECT FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner WHERE o.rolname = r)
 \gexec
@@ -121,7 +132,8 @@ WHERE EXISTS (SELECT FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner W
 CREATE SCHEMA IF NOT EXISTS customers AUTHORIZATION customers_owner;
 CREATE SCHEMA IF NOT EXISTS interactions AUTHORIZATION interactions_owner;
 CREATE SCHEMA IF NOT EXISTS feedback AUTHORIZATION feedback_owner;
-REVOKE ALL ON SCHEMA customers, interactions, feedback FROM PUBLIC;
+CREATE SCHEMA IF NOT EXISTS improvements AUTHORIZATION improvements_owner;
+REVOKE ALL ON SCHEMA customers, interactions, feedback, improvements FROM PUBLIC;
 
 -- -- the waste projector: its own schema, and the public read model -------------------
 CREATE SCHEMA IF NOT EXISTS waste_service AUTHORIZATION waste_owner;
@@ -137,13 +149,13 @@ SELECT format('GRANT USAGE ON SCHEMA %1$I TO %2$I; '
 FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner
 WHERE o.rolname = 'waste_owner'
    OR (o.rolname, n.nspname) IN (('customers_owner', 'customers'), ('interactions_owner', 'interactions'),
-                                 ('feedback_owner', 'feedback'))
+                                 ('feedback_owner', 'feedback'), ('improvements_owner', 'improvements'))
 \gexec
 SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE %1$I IN SCHEMA %2$I '
               'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %2$I; '
               'ALTER DEFAULT PRIVILEGES FOR ROLE %1$I IN SCHEMA %2$I '
               'GRANT USAGE, SELECT ON SEQUENCES TO %2$I', s || '_owner', s)
-FROM unnest(ARRAY['customers', 'interactions', 'feedback']) AS s
+FROM unnest(ARRAY['customers', 'interactions', 'feedback', 'improvements']) AS s
 \gexec
 
 -- the stores a rebuild will make: their schema, tables and sequences, for the waste role

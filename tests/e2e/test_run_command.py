@@ -49,7 +49,7 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
     assert "Simulated " in out and " commands in " in out
     huddle = out[out.index("Daily huddle"):]
     for section in ("The seven wastes", "Key rates", "Top three wastes by cost",
-                    "Worst reasons by failure demand"):
+                    "Worst reasons by failure demand", "Improvements"):
         assert section in huddle, huddle
     assert "Dashboard: http://127.0.0.1:8104/" in out
     # the run's token, printed beside the dashboard with a curl example; the launcher reads
@@ -83,7 +83,8 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
                 "SELECT schemaname, tableowner FROM pg_tables "
                 "WHERE tablename IN ('events', 'active_store')")}
             assert owners == {"customers": "customers_owner", "interactions": "interactions_owner",
-                              "feedback": "feedback_owner", "waste_service": "waste_owner"}
+                              "feedback": "feedback_owner", "improvements": "improvements_owner",
+                              "waste_service": "waste_owner"}
             stored = await conn.fetchval("SELECT count(*) FROM interactions.events")
             assert stored > 500
         finally:

@@ -1,7 +1,7 @@
 """The production database set-up (deploy/postgres/leancrm-init.sql) works with least
 privilege: run with psql on a fresh database, migrations run as each schema's owner
 role (`migrate` first, as the Kubernetes init containers do, or at start-up with
-LEANCRM_MIGRATION_DATABASE_URL), the four services then run as their own roles on
+LEANCRM_MIGRATION_DATABASE_URL), the five services then run as their own roles on
 their default schemas, commands flow through to the read model, a rebuild (the
 Kubernetes Job) runs as the waste schema's owner, and leancrm_ops reads the views —
 before and after the rebuild's switch — but no role reads another's tables.
@@ -11,8 +11,8 @@ truncate anything, nor touch another service's schema or relay lease; leancrm_op
 writes nothing, locks nothing a service needs, takes no lease, has a statement timeout
 and a connection limit; an advisory lock held by anyone stops no migration.
 
-The script creates cluster-wide roles (customers, interactions, feedback, waste, their
-owners, leancrm_ops), so the test runs on the disposable PostgreSQL of the test session
+The script creates cluster-wide roles (customers, interactions, feedback, improvements, waste,
+their owners, leancrm_ops), so the test runs on the disposable PostgreSQL of the test session
 (embedded or testcontainers) and is skipped on infrastructure from the environment.
 """
 
@@ -39,6 +39,7 @@ from structlog.testing import capture_logs
 from leancrm_customers.app import SPEC as CUSTOMERS
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_feedback.app import SPEC as FEEDBACK
+from leancrm_improvements.app import SPEC as IMPROVEMENTS
 from leancrm_interactions.app import SPEC as INTERACTIONS
 from leancrm_servicekit.bootstrap import migrate_only, open_infrastructure, start_migrations
 from leancrm_servicekit.command_service import CommandService
@@ -54,10 +55,11 @@ from .tools import Psql, as_role
 pytestmark = pytest.mark.integration
 
 INIT_SQL = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "leancrm-init.sql"
-SERVICES = ("customers", "interactions", "feedback", "waste")
+SERVICES = ("customers", "interactions", "feedback", "improvements", "waste")
 ROLES = (*SERVICES, *(f"{s}_owner" for s in SERVICES), "leancrm_ops")
 MIGRATIONS = {"customers": CUSTOMERS.migration_dirs, "interactions": INTERACTIONS.migration_dirs,
-              "feedback": FEEDBACK.migration_dirs, "waste": ()}
+              "feedback": FEEDBACK.migration_dirs, "improvements": IMPROVEMENTS.migration_dirs,
+              "waste": ()}
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -160,7 +162,7 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
         CommandService(spec, ServiceSettings(
             database_url=dsn(spec.name), consumer_group=f"{spec.name}-{tag}", **common,
             **({} if spec is CUSTOMERS else {"migration_database_url": dsn(f"{spec.name}_owner")})))
-        for spec in (CUSTOMERS, INTERACTIONS, FEEDBACK)]
+        for spec in (CUSTOMERS, INTERACTIONS, FEEDBACK, IMPROVEMENTS)]
     waste_settings = WasteSettings(database_url=dsn("waste"), consumer_group=f"waste-{tag}", **common)
     waste = WasteService(waste_settings)
     started: list[CommandService | WasteService] = []
@@ -170,18 +172,20 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
             started.append(s)
         await waste.start(http=False)
         started.append(waste)
-        assert [s.schema for s in started] == ["customers", "interactions", "feedback", "waste_service"]
+        assert [s.schema for s in started] == ["customers", "interactions", "feedback", "improvements",
+                                                "waste_service"]
         admin = await asyncpg.connect(with_database(infra.dsn, name))
         try:  # every table of every service's schemas is its owner's, none the service's role's
             owners = {r["owner"] for r in await admin.fetch(
                 "SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1::text[])",
-                ["customers", "interactions", "feedback", "waste_service", "waste_service_store_0", "waste"])}
+                ["customers", "interactions", "feedback", "improvements", "waste_service",
+                 "waste_service_store_0", "waste"])}
         finally:
             await admin.close()
         assert owners == {f"{s}_owner" for s in SERVICES}
 
-        customer_id, interaction_id, feedback_id = (str(uuid.uuid4()) for _ in range(3))
+        customer_id, interaction_id, feedback_id, improvement_id = (str(uuid.uuid4()) for _ in range(4))
         sends = [
             ("crm.customers.commands.v1", customer_id, command("register_customer", {
                 "customer_id": customer_id, "name": "Ada", "email": None, "phone": None,
@@ -193,6 +197,10 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
                 "feedback_id": feedback_id, "customer_id": customer_id, "source": "idea",
                 "text": "Let me change my address online", "rating": None,
                 "interaction_id": None, "topic": None})),
+            ("crm.improvements.commands.v1", improvement_id, command("start_improvement", {
+                "improvement_id": improvement_id, "title": "Call-back offer", "target": "fcr_rate",
+                "starts_on": now()[:10], "owner_team": "billing",
+                "expected": {"direction": "increase", "size": 0.05}})),
         ]
         async with TopicReader(bootstrap, "crm.command-results.v1") as results:
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -218,10 +226,14 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
                     "SELECT count(*) FROM waste.interactions WHERE interaction_id = $1",
                     uuid.UUID(interaction_id))
                 ideas = await ops.fetchval("SELECT coalesce(sum(ideas), 0) FROM waste.feedback_daily")
-                return bool(customer == 1 and interaction == 1 and ideas == 1)
+                improvement = await ops.fetchval(
+                    "SELECT count(*) FROM waste.improvements WHERE improvement_id = $1",
+                    uuid.UUID(improvement_id))
+                return bool(customer == 1 and interaction == 1 and ideas == 1 and improvement == 1)
 
             await wait_until(visible, timeout_s=60, interval_s=0.2,
-                             what="the customer, the interaction and the idea in the waste views")
+                             what="the customer, the interaction, the idea and the improvement in the "
+                                  "waste views")
             assert await ops.fetchval("SHOW default_transaction_read_only") == "on"
             for private in ("customers.customers", "interactions.events", "feedback.outbox",
                             "waste_service.active_store", "waste_service_store_0.customers"):
@@ -268,7 +280,8 @@ async def test_services_run_as_their_own_roles_on_the_deploy_database(
 
         # no service role reads another's schema
         for role, foreign in (("customers", "interactions.events"), ("interactions", "customers.customers"),
-                              ("feedback", "waste_service.active_store"), ("waste", "customers.events")):
+                              ("feedback", "waste_service.active_store"), ("waste", "customers.events"),
+                              ("improvements", "feedback.events")):
             conn = await connect_as(infra, name, role, passwords[role])
             try:
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -318,7 +331,7 @@ async def test_a_service_role_changes_no_schema_and_touches_no_other_service(
         assert ("runtime_role_may_change_schema" in events) is warned, (role, events)
 
     own = {"customers": "customers", "interactions": "interactions", "feedback": "feedback",
-           "waste": "waste_service"}
+           "improvements": "improvements", "waste": "waste_service"}
     for service, schema in own.items():
         owner = await connect_as(infra, name, f"{service}_owner", passwords[f"{service}_owner"])
         conn = await connect_as(infra, name, service, passwords[service])
@@ -396,7 +409,8 @@ async def test_leancrm_ops_reads_and_is_bounded_but_blocks_no_service(
                      "LOCK TABLE waste.customers IN SHARE MODE",
                      "CREATE TABLE waste.intruder (id int)",
                      "CREATE SCHEMA intruder"]
-        for schema in ("customers", "interactions", "feedback", "waste_service", "waste_service_store_0"):
+        for schema in ("customers", "interactions", "feedback", "improvements", "waste_service",
+                       "waste_service_store_0"):
             table = "customers" if schema == "waste_service_store_0" else "relay_lease"
             forbidden += [f"SELECT count(*) FROM {schema}.{table}",
                           f"UPDATE {schema}.relay_lease SET holder = 'ops'",
@@ -458,7 +472,7 @@ async def test_running_the_script_again_upgrades_a_database_whose_services_owned
         owners = {r["owner"] for r in await admin.fetch(
             "SELECT DISTINCT pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE ANY ($1::text[])",
-            ["customers", "interactions", "feedback", "waste_service%", "waste"])}
+            ["customers", "interactions", "feedback", "improvements", "waste_service%", "waste"])}
         assert owners == {f"{s}_owner" for s in SERVICES}
     finally:
         await admin.close()

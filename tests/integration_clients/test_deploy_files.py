@@ -24,7 +24,8 @@ from leancrm_waste.settings import WasteSettings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 FIRST_PARTY = {"leancrm_contracts", "leancrm_servicekit", "leancrm_customers", "leancrm_interactions",
-               "leancrm_feedback", "leancrm_waste", "leancrm_simulator", "leancrm_devstack", "leancrm_chaos"}
+               "leancrm_feedback", "leancrm_improvements", "leancrm_waste", "leancrm_simulator",
+               "leancrm_devstack", "leancrm_chaos"}
 #: packages under tools/ for developers only (the development stack with its embedded
 #: PostgreSQL and broker, the fault-injection harness), never installed in the image
 DEVELOPMENT_TOOLS = {"chaos", "devstack"}
@@ -139,7 +140,7 @@ def test_every_command_names_a_runnable_module() -> None:
     for name, text in _deploy_texts().items():
         for module in set(re.findall(r"\"-m\", \"(leancrm_[a-z_]+)\"", text)):
             assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{name}: {module}"
-    services = {"customers", "interactions", "feedback", "waste"}
+    services = {"customers", "interactions", "feedback", "improvements", "waste"}
     compose = (DEPLOY / "compose.yaml").read_text()
     for service in services:
         assert f'"leancrm_{service}", "serve"' in compose
@@ -149,7 +150,7 @@ def test_every_command_names_a_runnable_module() -> None:
 # -- safe by default (issue 12): no default password, verify-full, a NetworkPolicy per
 # service, non-root read-only containers, secrets only from secret stores --------------
 
-SERVICES = ("customers", "interactions", "feedback", "waste")
+SERVICES = ("customers", "interactions", "feedback", "improvements", "waste")
 KUBERNETES = DEPLOY / "kubernetes"
 
 
@@ -315,7 +316,7 @@ def test_a_network_policy_per_service_and_deny_by_default() -> None:
     dashboard = {label for rule in selected["leancrm-waste"]["spec"]["ingress"] for peer in rule["from"]
                  for label in peer["namespaceSelector"]["matchLabels"]}
     assert "leancrm/dashboard-access" in dashboard
-    for service in ("customers", "interactions", "feedback"):
+    for service in ("customers", "interactions", "feedback", "improvements"):
         labels = {label for rule in selected[f"leancrm-{service}"]["spec"]["ingress"] for peer in rule["from"]
                   for label in peer["namespaceSelector"]["matchLabels"]}
         assert labels == {"leancrm/scrape-metrics"}, service

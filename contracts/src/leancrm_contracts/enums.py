@@ -88,6 +88,7 @@ class Producer(StrEnum):
     CUSTOMERS = "customers"
     INTERACTIONS = "interactions"
     FEEDBACK = "feedback"
+    IMPROVEMENTS = "improvements"
 
 
 class ResultStatus(StrEnum):

@@ -11,7 +11,9 @@ by a second agent (an ``interaction.agent_assigned`` the examples do not repeat,
 version 8), resolved and ended; a second call (``INTERACTION_ID_2``) is abandoned in
 the queue; she reviews the plan (``FEEDBACK_ID``: received, scored, routed) and votes
 for an idea (``IDEA_ID``); she changes her details and consent, the agent signs out, and
-at last she asks to be forgotten. Every event names its stream, its version in that
+at last she asks to be forgotten. The billing team starts an improvement
+(``IMPROVEMENT_ID``, a stream of its own with no customer) and adopts it four weeks
+later. Every event names its stream, its version in that
 stream and the example command that caused it (``causation_id``).
 """
 
@@ -21,8 +23,10 @@ from typing import Any, Final
 
 from . import customers as c
 from . import feedback as f
+from . import improvements as im
 from . import interactions as i
 from .base import CommandData, EventData
+from .registry import PRODUCER_OF_EVENT
 
 CUSTOMER_ID: Final = "5b0c3a52-6f43-4d6c-9d2b-7f0e6a1c2d31"
 INTERACTION_ID: Final = "9e2f4b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -31,6 +35,7 @@ FEEDBACK_ID: Final = "2d6c8e0a-4b1f-4c3d-9e7a-5f6b7c8d9e0f"
 IDEA_ID: Final = "6e7f8091-a2b3-4c4d-8e5f-60718293a4b5"
 VOTER_ID: Final = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 AGENT_ID: Final = "agent-0042"
+IMPROVEMENT_ID: Final = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 
 _I = {"interaction_id": INTERACTION_ID}
 _SUBMIT: Final[dict[str, Any]] = {
@@ -46,6 +51,22 @@ _VOTE: Final[dict[str, Any]] = {
     "feedback_id": IDEA_ID,
     "voter_customer_id": VOTER_ID,
     "vote": 1,
+}
+
+_START: Final[dict[str, Any]] = {
+    "improvement_id": IMPROVEMENT_ID,
+    "title": "Billing agents explain the first bill's pro-rata lines on the call",
+    "target": "failure_demand_rate",
+    "scope": {"channel": None, "reason": "billing", "team": None},
+    "starts_on": "2026-11-30",
+    "owner_team": "billing",
+    "expected": {"direction": "decrease", "size": 0.1},
+    "note": "Half of the repeat billing calls ask about the first bill.",
+}
+_END: Final[dict[str, Any]] = {
+    "improvement_id": IMPROVEMENT_ID,
+    "outcome": "adopted",
+    "note": "Repeat billing calls fell beyond the old limits; now in the standard script.",
 }
 
 _COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
@@ -79,6 +100,8 @@ _COMMANDS: Final[dict[type[CommandData], dict[str, Any]]] = {
     i.SignOutAgent: {"agent_id": AGENT_ID},
     f.SubmitFeedback: dict(_SUBMIT),
     f.VoteIdea: dict(_VOTE),
+    im.StartImprovement: dict(_START),
+    im.EndImprovement: dict(_END),
 }
 
 _EVENTS: Final[dict[type[EventData], dict[str, Any]]] = {
@@ -111,6 +134,8 @@ _EVENTS: Final[dict[type[EventData], dict[str, Any]]] = {
     },
     f.FeedbackRouted: {**_SUBMIT, "team": "sales", "reason": "price_or_buying_signal"},
     f.FeedbackIdeaVoted: dict(_VOTE),
+    im.ImprovementStarted: dict(_START),
+    im.ImprovementEnded: dict(_END),
 }
 
 #: command_type → a valid ``data``
@@ -152,6 +177,9 @@ EVENT_POSITIONS: Final[dict[str, tuple[str, int, int]]] = {
     c.CustomerConsentChanged.event_type: (CUSTOMER_ID, 3, 3600),
     i.AgentSignedOut.event_type: (AGENT_ID, 2, 28800),
     c.CustomerForgotten.event_type: (CUSTOMER_ID, 4, 86400),
+    im.ImprovementStarted.event_type: (IMPROVEMENT_ID, 1, 90000),
+    # ended four weeks after its start date (starts_on 2026-11-30), once its effect showed
+    im.ImprovementEnded.event_type: (IMPROVEMENT_ID, 2, 2_419_200),
 }
 
 #: event_type → the command_type that causes it
@@ -159,6 +187,7 @@ _COMMAND_OF_EVENT: Final[dict[str, str]] = {
     **{e: cmd for cmd, e in c.EVENT_OF_COMMAND.items()},
     **{e: cmd for cmd, e in i.EVENT_OF_COMMAND.items()},
     **{e: cmd for cmd, events in f.EVENTS_OF_COMMAND.items() for e in events},
+    **{e: cmd for cmd, e in im.EVENT_OF_COMMAND.items()},
 }
 
 
@@ -191,8 +220,7 @@ def example_event(event_type: str) -> dict[str, Any]:
     """The event envelope of ``event_type`` in the example history."""
     stream, version, seconds = EVENT_POSITIONS[event_type]
     at = START + timedelta(seconds=seconds)
-    producer = ("customers" if event_type.startswith("customer.")
-                else "feedback" if event_type.startswith("feedback.") else "interactions")
+    producer = PRODUCER_OF_EVENT[event_type].value
     return {
         "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leancrm-example:{event_type}")),
         "event_type": event_type,
@@ -202,7 +230,9 @@ def example_event(event_type: str) -> dict[str, Any]:
         "producer": producer,
         "stream_id": stream,
         "stream_version": version,
-        "customer_id": None if event_type.startswith("agent.") else CUSTOMER_ID,
+        # agent and improvement streams belong to no customer
+        "customer_id": None if producer == "improvements" or event_type.startswith("agent.")
+        else CUSTOMER_ID,
         "correlation_id": None,
         "causation_id": example_command_id(_COMMAND_OF_EVENT[event_type]),
         "data": EVENT_EXAMPLES[event_type],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from . import customers, feedback, interactions
+from . import customers, feedback, improvements, interactions
 from .base import CommandData
 
 #: the agent commands of the interactions service: their stream is the agent
@@ -24,6 +24,7 @@ STREAM_FIELD: Final[Mapping[str, str]] = {
     **dict.fromkeys(customers.COMMANDS, "customer_id"),
     **{t: "agent_id" if t in _AGENT_COMMANDS else "interaction_id" for t in interactions.COMMANDS},
     **dict.fromkeys(feedback.COMMANDS, "feedback_id"),
+    **dict.fromkeys(improvements.COMMANDS, "improvement_id"),
 }
 
 

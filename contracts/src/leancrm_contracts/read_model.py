@@ -61,12 +61,19 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "p95_lead_time_s",
     ),
     "data_quality": ("day", "anomaly", "occurrences"),
+    "improvements": (
+        "improvement_id", "title", "target", "channel", "reason", "team", "starts_on",
+        "owner_team", "expected_direction", "expected_size", "status", "ended_on",
+        "outcome_note", "started_at", "ended_at",
+    ),
 }
 
 #: `waste.interactions.status`
 STATUSES: Final = ("open", "resolved", "unresolved", "abandoned")
 #: `waste.backlog.age_band`
 AGE_BANDS: Final = ("<1h", "1-24h", ">24h")
+#: `waste.improvements.status`
+IMPROVEMENT_STATUSES: Final = ("running", "adopted", "abandoned")
 #: `waste.data_quality.anomaly`: what spans streams and does not add up (section 4)
 ANOMALIES: Final = (
     "assignment_outside_sign_in", "assignment_team_differs", "interaction_of_unknown_customer",

@@ -1,12 +1,12 @@
-"""Lookups across the three services: which models belong to which topic and producer."""
+"""Lookups across the command services: which models belong to which topic and producer."""
 
 from typing import Final
 
-from . import customers, feedback, interactions
+from . import customers, feedback, improvements, interactions
 from .base import CommandData, EventData, by_command_type, by_event_type
 from .enums import Producer
 
-_SERVICES: Final = (customers, interactions, feedback)
+_SERVICES: Final = (customers, interactions, feedback, improvements)
 
 #: command topic → command_type → data model
 COMMANDS_BY_TOPIC: Final[dict[str, dict[str, type[CommandData]]]] = {

@@ -19,7 +19,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from . import customers, examples, feedback, interactions
+from . import customers, examples, feedback, improvements, interactions
 from .alerts import ALERT_PRODUCER, ALERT_RAISED, ALERT_TYPES, AlertMessage
 from .enums import DlqErrorCode
 from .envelope import (
@@ -48,13 +48,17 @@ ENVELOPES: Final[dict[str, type[BaseModel]]] = {
 }
 
 #: (module, service) in section 1's order
-_SERVICES: Final = ((customers, "customers"), (interactions, "interactions"), (feedback, "feedback"))
+_SERVICES: Final = (
+    (customers, "customers"), (interactions, "interactions"), (feedback, "feedback"),
+    (improvements, "improvements"),
+)
 
-#: the key of each service's events (section 1): the events are keyed by customer
+#: the key of each service's events (section 1): keyed by customer, an improvement's by its id
 _EVENT_KEYS: Final = {
     "customers": "customer_id",
     "interactions": "customer_id of the interaction (agent_id for agent.* events)",
     "feedback": "customer_id, or feedback_id when anonymous",
+    "improvements": "improvement_id",
 }
 
 #: how an example's summary gives the record's Kafka key (AsyncAPI examples have no key field)
@@ -63,12 +67,13 @@ KEY_PREFIX: Final = "Kafka key: "
 #: what the document is, and for whom
 _DESCRIPTION: Final = (
     "Lean CRM's public contract (docs/contract.md, version 1.1) as seen by a system that "
-    "integrates with it: the integrator SENDS commands to the three command topics, keyed "
+    "integrates with it: the integrator SENDS commands to the four command topics, keyed "
     "by the id of the command's stream (section 1.1) with the headers content-type and "
     "message_type (section 2), and RECEIVES one command result per command on "
     "crm.command-results.v1 (the reply of every send operation, matched by command_id), "
-    "the domain events of the event topics, and dead letters. Read results with a consumer "
-    "group of your own, from its committed offsets, not from the beginning of the topic "
+    "the domain events of the event topics, the alerts of crm.alerts.v1, and dead letters. "
+    "Read results with a consumer group of your own, from its committed offsets, not from "
+    "the beginning of the topic "
     "(README, 'Integrating from another system'; leancrm_client in clients/python does it).")
 
 

@@ -5,10 +5,12 @@ from typing import Final
 CUSTOMERS_COMMANDS: Final = "crm.customers.commands.v1"
 INTERACTIONS_COMMANDS: Final = "crm.interactions.commands.v1"
 FEEDBACK_COMMANDS: Final = "crm.feedback.commands.v1"
+IMPROVEMENTS_COMMANDS: Final = "crm.improvements.commands.v1"
 
 CUSTOMERS_EVENTS: Final = "crm.customers.events.v1"
 INTERACTIONS_EVENTS: Final = "crm.interactions.events.v1"
 FEEDBACK_EVENTS: Final = "crm.feedback.events.v1"
+IMPROVEMENTS_EVENTS: Final = "crm.improvements.events.v1"
 
 COMMAND_RESULTS: Final = "crm.command-results.v1"
 DLQ: Final = "crm.dlq.v1"
@@ -19,7 +21,13 @@ COMMAND_TOPICS: Final[tuple[str, ...]] = (
     CUSTOMERS_COMMANDS,
     INTERACTIONS_COMMANDS,
     FEEDBACK_COMMANDS,
+    IMPROVEMENTS_COMMANDS,
 )
-EVENT_TOPICS: Final[tuple[str, ...]] = (CUSTOMERS_EVENTS, INTERACTIONS_EVENTS, FEEDBACK_EVENTS)
+EVENT_TOPICS: Final[tuple[str, ...]] = (
+    CUSTOMERS_EVENTS,
+    INTERACTIONS_EVENTS,
+    FEEDBACK_EVENTS,
+    IMPROVEMENTS_EVENTS,
+)
 #: every topic of section 1, in the table's order
 ALL_TOPICS: Final[tuple[str, ...]] = (*COMMAND_TOPICS, *EVENT_TOPICS, COMMAND_RESULTS, DLQ, ALERTS)

@@ -11,10 +11,12 @@ psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgre
      -v customers_password="${LEANCRM_CUSTOMERS_DB_PASSWORD:?}" \
      -v interactions_password="${LEANCRM_INTERACTIONS_DB_PASSWORD:?}" \
      -v feedback_password="${LEANCRM_FEEDBACK_DB_PASSWORD:?}" \
+     -v improvements_password="${LEANCRM_IMPROVEMENTS_DB_PASSWORD:?}" \
      -v waste_password="${LEANCRM_WASTE_DB_PASSWORD:?}" \
      -v ops_password="${LEANCRM_OPS_DB_PASSWORD:?}" \
      -v customers_owner_password="${LEANCRM_CUSTOMERS_OWNER_DB_PASSWORD:?}" \
      -v interactions_owner_password="${LEANCRM_INTERACTIONS_OWNER_DB_PASSWORD:?}" \
      -v feedback_owner_password="${LEANCRM_FEEDBACK_OWNER_DB_PASSWORD:?}" \
+     -v improvements_owner_password="${LEANCRM_IMPROVEMENTS_OWNER_DB_PASSWORD:?}" \
      -v waste_owner_password="${LEANCRM_WASTE_OWNER_DB_PASSWORD:?}" \
      -f /leancrm/leancrm-init.sql

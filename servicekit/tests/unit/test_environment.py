@@ -40,10 +40,11 @@ def test_every_installed_services_settings_are_known() -> None:
     """The waste projector's variables, in a ConfigMap every service reads, are no typo
     in the customers service: the settings of every installed service are loaded."""
     names = {cls.__name__ for cls in settings_classes()}
-    assert {"ServiceSettings", "WasteSettings", "CostSettings"} <= names
+    assert {"ServiceSettings", "WasteSettings", "CostSettings", "BusinessTimeSettings"} <= names
     known = known_variables()
     assert {"LEANCRM_TARGET_OCCUPANCY", "LEANCRM_WASTE_COST_SECONDS", "LEANCRM_PROJECTOR_CONCURRENCY",
-            "LEANCRM_KAFKA_SASL_PASSWORD_FILE", "LEANCRM_UNKNOWN_VARIABLES"} <= known
+            "LEANCRM_KAFKA_SASL_PASSWORD_FILE", "LEANCRM_UNKNOWN_VARIABLES",
+            "LEANCRM_BUSINESS_TIMEZONE"} <= known
 
 
 def test_the_tools_and_the_deployments_variables_are_not_flagged() -> None:

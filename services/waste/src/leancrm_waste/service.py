@@ -40,7 +40,8 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str, settings: WasteS
     """What migrating the waste service adds to the kit's migrations, in their transaction
     (which replicas starting together take in turn), as the schema's owner: the active
     store with its views (``stores.prepare``) and the alerts' table. The active store."""
-    store = await stores.prepare(conn, schema, settings.target_occupancy, settings.thresholds)
+    store = await stores.prepare(conn, schema, settings.target_occupancy, settings.thresholds,
+                                 business_timezone=settings.business_timezone)
     await alert_queries.ensure_active_table(conn, schema)
     return store
 
@@ -98,7 +99,8 @@ class WasteService:
                     "LEANCRM_DATABASE_URL may not make one: run `python -m leancrm_waste migrate` "
                     "with LEANCRM_MIGRATION_DATABASE_URL set to the schema owner's DSN first")
             await stores.write_settings(conn, store, self.settings.target_occupancy,
-                                        self.settings.thresholds)
+                                        self.settings.thresholds,
+                                        business_timezone=self.settings.business_timezone)
         return store
 
     async def start(self, *, http: bool = True) -> None:

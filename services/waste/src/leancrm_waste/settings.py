@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leancrm_servicekit.settings import ServiceSettings
 from leancrm_waste.domain.alerts import parse_alert_thresholds
 from leancrm_waste.domain.service_level import parse_thresholds
+from leancrm_waste.read.timezone import DEFAULT_ZONE_NAME, zone_named
 
 
 class CostSettings(BaseSettings):
@@ -22,7 +25,28 @@ class CostSettings(BaseSettings):
                     "e.g. 'over_processing=45,defects=420' (read by read.costs.parse_costs).")
 
 
-class WasteSettings(ServiceSettings, CostSettings):
+class BusinessTimeSettings(BaseSettings):
+    """The business time zone: part of :class:`WasteSettings`, and read alone by the
+    huddle report (:mod:`leancrm_waste.read.timezone` says what it cuts)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEANCRM_", extra="ignore")
+
+    business_timezone: str = Field(
+        default=DEFAULT_ZONE_NAME,
+        description="IANA time zone (e.g. Europe/Berlin) in which the read model, the API, the "
+                    "dashboard and the huddle cut days; default UTC.")
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return zone_named(v).key
+
+    @property
+    def business_zone(self) -> ZoneInfo:
+        return zone_named(self.business_timezone)
+
+
+class WasteSettings(ServiceSettings, CostSettings, BusinessTimeSettings):
     target_occupancy: float = Field(
         default=0.85, gt=0, le=1,
         description="Occupancy target; idle time beyond (1 - target) x staffed is overproduction.",

@@ -3,9 +3,11 @@ are worked out in dataset.py."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -211,8 +213,8 @@ async def test_bad_filters_are_400_errors_naming_the_parameter(api: Api) -> None
     assert (await api.bad("/api/v1/interactions", channel="fax"))["channel"] == (
         "unknown channel 'fax' (one of phone, chat, email, sms, social, web_self_service, community, bot)")
     assert "lowercase slug" in (await api.bad("/api/v1/interactions", reason="Billing!"))["reason"]
-    assert (await api.bad("/api/v1/interactions", team="care"))["team"].startswith(
-        "not a parameter of interactions (allowed: from, to, channel, reason, status")
+    assert (await api.bad("/api/v1/hourly_metrics", team="care"))["team"].startswith(
+        "not a parameter of hourly_metrics (allowed: from, to, channel, reason, limit")
     rework = await api.bad("/api/v1/waste_ledger", waste_type="rework")
     assert "unknown waste type 'rework'" in rework["waste_type"]
     assert "unknown routing team 'care'" in (await api.bad("/api/v1/feedback_daily", team="care"))["team"]
@@ -240,9 +242,10 @@ async def test_summary_of_the_day(api: Api) -> None:
     assert s["cost_seconds"] == DEFAULT_COST_SECONDS and s["target_occupancy"] == 0.85
     h = s["headline"]
     assert h["contacts"] == 6 and h["abandonment_rate"] == 0
-    assert h["fcr_rate"] == pytest.approx(2 / 6) and h["failure_demand_rate"] == pytest.approx(2 / 6)
-    assert h["flow_efficiency"] == pytest.approx(1300 / 3900)
-    assert h["occupancy"] == pytest.approx(7200 / 10800) and h["overproduction_s"] == pytest.approx(2520)
+    # fractions are rounded to 4 decimals, seconds to 0.1 s (contract section 6a)
+    assert h["fcr_rate"] == 0.3333 and h["failure_demand_rate"] == 0.3333
+    assert h["flow_efficiency"] == 0.3333
+    assert h["occupancy"] == 0.6667 and h["overproduction_s"] == pytest.approx(2520)
     assert h["open_interactions"] == 4
     p = s["pareto"]
     assert p["rank_by"] == "cost_s" and p["total_cost_s"] == pytest.approx(6210)
@@ -250,8 +253,8 @@ async def test_summary_of_the_day(api: Api) -> None:
         ("overproduction", 2, pytest.approx(2520), pytest.approx(2520)),
         ("waiting", 1, 1500.0, 1500.0), ("defects", 4, 4.0, 1200.0), ("inventory", 1, 1.0, 600.0),
         ("transportation", 2, 2.0, 360.0), ("over_processing", 1, 1.0, 30.0), ("motion", 0, 0.0, 0.0)]
-    assert [r["cumulative_share"] for r in p["rows"]] == pytest.approx(
-        [2520 / 6210, 4020 / 6210, 5220 / 6210, 5820 / 6210, 6180 / 6210, 1.0, 1.0])
+    assert [r["cumulative_share"] for r in p["rows"]] == [round(x, 4) for x in (
+        2520 / 6210, 4020 / 6210, 5220 / 6210, 5820 / 6210, 6180 / 6210, 1.0, 1.0)]
     assert p["rows"][0]["words"].startswith("too many agents")
     assert [(d["day"], d["contacts"], d["fcr"], d["failure_demand"]) for d in s["daily"]] == [
         ("2026-06-15", 6, 2, 2)]
@@ -275,7 +278,7 @@ async def test_summary_over_the_baseline_week_and_with_filters(api: Api) -> None
     # a day without contacts is in the series, with no rates
     gap = await api.get("/api/v1/summary", **{"from": "2026-06-14", "to": "2026-06-17T12:00:00Z"})
     assert [(d["day"], d["contacts"], d["fcr_rate"]) for d in gap["daily"]] == [
-        ("2026-06-14", 4, 0.25), ("2026-06-15", 6, pytest.approx(1 / 3)), ("2026-06-16", 1, 1.0),
+        ("2026-06-14", 4, 0.25), ("2026-06-15", 6, 0.3333), ("2026-06-16", 1, 1.0),
         ("2026-06-17", 0, None)]
 
     chat = await api.get("/api/v1/summary", channel="chat", **DAY)
@@ -285,7 +288,8 @@ async def test_summary_over_the_baseline_week_and_with_filters(api: Api) -> None
     assert chat["capacity"]["teams"] == ["care", "sales"]  # capacity is per team, not channel
     sales = await api.get("/api/v1/summary", team="sales", **DAY)
     assert sales["capacity"]["teams"] == ["sales"] and sales["headline"]["occupancy"] == 1.0
-    assert sales["pareto"]["total_cost_s"] == 0 and sales["headline"]["contacts"] == 6
+    # every interaction of the day was last with an agent of care: none counts under sales
+    assert sales["pareto"]["total_cost_s"] == 0 and sales["headline"]["contacts"] == 0
 
 
 async def test_summary_defaults_and_errors(api: Api) -> None:
@@ -336,3 +340,211 @@ def test_the_service_serves_the_api_beside_health_and_metrics() -> None:
     paths = {getattr(r, "path", None) for r in service.routes()}
     assert {"/health", "/ready", "/metrics", "/api/v1/summary", "/api/v1/lag", "/dashboard", "/"} <= paths
     assert {f"/api/v1/{v}" for v in VIEWS} <= paths
+
+
+async def test_every_filter_cuts_every_figure_it_can_and_says_which_it_cannot(api: Api) -> None:
+    care = await api.get("/api/v1/summary", team="care", **DAY)
+    assert care["headline"]["contacts"] == 6 and [d["contacts"] for d in care["daily"]] == [6]
+    assert care["capacity"]["teams"] == ["care"] and care["headline"]["overproduction_s"] == 2520
+    assert care["backlog"]["by_band"] == {"<1h": 1, "1-24h": 1, ">24h": 2}  # open ones are care's too
+    assert care["not_applied"] == {"backlog": {"from": "not by period: the backlog is what is open now"},
+                                   "sentiment": {"team": "not by agent team: feedback is routed to "
+                                                         "product, marketing, sales or service"}}
+    sales = await api.get("/api/v1/summary", team="sales", **DAY)
+    assert sales["backlog"]["by_band"] == {"<1h": 0, "1-24h": 0, ">24h": 0}
+    assert sales["sentiment"] == care["sentiment"]  # said so in not_applied
+
+    # channel: overproduction is per team-hour, so the Pareto says so instead of "0 s"
+    chat = await api.get("/api/v1/summary", channel="chat", **DAY)
+    over = next(r for r in chat["pareto"]["rows"] if r["waste_type"] == "overproduction")
+    assert over["cost_s"] is None and over["quantity"] is None and over["share"] is None
+    assert over["not_applicable"] == "not by channel: overproduction is counted per team-hour"
+    assert chat["pareto"]["rows"][-1] is over and chat["pareto"]["total_cost_s"] == 300
+    assert chat["headline"]["overproduction_s"] == 2520
+    assert chat["not_applied"]["capacity"] == {
+        "channel": "not by channel: staffing, occupancy and overproduction are counted per team-hour"}
+    assert chat["not_applied"]["pareto"] == {
+        "overproduction.channel": "not by channel: overproduction is counted per team-hour"}
+
+    # reason cuts the flow, the Pareto and the backlog
+    billing = await api.get("/api/v1/summary", reason="billing", **DAY)
+    assert billing["filters"]["reason"] == ["billing"]
+    assert billing["headline"]["contacts"] == 4 and billing["headline"]["fcr_rate"] == 0.25
+    assert billing["backlog"]["by_band"] == {"<1h": 1, "1-24h": 1, ">24h": 2}
+    complaint = await api.get("/api/v1/summary", reason="complaint", **DAY)
+    assert complaint["headline"]["contacts"] == 0 and complaint["headline"]["open_interactions"] == 0
+    assert {r["waste_type"]: r["quantity"] for r in complaint["pareto"]["rows"]
+            if r["quantity"]} == {"inventory": 1}
+    assert set(complaint["not_applied"]["capacity"]) == {"reason"}
+    both = await api.get("/api/v1/summary", reason="billing", channel="email", team="care", **DAY)
+    assert both["backlog"]["by_band"] == {"<1h": 0, "1-24h": 1, ">24h": 1}
+    assert {r["channel"] for r in both["backlog"]["rows"]} == {"email"}
+    assert care["known"] == {"channel": ["phone", "chat", "email", "sms", "social", "web_self_service",
+                                         "community", "bot"],
+                             "reason": ["billing", "complaint", "order_status"], "team": ["care", "sales"]}
+
+
+async def test_unknown_reasons_and_teams_are_400_naming_the_known_ones(api: Api) -> None:
+    e = await api.bad("/api/v1/summary", team="nonexistent_team", **DAY)
+    assert e == {"team": "unknown team 'nonexistent_team' (known: care, sales)"}
+    e = await api.bad("/api/v1/summary", reason="billing,refunds", team="care")
+    assert e == {"reason": "unknown reason 'refunds' (known: billing, complaint, order_status)"}
+    e = await api.bad("/api/v1/waste_ledger", team="digital", reason="nope")
+    assert set(e) == {"team", "reason"} and e["team"].endswith("(known: care, sales)")
+    assert (await api.bad("/api/v1/customers", segment="enterprise"))["segment"] == (
+        "unknown segment 'enterprise' (known: SMB, retail)")
+    # the interactions are cut by the last assigned agent's team
+    care = await api.get("/api/v1/interactions", team="care", **DAY)
+    assert care["count"] == 6 and {r["team"] for r in care["rows"]} == {"care"}
+    assert (await api.get("/api/v1/interactions", team="sales", **DAY))["count"] == 0
+
+
+async def test_the_breakdown_of_a_waste_by_channel_reason_and_team(api: Api) -> None:
+    defects = await api.get("/api/v1/breakdown", by="channel", waste="defects", **DAY)
+    assert defects["by"] == "channel" and defects["filters"]["waste"] == ["defects"]
+    assert [(r["channel"], r["occurrences"], r["cost_s"], r["share"]) for r in defects["rows"]] == [
+        ("phone", 3, 900.0, 0.75), ("chat", 1, 300.0, 0.25)]
+    assert defects["wastes"] == [{"waste_type": "defects", "unit": "count", "cost_per_unit_s": 300.0,
+                                  "occurrences": 4, "quantity": 4.0, "cost_s": 1200.0,
+                                  "not_applicable": None}]
+    every = await api.get("/api/v1/breakdown", by="channel", **DAY)
+    assert [w["waste_type"] for w in every["wastes"]] == ["overproduction", "transportation", "inventory",
+                                                          "motion", "defects", "over_processing", "waiting"]
+    over = every["wastes"][0]
+    assert over["not_applicable"] == "not by channel: overproduction is counted per team-hour"
+    assert over["cost_s"] is None and not any(r["waste_type"] == "overproduction" for r in every["rows"])
+    assert {(r["waste_type"], r["channel"]) for r in every["rows"]} == {
+        ("waiting", "phone"), ("over_processing", "phone"), ("transportation", "phone"),
+        ("defects", "phone"), ("defects", "chat"), ("inventory", "email")}
+    team = await api.get("/api/v1/breakdown", by="team", waste="overproduction,waiting", **DAY)
+    assert [(r["waste_type"], r["team"], r["quantity"], r["share"]) for r in team["rows"]] == [
+        ("overproduction", "care", 2520.0, 1.0), ("waiting", "care", 1500.0, 1.0)]
+    reason = await api.get("/api/v1/breakdown", by="reason", channel="chat", **DAY)
+    assert [(r["waste_type"], r["reason"]) for r in reason["rows"]] == [("defects", "order_status")]
+    assert reason["wastes"][0]["not_applicable"] == (
+        "not by channel: overproduction is counted per team-hour; "
+        "not by reason: overproduction is counted per team-hour")
+    errors = await api.bad("/api/v1/breakdown", waste="rework", team="nobody")
+    assert errors["by"].startswith(
+        "required: what to break the wastes down by (one of channel, reason, team)")
+    assert "unknown waste type 'rework'" in errors["waste"]
+    assert (await api.bad("/api/v1/breakdown", by="customer"))["by"] == (
+        "cannot break down by 'customer' (one of channel, reason, team)")
+    assert (await api.bad("/api/v1/breakdown", by="team", team="nobody"))["team"] == (
+        "unknown team 'nobody' (known: care, sales)")
+
+
+async def test_a_named_period_instead_of_from_and_to(api: Api) -> None:
+    today = await api.get("/api/v1/summary", period="today")
+    assert len(today["daily"]) == 1 and today["daily"][0]["day"] == today["generated_at"][:10]
+    week = await api.get("/api/v1/summary", period="last_7_days")
+    assert len(week["daily"]) == 7 and week["daily"][-1]["day"] == today["daily"][0]["day"]
+    yesterday = await api.get("/api/v1/breakdown", by="team", period="yesterday")
+    assert yesterday["filters"]["to"] == today["filters"]["from"]
+    errors = await api.bad("/api/v1/summary", period="yesterday", to="2026-06-16")
+    assert errors == {"period": "give either period or from/to, not both"}
+    assert (await api.bad("/api/v1/summary", period="last_week"))["period"].startswith(
+        "unknown period 'last_week' (one of today, yesterday, last_7_days")
+
+
+async def test_every_view_and_the_breakdown_answer_csv_with_a_header_row(api: Api) -> None:
+    import csv
+    import io
+
+    for name, view in VIEWS.items():
+        r = await api.client.get(f"/api/v1/{name}", params={"format": "csv", "limit": "3"})
+        assert r.status_code == 200, (name, r.text)
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert rows[0] == list(view.columns), name
+        json_rows = (await api.get(f"/api/v1/{name}", limit="3"))["rows"]
+        assert len(rows) - 1 == len(json_rows) and r.headers["x-more"] in ("true", "false"), name
+    # the same values as the JSON, rounded; empty for null; Accept: text/csv does the same
+    r = await api.client.get("/api/v1/interactions", params={**DAY, "limit": "2"},
+                             headers={"Accept": "text/csv"})
+    header, j1, _ = list(csv.reader(io.StringIO(r.text)))
+    row = dict(zip(header, j1, strict=True))
+    assert row["started_at"] == "2026-06-15T09:00:00.000Z" and row["queue_wait_s"] == "1500.0"
+    assert row["first_contact_resolution"] == "false" and row["repeat_of"] == "" and row["team"] == "care"
+    assert r.headers["x-more"] == "true" and r.headers["x-next-offset"] == "2"
+    vsd = await api.client.get("/api/v1/value_stream_daily", params={**DAY, "format": "csv"})
+    assert vsd.text.splitlines()[0].startswith("day,channel,reason,contacts,fcr_rate")
+    assert not re.search(r"\.[0-9]{5,}", vsd.text), vsd.text  # no float noise
+    b = await api.client.get("/api/v1/breakdown", params={**DAY, "by": "channel", "waste": "defects",
+                                                          "format": "csv"})
+    assert b.text.splitlines() == ["waste_type,channel,occurrences,quantity,unit,cost_s,share",
+                                   "defects,phone,3,3.0,count,900.0,0.75",
+                                   "defects,chat,1,1.0,count,300.0,0.25"]
+    assert (await api.bad("/api/v1/backlog", format="xlsx"))["format"] == (
+        "unknown format 'xlsx' (one of json, csv)")
+    assert "format" in await api.bad("/api/v1/summary", format="csv")  # nested: JSON only
+
+
+async def test_seconds_and_fractions_come_rounded(api: Api) -> None:
+    from leancrm_waste.read.shaping import rounded
+
+    assert rounded({"lead_time_s": 1297705.5299500003, "fcr_rate": 0.33333333, "share": 2 / 3,
+                    "occurrences": 3, "rows": [{"quantity": 0.30000000000000004, "avg_sentiment": -1 / 3}],
+                    "label": "x"}) == {
+        "lead_time_s": 1297705.5, "fcr_rate": 0.3333, "share": 0.6667, "occurrences": 3,
+        "rows": [{"quantity": 0.3, "avg_sentiment": -0.3333}], "label": "x"}
+    # an open interaction's age in seconds is whatever the clock says: still 0.1 s
+    conn = await asyncpg.connect(api.dsn)
+    try:
+        await conn.execute(f"UPDATE {api.store}.interactions SET queue_wait_s = 1297705.5299500003 "
+                           "WHERE interaction_id = $1", api.ds.ids["J3"])
+        body = await api.get("/api/v1/interactions", **DAY)
+        assert [r["queue_wait_s"] for r in body["rows"] if r["interaction_id"] == str(api.ds.ids["J3"])] == [
+            1297705.5]
+    finally:
+        await conn.execute(f"UPDATE {api.store}.interactions SET queue_wait_s = 0 WHERE interaction_id = $1",
+                           api.ds.ids["J3"])
+        await conn.close()
+
+
+async def test_the_index_lists_every_endpoint_and_openapi_describes_each_answer(api: Api) -> None:
+    index = await api.get("/api/v1")
+    assert index["endpoints"] == {**{v: f"/api/v1/{v}" for v in VIEWS}, "summary": "/api/v1/summary",
+                                  "breakdown": "/api/v1/breakdown", "signals": "/api/v1/signals",
+                                  "improvement_effects": "/api/v1/improvements/effects",
+                                  "demand": "/api/v1/demand", "lead_times": "/api/v1/lead-times",
+                                  "lag": "/api/v1/lag",
+                                  "openapi": "/api/v1/openapi.json", "dashboard": "/dashboard"}
+    doc = await api.get("/api/v1/openapi.json")
+    for url in index["endpoints"].values():
+        if url.startswith("/api/"):
+            op = doc["paths"][url]["get"]
+            assert "schema" in op["responses"]["200"]["content"]["application/json"], url
+    for name, view in VIEWS.items():
+        op = doc["paths"][f"/api/v1/{name}"]["get"]
+        schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert list(schema["properties"]["rows"]["items"]["properties"]) == list(view.columns)
+        assert "text/csv" in op["responses"]["200"]["content"]
+        for p in op["parameters"]:
+            if p["name"] in {f.param for f in view.filters} and p["schema"].get("type") == "array":
+                assert p["style"] == "form" and p["explode"] is True
+    summary = doc["paths"]["/api/v1/summary"]["get"]
+    channel = next(p for p in summary["parameters"] if p["name"] == "channel")
+    assert channel["schema"]["type"] == "array" and channel["schema"]["items"]["enum"][0] == "phone"
+    assert (channel["style"], channel["explode"]) == ("form", True)
+    rows = doc["paths"]["/api/v1/value_stream_daily"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["properties"]["rows"]["items"]["properties"]
+    assert rows["fcr_rate"]["maximum"] == 1 and "fraction from 0 to 1" in rows["fcr_rate"]["description"]
+    assert "seconds" in rows["avg_handle_s"]["description"]
+    assert rows["contacts"]["type"] == ["integer", "null"]
+
+
+async def test_a_team_that_appears_after_the_known_values_were_read_is_not_refused(api: Api) -> None:
+    await api.get("/api/v1/summary", **DAY)  # the known teams are read (and kept a minute)
+    assert "night" not in (await api.get("/api/v1/summary", **DAY))["known"]["team"]
+    conn = await asyncpg.connect(api.dsn)
+    hour = datetime(2026, 6, 15, 22, tzinfo=UTC)
+    try:
+        await conn.execute(f"INSERT INTO {api.store}.staffed_hourly VALUES ('agent-night', $1, "
+                           "'night', 3600)", hour)
+        night = await api.get("/api/v1/summary", team="night", **DAY)
+        assert night["capacity"]["teams"] == ["night"] and "night" in night["known"]["team"]
+        assert (await api.get("/api/v1/capacity_hourly", team="night"))["count"] == 1
+    finally:
+        await conn.execute(f"DELETE FROM {api.store}.staffed_hourly WHERE team = 'night'")
+        await conn.close()

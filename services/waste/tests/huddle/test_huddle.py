@@ -217,11 +217,15 @@ def test_the_command_prints_json_markdown_and_text(infra: Infra) -> None:
         ("motion", "better"), ("transportation", "worse"), ("defects", "better"), ("inventory", "worse")]
     assert [t["waste_type"] for t in body["top_wastes_by_cost"]] == ["overproduction", "waiting", "defects"]
     assert {c["waste_type"]: c["seconds_per_unit"] for c in body["cost_table"]}["over_processing"] == 30
+    # the improvements block, read in the same snapshot (none in this data set)
+    assert body["improvements"] == {"running": [], "adopted": [], "fading": []}
 
     md = run_cli("--day", "2026-06-15", "--format", "markdown", env=env)
     assert md.returncode == 0
     assert "| motion | contacts handed on to another agent | 0 | 0.0 per 100 |" in md.stdout
     assert "Too few contacts to judge: 6 (fewer than 30)" in md.stdout
+    assert "## Improvements" in md.stdout
+    assert "No improvement running, and no adopted gain to watch." in md.stdout
 
     text = run_cli("--day", "2026-06-15", env=env)
     assert text.returncode == 0 and "Top three wastes by cost" in text.stdout

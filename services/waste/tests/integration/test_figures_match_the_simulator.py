@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_view_totals_equal_the_simulators_figures(infra: Infra, bootstrap: str) -> None:
-    commands = generate(Knobs(customers=80, days=4, agents_per_team=2, seed=7))
+    # with the improvements: they change how agents work, and are projected too
+    commands = generate(Knobs(customers=80, days=4, agents_per_team=2, seed=7, improvements=True))
     events = list(offline_events(commands))
     expected = measure(commands)
     await produce(bootstrap, events)
@@ -47,10 +48,14 @@ async def test_view_totals_equal_the_simulators_figures(infra: Infra, bootstrap:
                                     "sum(overproduction_s) AS over, count(*) AS hours, "
                                     "count(*) FILTER (WHERE overproduction_s > 0) AS over_hours "
                                     "FROM waste.capacity_hourly")
+            improvements = {r["status"]: r["n"] for r in await conn.fetch(
+                "SELECT status, count(*) AS n FROM waste.improvements GROUP BY status")}
             anomalies = await conn.fetch("SELECT * FROM waste.data_quality")
         finally:
             await conn.close()
     assert i["contacts"] == expected.contacts
+    assert sum(improvements.values()) == expected.improvements_started == 3
+    assert improvements.get("adopted", 0) == expected.improvements_ended["adopted"] > 0
     # the simulator assigns agents only while signed in, under their team, and
     # registers every customer first: nothing spanning streams is out of place
     assert anomalies == []

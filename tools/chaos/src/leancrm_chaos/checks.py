@@ -28,7 +28,7 @@ from .traffic import SentRecord
 
 DLQ_ERROR_CODES = {"undecodable", "invalid_envelope", "invalid_data", "unsupported_version"}
 SERVICE_OF_TOPIC_PREFIX = {"crm.customers.": "customers", "crm.interactions.": "interactions",
-                           "crm.feedback.": "feedback"}
+                           "crm.feedback.": "feedback", "crm.improvements.": "improvements"}
 EXAMPLES = 8
 
 

@@ -33,6 +33,8 @@ from leancrm_contracts.topics import (
     EVENT_TOPICS,
     FEEDBACK_COMMANDS,
     FEEDBACK_EVENTS,
+    IMPROVEMENTS_COMMANDS,
+    IMPROVEMENTS_EVENTS,
     INTERACTIONS_COMMANDS,
     INTERACTIONS_EVENTS,
 )
@@ -46,7 +48,7 @@ COMMAND, EVENT = "command", "event"
 CONSUMER_OF: dict[str, str] = {
     CUSTOMERS_COMMANDS: "customers", INTERACTIONS_COMMANDS: "interactions",
     FEEDBACK_COMMANDS: "feedback", CUSTOMERS_EVENTS: "waste", INTERACTIONS_EVENTS: "waste",
-    FEEDBACK_EVENTS: "waste",
+    FEEDBACK_EVENTS: "waste", IMPROVEMENTS_COMMANDS: "improvements", IMPROVEMENTS_EVENTS: "waste",
 }
 #: the aiokafka producer's default max_request_size: values above it need the raised producer
 PRODUCER_LIMIT = 1_048_576
@@ -233,6 +235,13 @@ def _base_command(spec: MalformedSpec) -> tuple[dict[str, Any], str, str]:
         data = {"interaction_id": ident("interaction"), "customer_id": ident("customer"),
                 "channel": "phone", "reason": "billing", "direction": "inbound"}
         id_field = "interaction_id"
+    elif topic == IMPROVEMENTS_COMMANDS:
+        command_type, text_field = "start_improvement", "title"
+        data = {"improvement_id": ident("improvement"), "title": "hostile input",
+                "target": "fcr_rate", "scope": {"channel": None, "reason": None, "team": None},
+                "starts_on": GOOD_TIME[:10], "owner_team": "chaos",
+                "expected": {"direction": "increase", "size": 0.1}, "note": None}
+        id_field = "improvement_id"
     else:
         command_type, text_field = "submit_feedback", "text"
         data = {"feedback_id": ident("feedback"), "customer_id": None, "source": "survey",
@@ -258,6 +267,14 @@ def _base_event(spec: MalformedSpec) -> tuple[dict[str, Any], str]:
             "feedback", "text"
         data = {"feedback_id": stream, "customer_id": None, "source": "survey",
                 "text": "hostile input", "rating": 5, "interaction_id": None, "topic": None}
+        customer = None
+    elif spec.topic == IMPROVEMENTS_EVENTS:
+        stream, event_type, producer, text_field = ident("improvement"), "improvement.started", \
+            "improvements", "title"
+        data = {"improvement_id": stream, "title": "hostile input", "target": "fcr_rate",
+                "scope": {"channel": None, "reason": None, "team": None},
+                "starts_on": GOOD_TIME[:10], "owner_team": "chaos",
+                "expected": {"direction": "increase", "size": 0.1}, "note": None}
         customer = None
     else:
         stream, event_type, producer, text_field = ident("customer"), "customer.registered", \

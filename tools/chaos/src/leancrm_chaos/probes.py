@@ -5,8 +5,9 @@ deadline is a stall.
 
 Probes are ordinary valid commands (``SimCommand``), so they count like any other in
 the checks and in the simulator's figures: ``register_customer`` (customers),
-``start_interaction`` of a new contact (interactions) and an anonymous
-``submit_feedback`` (feedback), each keyed per contract section 1.
+``start_interaction`` of a new contact (interactions), an anonymous
+``submit_feedback`` (feedback) and a ``start_improvement`` (improvements), each keyed per
+contract section 1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from leancrm_simulator.model import (
     CUSTOMERS_COMMANDS,
     FEEDBACK_COMMANDS,
+    IMPROVEMENTS_COMMANDS,
     INTERACTIONS_COMMANDS,
     SimCommand,
     stable_uuid,
@@ -100,6 +102,15 @@ def probe_command(seed: int, n: int, service: str) -> SimCommand:
                              "channel": "web_self_service", "reason": "chaos_probe",
                              "direction": "inbound"}}
         return SimCommand(at_ms, PROBE_SEQ + n, INTERACTIONS_COMMANDS, customer, envelope)
+    if service == "improvements":
+        improvement = ident("improvement")
+        data: dict[str, Any] = {"improvement_id": improvement, "title": f"Probe {n} after a fault",
+                                "target": "fcr_rate", "starts_on": occurred[:10],
+                                "owner_team": "chaos",
+                                "expected": {"direction": "increase", "size": 0.01}}
+        return SimCommand(at_ms, PROBE_SEQ + n, IMPROVEMENTS_COMMANDS, improvement, {
+            "command_id": command_id, "command_type": "start_improvement",
+            "occurred_at": occurred, "correlation_id": improvement, "data": data})
     feedback = ident("feedback")
     envelope = {"command_id": command_id, "command_type": "submit_feedback",
                 "occurred_at": occurred, "correlation_id": feedback,

@@ -35,7 +35,7 @@ from .journal import Journal, wall_time
 
 CONSUMER, RELAY, PROJECTOR = "consumer", "relay", "projector"
 KINDS = (CONSUMER, RELAY, PROJECTOR)
-COMMAND_SERVICES = ("customers", "interactions", "feedback")
+COMMAND_SERVICES = ("customers", "interactions", "feedback", "improvements")
 #: the harness's operations token: the projectors are given its SHA-256, settling reads
 #: their /api/v1/lag with it
 OPERATIONS_TOKEN = new_token()

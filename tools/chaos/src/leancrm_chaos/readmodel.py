@@ -24,7 +24,7 @@ from .processes import COMMAND_SERVICES
 #: the public views of contract section 6 (backlog's age band moves with the clock, so
 #: it is compared per channel)
 VIEWS = ("interactions", "waste_ledger", "hourly_metrics", "capacity_hourly", "value_stream_daily",
-         "waste_daily", "backlog", "feedback_daily", "customers")
+         "waste_daily", "backlog", "feedback_daily", "customers", "improvements")
 #: store tables that are bookkeeping of one build, not read-model content
 NOT_CONTENT = ("consumer_offsets", "settings")
 

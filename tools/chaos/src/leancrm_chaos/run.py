@@ -443,7 +443,7 @@ def _with_logs(check: chk.Check, summaries: dict[str, LogSummary]) -> chk.Check:
     for e in check.evidence:
         for key in ("topic", "service", "where", "process", "line", "instance"):
             value = str(e.get(key, ""))
-            for name in ("customers", "interactions", "feedback"):
+            for name in COMMAND_SERVICES:
                 if name in value:
                     services.add(name)
             if "waste" in value or "projector" in value or ".events." in value:

@@ -31,7 +31,8 @@ from .processes import COMMAND_SERVICES, OPERATIONS_TOKEN, PROJECTOR, Supervisor
 from .topics import TopicTap
 
 OUTBOXES = {"customers": "customers.outbox", "interactions": "interactions.outbox",
-            "feedback": "feedback.outbox", "waste": "waste_service.outbox"}
+            "feedback": "feedback.outbox", "improvements": "improvements.outbox",
+            "waste": "waste_service.outbox"}
 GROUP_OF_TOPIC = {topic: f"leancrm-{service}"
                   for topic, service in zip(COMMAND_TOPICS, COMMAND_SERVICES, strict=True)}
 

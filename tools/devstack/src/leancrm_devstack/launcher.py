@@ -217,16 +217,43 @@ def status_table(st: Status, elapsed: float) -> Table:
     return table
 
 
-def print_access(token: str, port: int) -> None:
-    """The local run's token, the dashboard's address and how to call the API."""
+def print_access(token: str, port: int, days: int = 7) -> None:
+    """The local run's token, the dashboard's address (showing the simulated period) and
+    how to call the API."""
     base = f"http://127.0.0.1:{port}"
+    page = f"{base}/{dashboard_query(days)}"
     console.print(f"  Operations token for this run ({', '.join(RUN_TOKEN_SCOPES)}; only its SHA-256 "
                   "was given to the waste service, and it dies with the run):\n"
                   f"    {token}\n"
-                  f"  Dashboard:  {base}/#token={token}\n"
-                  f"              (or open {base}/ and paste the token when asked)\n"
+                  f"  Dashboard:  {page}#token={token}\n"
+                  f"              (or open {page} and paste the token when asked)\n"
                   f'  API:        curl -H "Authorization: Bearer {token}" {base}/api/v1/summary',
                   soft_wrap=True, highlight=False)
+
+
+def dashboard_query(days: int) -> str:
+    """The dashboard's query for a run of ``days`` days: the whole period when longer than
+    the dashboard's default week (the improvements' start dates are marked on it)."""
+    return f"?days={days}" if days > 7 else ""
+
+
+def traffic_environment(days: int, env: dict[str, str]) -> dict[str, str]:
+    """The simulator's settings for a run of ``days`` days ending today (``LEANCRM_SIM_*`` in
+    ``env`` win): the three improvements (tools/simulator, improvements.py) when the
+    period is long enough to judge them (two weeks: a baseline, then their effect), at a
+    clock that keeps the traffic to about a minute per fortnight."""
+    from leancrm_simulator.run import DEFAULT_SPEED
+
+    start = (datetime.now(UTC) - timedelta(days=days)).date()
+    return {"LEANCRM_SIM_START": start.isoformat(), "LEANCRM_SIM_DAYS": str(days),
+            "LEANCRM_SIM_IMPROVEMENTS": "true" if days >= IMPROVEMENT_DAYS else "false",
+            "LEANCRM_SIM_SPEED": f"{DEFAULT_SPEED * max(1.0, days / 14):g}", **env}
+
+
+#: the shortest run that starts the three improvements of the simulator
+IMPROVEMENT_DAYS = 14
+#: scripts/run's default period: two weeks of baseline, two weeks of improvements
+DEFAULT_DAYS = 28
 
 
 async def demo_traffic(env: dict[str, str], days: int) -> str:
@@ -235,7 +262,7 @@ async def demo_traffic(env: dict[str, str], days: int) -> str:
     from leancrm_simulator.run import drive
 
     start = (datetime.now(UTC) - timedelta(days=days)).date()
-    sim_env = {"LEANCRM_SIM_START": start.isoformat(), "LEANCRM_SIM_DAYS": str(days), **env}
+    sim_env = traffic_environment(days, env)
     summary = await drive(sim_env, wait_for_results=False)
     console.print(f"[green]Simulated {summary.simulated_from} → {summary.simulated_to}:[/] "
                   f"{sum(summary.commands_by_topic.values()):,} commands in {summary.wall_s:.0f}s")
@@ -312,9 +339,10 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
         traffic_task = asyncio.create_task(demo_traffic(env, days)) if traffic else None
         reported = traffic_task is None
         waste = next((s for s in services if s.name == "waste"), None)
-        dashboard = f"http://127.0.0.1:{waste.port}/#token={token}" if waste else None
+        dashboard = (f"http://127.0.0.1:{waste.port}/{dashboard_query(days)}#token={token}"
+                     if waste else None)
         if waste is not None:
-            print_access(token, waste.port)
+            print_access(token, waste.port, days)
         with Live(console=console, refresh_per_second=2) as live:
             while True:
                 st = await read_status(env["LEANCRM_DATABASE_URL"], services, token)
@@ -350,7 +378,9 @@ def main(
     workdir: Annotated[Path, typer.Option(help="Where logs and embedded data go")] = Path(".leancrm"),
     fresh: Annotated[bool, typer.Option(help="Start the embedded stack from empty")] = True,
     traffic: Annotated[bool, typer.Option(help="Drive simulated traffic")] = True,
-    days: Annotated[int, typer.Option(min=1, max=60, help="Simulated days of traffic")] = 7,
+    days: Annotated[int, typer.Option(
+        min=1, max=60, help="Simulated days of traffic (14 or more: with the three improvements)")
+    ] = DEFAULT_DAYS,
     exit_when_done: Annotated[bool, typer.Option(
         help="Stop everything once the traffic is done and the huddle printed (for CI)")] = False,
 ) -> None:

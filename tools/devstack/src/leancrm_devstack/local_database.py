@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 DATABASE = "leancrm"
 OPS_ROLE = "leancrm_ops"
-SERVICE_ROLES = ("customers", "interactions", "feedback", "waste")
+SERVICE_ROLES = ("customers", "interactions", "feedback", "improvements", "waste")
 
 
 def owner_role(service: str) -> str:
@@ -115,7 +115,7 @@ def init_sql_path(start: Path | None = None) -> Path:
 def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str = DATABASE,
                    timeout_s: float = 60.0) -> dict[str, str]:
     """Run ``init_sql`` (by default :func:`init_sql_path`) with psql as the superuser of
-    ``admin_dsn`` (idempotent) and return the DSN of each role: the four services, their
+    ``admin_dsn`` (idempotent) and return the DSN of each role: the services, their
     owners (``customers_owner``, ...: :func:`owner_role`) and ``leancrm_ops``."""
     init_sql = init_sql or init_sql_path()
     if not init_sql.exists():

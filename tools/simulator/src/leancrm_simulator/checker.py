@@ -25,6 +25,7 @@ from .model import (
     DAY,
     FEEDBACK_SOURCES,
     IDENTIFY_STEPS,
+    IMPROVEMENT_COMMANDS,
     RESOLVED_BY,
     TOPIC_OF,
     SimCommand,
@@ -80,6 +81,8 @@ class Checker:
         self.agents: dict[str, _Agent] = {}
         self.customers: dict[str, _Customer] = {}
         self.feedback: dict[str, _Feedback] = {}
+        #: improvement_id → its starts_on (YYYY-MM-DD) and whether it has ended
+        self.improvements: dict[str, tuple[str, bool]] = {}
 
     def _bad(self, command: SimCommand, message: str) -> None:
         self.violations.append(f"{command.command_id} {command.command_type}: {message}")
@@ -104,6 +107,8 @@ class Checker:
             self._customer(c)
         elif ct in ("submit_feedback", "vote_idea"):
             self._feedback(c)
+        elif ct in IMPROVEMENT_COMMANDS:
+            self._improvement(c)
         else:
             self._interaction(c)
 
@@ -354,6 +359,38 @@ class Checker:
         if c.at_ms < max(idea.at_ms, idea.votes.get(voter, idea.at_ms)):
             self._bad(c, "vote earlier than the idea or this voter's last vote (out_of_order)")
         idea.votes[voter] = c.at_ms
+
+
+    # -- improvements ----------------------------------------------------------------
+
+    def _improvement(self, c: SimCommand) -> None:
+        d = c.data
+        iid = str(d.get("improvement_id"))
+        self._uuid(c, "improvement_id", iid)
+        if c.key != iid:
+            self._bad(c, "key must be the improvement_id")
+        if c.command_type == "start_improvement":
+            if iid in self.improvements:
+                self._bad(c, "improvement_id is not new (conflict)")
+                return
+            title = d.get("title")
+            if not isinstance(title, str) or not 1 <= len(title) <= 200:
+                self._bad(c, "title must be 1-200 characters")
+            self._slug(c, "owner_team", d.get("owner_team"))
+            expected = d.get("expected") or {}
+            self._one_of(c, "expected.direction", expected.get("direction"), ("decrease", "increase"))
+            self.improvements[iid] = (str(d.get("starts_on")), False)
+            return
+        started = self.improvements.get(iid)
+        if started is None:
+            self._bad(c, "end of an improvement that was not started (not_found)")
+            return
+        if started[1]:
+            self._bad(c, "end of an improvement that has ended (conflict)")
+        if rfc3339(c.at_ms)[:10] < started[0]:
+            self._bad(c, "ends before its start date (conflict)")
+        self._one_of(c, "outcome", d.get("outcome"), ("adopted", "abandoned"))
+        self.improvements[iid] = (started[0], True)
 
 
 def check(commands: Iterable[SimCommand]) -> list[str]:

@@ -172,6 +172,9 @@ def simulate(
         help="Chance a contact brings feedback; scales tweets, reviews, ideas")] = K.feedback_rate,
     email_backlog: Annotated[float, typer.Option(
         help="Share of emails left 1-3 days in a low-priority pile")] = K.email_backlog,
+    improvements: Annotated[bool, typer.Option(
+        help="Start three improvements mid-period (one works, one fades, one does nothing)")
+    ] = K.improvements,
 ) -> None:
     """Simulate a Lean CRM front office and send its commands to the command topics.
 
@@ -185,7 +188,7 @@ def simulate(
         "agents_per_team": agents_per_team, "staffing": staffing, "contact_rate": contact_rate,
         "reidentify": reidentify, "transfer": transfer, "cross_channel": cross_channel,
         "fcr": fcr, "self_service": self_service, "feedback_rate": feedback_rate,
-        "email_backlog": email_backlog,
+        "email_backlog": email_backlog, "improvements": improvements,
     }
     try:
         knobs = Knobs.from_options(**knob_values)

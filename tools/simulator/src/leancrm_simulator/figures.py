@@ -63,6 +63,9 @@ class Figures:
     idea_votes: int = 0
     customers_registered: int = 0
     customers_forgotten: int = 0
+    improvements_started: int = 0
+    #: ended improvements by outcome (adopted, abandoned)
+    improvements_ended: Counter[str] = field(default_factory=Counter)
 
     @property
     def occupancy(self) -> float | None:
@@ -111,6 +114,9 @@ class Figures:
             ("flow efficiency", pct(self.flow_efficiency)),
             ("feedback / idea votes", f"{sum(self.feedback_by_source.values()):,} / "
                                       f"{self.idea_votes:,}"),
+            ("improvements started / adopted / abandoned",
+             f"{self.improvements_started} / {self.improvements_ended['adopted']} / "
+             f"{self.improvements_ended['abandoned']}"),
         ]
 
 
@@ -155,6 +161,10 @@ def measure(commands: Iterable[SimCommand]) -> Figures:
             f.customers_registered += 1
         elif ct == "forget_customer":
             f.customers_forgotten += 1
+        elif ct == "start_improvement":
+            f.improvements_started += 1
+        elif ct == "end_improvement":
+            f.improvements_ended[d["outcome"]] += 1
 
     last_by_customer_reason: dict[tuple[str, str], _Contact] = {}
     repeated: set[str] = set()

@@ -57,6 +57,8 @@ class Knobs:
     """Chance an ended contact brings a survey or complaint; also scales tweets, reviews, ideas."""
     email_backlog: float = 0.15
     """Share of emails that sit in a low-priority pile for one to three days before handling."""
+    improvements: bool = False
+    """Three countermeasures from mid-period (one works, one fades, one does nothing)."""
 
     def validate(self) -> Knobs:
         """Return self, or raise KnobError naming the knob and the allowed range."""
@@ -89,7 +91,10 @@ class Knobs:
         The same seed and knobs give the same namespace (re-sending a scenario is then
         a no-op: every command is a ``duplicate``); any other scenario gets fresh ids.
         """
-        text = json.dumps(self.as_dict(), sort_keys=True)
+        knobs = self.as_dict()
+        if not knobs["improvements"]:
+            del knobs["improvements"]  # the ids of scenarios from before the knob stay the same
+        text = json.dumps(knobs, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
     @classmethod

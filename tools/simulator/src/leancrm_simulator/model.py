@@ -11,8 +11,9 @@ from typing import Any
 CUSTOMERS_COMMANDS = "crm.customers.commands.v1"
 INTERACTIONS_COMMANDS = "crm.interactions.commands.v1"
 FEEDBACK_COMMANDS = "crm.feedback.commands.v1"
+IMPROVEMENTS_COMMANDS = "crm.improvements.commands.v1"
 COMMAND_RESULTS = "crm.command-results.v1"
-COMMAND_TOPICS = (CUSTOMERS_COMMANDS, INTERACTIONS_COMMANDS, FEEDBACK_COMMANDS)
+COMMAND_TOPICS = (CUSTOMERS_COMMANDS, INTERACTIONS_COMMANDS, FEEDBACK_COMMANDS, IMPROVEMENTS_COMMANDS)
 
 CUSTOMER_COMMANDS = ("register_customer", "change_customer_details", "change_consent",
                      "forget_customer")
@@ -21,10 +22,12 @@ INTERACTION_COMMANDS = ("start_interaction", "identify_customer", "queue_interac
                         "resolve_interaction", "abandon_interaction", "end_interaction")
 AGENT_COMMANDS = ("sign_in_agent", "sign_out_agent")
 FEEDBACK_COMMAND_TYPES = ("submit_feedback", "vote_idea")
+IMPROVEMENT_COMMANDS = ("start_improvement", "end_improvement")
 TOPIC_OF: dict[str, str] = {
     **dict.fromkeys(CUSTOMER_COMMANDS, CUSTOMERS_COMMANDS),
     **dict.fromkeys(INTERACTION_COMMANDS + AGENT_COMMANDS, INTERACTIONS_COMMANDS),
     **dict.fromkeys(FEEDBACK_COMMAND_TYPES, FEEDBACK_COMMANDS),
+    **dict.fromkeys(IMPROVEMENT_COMMANDS, IMPROVEMENTS_COMMANDS),
 }
 
 ASSISTED = ("phone", "chat", "email", "sms", "social")
@@ -124,6 +127,7 @@ class SimCommand:
         name = ("agent_id" if self.command_type in AGENT_COMMANDS
                 else "interaction_id" if self.command_type in INTERACTION_COMMANDS
                 else "feedback_id" if self.command_type in FEEDBACK_COMMAND_TYPES
+                else "improvement_id" if self.command_type in IMPROVEMENT_COMMANDS
                 else "customer_id")
         return str(self.data[name])
 

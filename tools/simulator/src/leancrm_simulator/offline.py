@@ -1,5 +1,5 @@
 """Events without running the services: the scenario's commands decided by the real
-(pure) deciders of the three command services and wrapped in the contract's event
+(pure) deciders of the command services and wrapped in the contract's event
 envelopes, exactly as the services would publish them (keys and headers included).
 
 For the projector's tests and benchmark, which need many realistic events fast.
@@ -31,6 +31,7 @@ def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
     from leancrm_contracts.base import event_data_json
     from leancrm_customers.app import SPEC as CUSTOMERS
     from leancrm_feedback.app import SPEC as FEEDBACK
+    from leancrm_improvements.app import SPEC as IMPROVEMENTS
     from leancrm_interactions.app import SPEC as INTERACTIONS
     from leancrm_servicekit.commands import _recorded, event_message
     from leancrm_servicekit.decider import Command, DomainError
@@ -38,7 +39,7 @@ def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
     from leancrm_servicekit.inbound import InboundRecord, decode_command
 
     specs = {topics.CUSTOMERS_COMMANDS: CUSTOMERS, topics.INTERACTIONS_COMMANDS: INTERACTIONS,
-             topics.FEEDBACK_COMMANDS: FEEDBACK}
+             topics.FEEDBACK_COMMANDS: FEEDBACK, topics.IMPROVEMENTS_COMMANDS: IMPROVEMENTS}
     namespace = uuid.UUID("6c65616e-6372-6d00-0000-6f66666c696e")  # event ids: command id + n
     states: dict[tuple[str, str], tuple[Any, int]] = {}
     import json

@@ -6,8 +6,9 @@ be forgotten); agents rostered in shifts per team; contacts arriving with daily
 peaks and flowing through IVR, queues, agents, holds and transfers; customers
 pulling value through self-service, the community and the bot (and falling back
 to the phone when that fails); repeat contacts about what was not solved; and the
-feedback customers give. Nothing here does I/O, and nothing depends on the clock:
-the same knobs give the very same commands.
+feedback customers give; and, with the knob ``improvements``, three countermeasures
+started and ended (improvements.py) that change what follows them. Nothing here does
+I/O, and nothing depends on the clock: the same knobs give the very same commands.
 
 Every interaction is simulated from its start to its end before the next contact
 (in start order) is handled; agents' calendars make sure no agent is ever
@@ -21,11 +22,11 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from itertools import accumulate, count
 from typing import Any
 
-from . import texts
+from . import improvements, texts
 from .demand import (
     ALWAYS_PROFILE,
     DAY_FACTOR,
@@ -173,6 +174,7 @@ class Simulation:
         self.customers: list[Customer] = []
         self.cum_weights: list[float] = []
         self.pending: list[Contact] = []
+        self.countermeasures = improvements.plan(knobs.days) if knobs.improvements else ()
 
     def _rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.knobs.seed}:{purpose}")
@@ -187,6 +189,7 @@ class Simulation:
             self._handle(heapq.heappop(self.pending))
         self._spontaneous_feedback()
         self._agent_shifts()
+        self._improvement_commands()
         return self.out.in_time_order()
 
     def _push(self, contact: Contact) -> None:
@@ -339,6 +342,35 @@ class Simulation:
         else:
             return
         self._push(base)
+
+    # -- improvements --------------------------------------------------------------
+
+    def _lever(self, conv: Interaction | None, lever: str) -> float:
+        """The factor the countermeasures in force put on ``lever`` for this contact now
+        (1.0: none in force)."""
+        factor = 1.0
+        if conv is not None:
+            for c in self.countermeasures:
+                if c.lever == lever and c.in_force(conv.reason, conv.channel, conv.t, self.start_ms):
+                    factor *= c.factor
+        return factor
+
+    def _improvement_commands(self) -> None:
+        for c in self.countermeasures:
+            improvement_id = stable_uuid(self.namespace, "improvement", c.key)
+            starts_on = self.knobs.start + timedelta(days=c.starts_day)
+            at = self.start_ms + c.starts_day * DAY + improvements.START_AT
+            if at >= self.horizon_ms:
+                continue
+            self.out.emit(at, improvement_id, "start_improvement",
+                          c.start_data(improvement_id, starts_on.isoformat()), improvement_id)
+            if c.end is not None:
+                day, outcome, note = c.end
+                at = self.start_ms + day * DAY + improvements.END_AT
+                if at < self.horizon_ms:
+                    self.out.emit(at, improvement_id, "end_improvement",
+                                  {"improvement_id": improvement_id, "outcome": outcome,
+                                   "note": note}, improvement_id)
 
     # -- channels ------------------------------------------------------------------
 
@@ -494,7 +526,8 @@ class Simulation:
         steps: list[tuple[int, str, dict[str, Any]]] = []
         t = rng.randrange(4, 15) * SECOND
         if identified:
-            if rng.random() < k.reidentify:  # "and your account number, please?" — again
+            # "and your account number, please?" — again
+            if rng.random() < k.reidentify * self._lever(conv, "reidentify"):
                 steps.append((t, "identify_customer",
                               {"step": "agent", "method": "security_questions"}))
                 t += rng.randrange(20, 60) * SECOND
@@ -519,7 +552,8 @@ class Simulation:
             t += hold_ms
         t += talk_ms
         chance = resolve_chance if resolve_chance is not None else (
-            k.fcr if first else SECOND_LINE_RESOLUTION)
+            1 - (1 - k.fcr) * self._lever(conv, "first_resolution") if first
+            else SECOND_LINE_RESOLUTION)
         if rng.random() < chance:
             steps.append((t, "resolve_interaction", {"resolved_by": "agent"}))
             wrap = rng.randrange(5, 45) * SECOND

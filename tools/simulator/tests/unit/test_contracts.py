@@ -19,10 +19,10 @@ from leancrm_simulator.model import SimCommand
 from leancrm_simulator.run import encode
 
 contracts = pytest.importorskip("leancrm_contracts")
-from leancrm_contracts import customers, envelope, feedback, interactions, topics  # noqa: E402
+from leancrm_contracts import customers, envelope, feedback, improvements, interactions, topics  # noqa: E402
 
 Make = Callable[[Knobs], tuple[SimCommand, ...]]
-SERVICES = (customers, interactions, feedback)
+SERVICES = (customers, interactions, feedback, improvements)
 MODELS = {t: (s.COMMAND_TOPIC, m) for s in SERVICES for t, m in s.COMMANDS.items()}
 
 
@@ -35,9 +35,10 @@ def test_the_simulator_knows_every_command_type_and_topic_of_the_contract() -> N
 
 
 @pytest.mark.parametrize("knobs", [
-    Knobs(seed=21, customers=200, days=4),
+    Knobs(seed=21, customers=200, days=4, improvements=True),
     Knobs(seed=22, customers=120, days=3, start=date(2027, 3, 26), fcr=0.2, transfer=1.0,
-          cross_channel=0.6, feedback_rate=1.0, email_backlog=0.8, self_service=0.7),
+          cross_channel=0.6, feedback_rate=1.0, email_backlog=0.8, self_service=0.7,
+          improvements=True),
 ], ids=["defaults", "extremes"])
 def test_every_generated_command_validates_against_the_contract(knobs: Knobs, make: Make
                                                                ) -> None:

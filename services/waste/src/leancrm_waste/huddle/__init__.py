@@ -8,6 +8,8 @@ Modules:
           the top wastes by cost, the worst reasons by failure demand, and a place for
           the running improvements
   render  the report as text tables, Markdown or JSON
+  improvements  the improvements running, and adopted gains holding or fading
   cli     ``python -m leancrm_waste huddle``: reads the figures
-          (:mod:`leancrm_waste.read.daily`), prints the report
+          (:mod:`leancrm_waste.read.daily`, :mod:`leancrm_waste.read.improvements`),
+          prints the report
 """

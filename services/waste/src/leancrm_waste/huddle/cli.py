@@ -35,6 +35,7 @@ from leancrm_waste.read.daily import (
     open_now,
     reasons_by_day,
 )
+from leancrm_waste.read.improvements import judged_improvements
 from leancrm_waste.read.params import TIME_MIN, parse_day
 from leancrm_waste.settings import CostSettings
 
@@ -76,7 +77,11 @@ async def read_figures(conn: asyncpg.Connection, day: date, scope: DailyScope = 
             reason_days += [d for d in days if baseline[0] <= d <= baseline[1]]
         reasons = await reasons_by_day(conn, reason_days, scope)
         now = await open_now(conn, scope)
-    return {"day": day, "days": days, "reasons": reasons, "open_now": now, "scope": scope}
+        # every improvement started by the day and not abandoned: running, or adopted and
+        # still watched for a fading gain (huddle/improvements.py)
+        judged = await judged_improvements(conn, day, since=TIME_MIN.date(), abandoned=False)
+    return {"day": day, "days": days, "reasons": reasons, "open_now": now, "scope": scope,
+            "improvements": judged}
 
 
 async def load(dsn: str, day: date, scope: DailyScope = ALL,

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from leancrm_waste.huddle import improvements
 from leancrm_waste.huddle.report import same
 from leancrm_waste.read.costs import MEASURED_IN_SECONDS
 from leancrm_waste.read.shaping import jsonable
@@ -250,8 +251,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if rows:
             out += ["| " + " | ".join(OPEN_COLUMNS) + " |", "| --- |" + " ---: |" * (len(OPEN_COLUMNS) - 1)]
             out += ["| " + " | ".join(r) + " |" for r in rows]
-    # report["improvements"]: the running improvements' block, rendered by the
-    # improvements service's code when it fills the field (None: nothing to show).
+    if report.get("improvements") is not None:
+        out += ["", *improvements.markdown_lines(report["improvements"])]
     out += ["", _cost_note(report), ""]
     return "\n".join(out)
 
@@ -330,7 +331,8 @@ def render_text(report: Mapping[str, Any], console: Console) -> None:
         if not report["open_now"]["rows"]:
             o.add_row("nothing open", *[""] * (len(OPEN_COLUMNS) - 1))
         console.print(o)
-    # report["improvements"]: see render_markdown
+    if report.get("improvements") is not None:
+        improvements.render_text(report["improvements"], console)
     console.print(_cost_note(report), style="dim")
 
 

@@ -29,8 +29,8 @@ and agent teams chosen (default: all):
   ``min_reason_contacts`` contacts that day (default :data:`MIN_REASON_CONTACTS`);
 - what is open now: open contacts per channel and age band, and the waiting accrued
   so far by those still queued or on hold (live, ``waste.open_interactions``);
-- ``improvements``: a place for the running improvements (filled by the improvements
-  service's block; None here).
+- the improvements running, and the adopted gains holding or fading
+  (:mod:`leancrm_waste.huddle.improvements`).
 
 The figures are read by :func:`leancrm_waste.huddle.cli.load` (``leancrm_waste.read.daily``);
 no I/O here.
@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from leancrm_waste.domain.signals import DEFAULT_BASELINE_POINTS, SCALE
 from leancrm_waste.domain.wastes import WASTE_TYPES
+from leancrm_waste.huddle.improvements import improvements_block
 from leancrm_waste.read.costs import COST_RATIONALE, MEASURED_IN_SECONDS, WASTE_WORDS
 from leancrm_waste.read.daily import DailyScope, DayFigures, OpenNow
 from leancrm_waste.read.params import midnight
@@ -301,7 +302,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
         "min_reason_contacts": min_reason_contacts,
         "reasons_left_out": len(todays) - len(big),
         "open_now": _open_block(open_now),
-        "improvements": None,
+        "improvements": improvements_block(figures.get("improvements", ()), day),
         "cost_seconds": dict(costs),
         "cost_table": [{"waste_type": w, "seconds_per_unit": costs[w], "why": COST_RATIONALE[w]}
                        for w in REPORT_WASTES],

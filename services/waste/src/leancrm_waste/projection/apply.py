@@ -71,6 +71,7 @@ class WasteApplier:
         interactions: list[RawEvent] = []
         agents: list[RawEvent] = []
         feedback: list[RawEvent] = []
+        improvements: list[RawEvent] = []
         customers: list[tuple[str, UUID, int, dict[str, Any]]] = []
         for e, event_id in zip(events, ids, strict=True):
             if event_id not in new_ids:
@@ -91,6 +92,8 @@ class WasteApplier:
                 agents.append(raw)
             elif kind == "feedback":
                 feedback.append(raw)
+            elif kind == "improvement":
+                improvements.append(raw)
         if customers:
             await self.store.apply_customer_events(conn, customers)
         if interactions:
@@ -111,6 +114,8 @@ class WasteApplier:
             await self._recompute_agents(conn, first)
         if feedback:
             await self.store.apply_feedback_events(conn, feedback)
+        if improvements:
+            await self.store.apply_improvement_events(conn, improvements)
         return dead
 
     async def _recompute_interactions(self, conn: Conn,

@@ -45,8 +45,9 @@ STREAM_FIELD: dict[str, tuple[str, bool]] = {
     "interaction": ("interaction_id", True),
     "agent": ("agent_id", False),
     "feedback": ("feedback_id", True),
+    "improvement": ("improvement_id", True),
 }
-#: event_type → what it is about ("interaction", "agent", "feedback", "customer")
+#: event_type → what it is about ("interaction", "agent", "feedback", "customer", "improvement")
 KIND: dict[str, str] = {t: t.split(".", 1)[0] for t in ALL_EVENTS}
 
 

@@ -1,5 +1,5 @@
 """The projector's consumer, made one way for the live service and for a rebuild: the
-checkpointed consumer of the three event topics, applying batches to one store."""
+checkpointed consumer of the event topics, applying batches to one store."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
             await stores.ensure_active_table(conn, schema)
             old = await stores.active_store(conn, schema)
             new = stores.new_store_name(schema)
-            await stores.create_store(conn, new, settings.target_occupancy, settings.thresholds)
+            await stores.create_store(conn, new, settings.target_occupancy, settings.thresholds,
+                                      business_timezone=settings.business_timezone)
         consumer = projector(infra, settings, new, f"leancrm-waste-rebuild-{new}")
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))

@@ -40,22 +40,37 @@ def _sql(name: str, store: str) -> str:
 
 
 async def create_store(conn: Conn, store: str, target_occupancy: float,
-                       thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
+                       thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS, *,
+                       business_timezone: str = "UTC") -> None:
     """Make ``store`` if missing (as the owner: DDL) and write the settings its views
     read (:func:`write_settings`)."""
+    await check_timezone(conn, business_timezone)
     await conn.execute(_sql("store.sql", store))
-    await write_settings(conn, store, target_occupancy, thresholds)
+    await write_settings(conn, store, target_occupancy, thresholds, business_timezone=business_timezone)
+
+
+async def check_timezone(conn: Conn, business_timezone: str) -> None:
+    """A ValueError unless PostgreSQL knows the IANA zone ``business_timezone`` (the views
+    cut their days in it), before anything is written."""
+    try:
+        await conn.fetchval("SELECT now() AT TIME ZONE $1::text", business_timezone)
+    except asyncpg.InvalidParameterValueError:
+        raise ValueError(f"PostgreSQL does not know the time zone {business_timezone!r} "
+                         "(LEANCRM_BUSINESS_TIMEZONE)") from None
 
 
 async def write_settings(conn: Conn, store: str, target_occupancy: float,
-                         thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
-    """The settings ``store``'s views read — the target occupancy and the service-level
-    thresholds, replacing what an earlier start wrote: rows the service's runtime role
-    may write, at each start."""
+                         thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS, *,
+                         business_timezone: str = "UTC") -> None:
+    """The settings ``store``'s views read — the target occupancy, the service-level
+    thresholds and the business time zone the views cut days in, replacing what an
+    earlier start wrote: rows the service's runtime role may write, at each start."""
+    await check_timezone(conn, business_timezone)
     await conn.execute(
-        f"INSERT INTO {check_identifier(store)}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
-        "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
-        target_occupancy,
+        f"INSERT INTO {check_identifier(store)}.settings (singleton, target_occupancy, business_timezone) "
+        "VALUES (TRUE, $1, $2) ON CONFLICT (singleton) DO UPDATE SET "
+        "target_occupancy = excluded.target_occupancy, business_timezone = excluded.business_timezone",
+        target_occupancy, business_timezone,
     )
     await write_service_level_targets(conn, store, thresholds)
 
@@ -120,7 +135,8 @@ async def active_store(conn: Conn, service_schema: str) -> str | None:
 
 
 async def prepare(conn: Conn, service_schema: str, target_occupancy: float,
-                  thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> str:
+                  thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS, *,
+                  business_timezone: str = "UTC") -> str:
     """What migrating the waste service adds to its schema's migrations (as the schema's
     owner, in their transaction): the active store — made with the views when there is
     none, brought up to date (its tables and the views) when there is. Returns it."""
@@ -128,10 +144,10 @@ async def prepare(conn: Conn, service_schema: str, target_occupancy: float,
     store = await active_store(conn, service_schema)
     if store is None:
         store = initial_store_name(service_schema)
-        await create_store(conn, store, target_occupancy, thresholds)
+        await create_store(conn, store, target_occupancy, thresholds, business_timezone=business_timezone)
         await switch_to(conn, service_schema, store)
     else:
-        await create_store(conn, store, target_occupancy, thresholds)
+        await create_store(conn, store, target_occupancy, thresholds, business_timezone=business_timezone)
         await install_views(conn, store)
     return store
 

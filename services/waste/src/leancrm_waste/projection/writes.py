@@ -6,7 +6,7 @@ it writes are the records of :mod:`leancrm_waste.projection.rows`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -321,6 +321,47 @@ class WasteStore:
                 [k[0] for k in keys], [k[1] for k in keys], [votes[k][0] for k in keys],
                 [votes[k][1] for k in keys], [votes[k][2] for k in keys],
             )
+
+
+    async def apply_improvement_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
+        """Improvement events of a batch merged per improvement (the start sets its
+        columns, the end its own: order does not matter); one statement."""
+        merged: dict[UUID, dict[str, Any]] = {}
+        for e in events:
+            d = e.data
+            m = merged.setdefault(UUID(str(d["improvement_id"])), {})
+            if e.event_type == "improvement.started":
+                scope, expected = d.get("scope") or {}, d.get("expected") or {}
+                m.update(title=d.get("title"), target=d.get("target"), channel=scope.get("channel"),
+                         reason=scope.get("reason"), team=scope.get("team"),
+                         starts_on=date.fromisoformat(str(d["starts_on"])),
+                         owner_team=d.get("owner_team"), direction=expected.get("direction"),
+                         size=expected.get("size"), note=d.get("note"), started_at=e.occurred_at)
+            elif e.event_type == "improvement.ended":
+                m.update(outcome=d.get("outcome"), outcome_note=d.get("note"), ended_at=e.occurred_at)
+        if not merged:
+            return
+        ids = list(merged)
+        rows = [merged[i] for i in ids]
+
+        def col(name: str) -> list[Any]:
+            return [r.get(name) for r in rows]
+
+        await conn.execute(
+            f"INSERT INTO {self.s}.improvements AS i (improvement_id, title, target, channel, reason, "
+            "team, starts_on, owner_team, expected_direction, expected_size, note, started_at, "
+            "outcome, outcome_note, ended_at) SELECT * FROM unnest($1::uuid[], $2::text[], "
+            "$3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::text[], $9::text[], "
+            "$10::float8[], $11::text[], $12::timestamptz[], $13::text[], $14::text[], "
+            "$15::timestamptz[]) ON CONFLICT (improvement_id) DO UPDATE SET "
+            + ", ".join(f"{c} = coalesce(excluded.{c}, i.{c})" for c in (
+                "title", "target", "channel", "reason", "team", "starts_on", "owner_team",
+                "expected_direction", "expected_size", "note", "started_at", "outcome",
+                "outcome_note", "ended_at")),
+            ids, col("title"), col("target"), col("channel"), col("reason"), col("team"),
+            col("starts_on"), col("owner_team"), col("direction"), col("size"), col("note"),
+            col("started_at"), col("outcome"), col("outcome_note"), col("ended_at"),
+        )
 
 
 def _uuid(value: Any) -> UUID | None:

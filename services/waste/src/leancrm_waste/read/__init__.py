@@ -11,6 +11,7 @@ Modules:
   querystring  the raw query string and the checks every request passes first (BadRequest)
   params       each parameter's value and bounds: times, days, filters, paging, the summary's scope
   views        the read SQL over the views, for the API, the dashboard and the huddle
+  improvements each improvement's target as a daily series, judged (domain/improvements)
   shaping      JSON values, rates, the Pareto by cost and the summary's body (no I/O)
   costs        what each waste means and what a unit of it costs in seconds
   dashboard/   the dashboard's page and static files (served at ``/`` and ``/dashboard``)

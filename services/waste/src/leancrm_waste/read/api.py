@@ -2,7 +2,8 @@
 ``waste``, the consumer lag, and the live dashboard page.
 
 ``GET /api/v1/<view>`` for each view of contract section 6, ``/api/v1/summary`` (every
-figure of the dashboard in one snapshot), ``/api/v1/lag``, ``/api/v1/openapi.json``,
+figure of the dashboard in one snapshot), ``/api/v1/improvements/effects`` (each
+improvement judged by its target's XmR chart), ``/api/v1/lag``, ``/api/v1/openapi.json``,
 and the dashboard at ``/`` and ``/dashboard`` (assets under ``/dashboard/static``).
 Routes only: a request's parameters are read by :mod:`leancrm_waste.read.params`
 (after :mod:`leancrm_waste.read.querystring` checks them), the SQL lives in
@@ -20,8 +21,9 @@ wait for a connection by ``ReadLimits.acquire_timeout_s``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -31,34 +33,38 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from leancrm_servicekit.auth import PERSONAL_READ, SCOPES, WASTE_READ, Guard, Principal
+from leancrm_servicekit.auth import PERSONAL_READ, WASTE_READ, Guard, Principal
 from leancrm_servicekit.db import Conn
 from leancrm_servicekit.http import NO_STORE, authorize
 from leancrm_servicekit.logging import get_logger
-from leancrm_waste.read import shaping
-from leancrm_waste.read.catalogue import CHANNELS, VIEWS, View
+from leancrm_waste.read import improvements, shaping
+from leancrm_waste.read.catalogue import VIEWS, View
 from leancrm_waste.read.costs import cost_table
+from leancrm_waste.read.distribution import demand_handler, lead_times_handler
+from leancrm_waste.read.openapi import openapi_document
 from leancrm_waste.read.params import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
     MAX_OFFSET,
-    SUMMARY_MAX_DAYS,
-    TIME_RANGE_WORDS,
     days_of,
+    parse_breakdown,
     parse_scope,
     parse_view_query,
 )
 from leancrm_waste.read.querystring import (
-    MAX_ERRORS,
-    MAX_PARAMS,
-    MAX_VALUES,
     BadRequest,
     check_no_params,
     parse_query_string,
 )
-from leancrm_waste.read.signals import signals_handler, signals_openapi, unfinished_in
-from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
-from leancrm_waste.settings import CostSettings
+from leancrm_waste.read.signals import signals_handler, unfinished_in
+from leancrm_waste.read.timezone import today_in, zone_name
+from leancrm_waste.read.views import (
+    KnownValues,
+    check_known,
+    fetch_view,
+    set_statement_timeout,
+    summary_figures,
+    waste_breakdown,
+)
+from leancrm_waste.settings import BusinessTimeSettings, CostSettings
 
 log = get_logger(component="api")
 
@@ -130,7 +136,30 @@ Handler = Callable[[Request], Awaitable[Response]]
 Reader = Callable[[Conn], Awaitable[dict[str, Any]]]
 
 
-async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits) -> Response:
+Render = Callable[[dict[str, Any]], Response]
+
+
+def json_body(body: dict[str, Any]) -> Response:
+    """A JSON answer, rounded as contract section 6a says."""
+    return JSONResponse(shaping.jsonable(shaping.rounded(body)), headers=NO_STORE)
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    """``format=csv``, or no ``format`` and an Accept header that names text/csv."""
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "").lower()
+
+
+def csv_answer(name: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]],
+               headers: Mapping[str, str] | None = None) -> Response:
+    return Response(shaping.csv_text(columns, rows), media_type="text/csv; charset=utf-8",
+                    headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{name}.csv"',
+                             **(headers or {})})
+
+
+async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits,
+                render: Render = json_body) -> Response:
     pool = service.api_pool
     if pool is None:
         return error(503, "unavailable", "the read model is not connected yet")
@@ -145,6 +174,8 @@ async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits) ->
         return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
     try:
         body = await reader(conn)
+    except BadRequest as exc:  # a filter value the read model does not know
+        return bad_request(exc)
     except asyncpg.UndefinedTableError as exc:
         return error(503, "unavailable", f"the read model is not installed: {exc}")
     except asyncpg.QueryCanceledError:
@@ -155,7 +186,7 @@ async def _read(service: ServesReadModel, reader: Reader, limits: ReadLimits) ->
         return error(503, "unavailable", f"the read model cannot be read now: {type(exc).__name__}")
     finally:
         await pool.release(conn)
-    return JSONResponse(shaping.jsonable(body), headers=NO_STORE)
+    return render(body)
 
 
 def withheld_columns(view: View, who: Principal) -> tuple[str, ...]:
@@ -163,13 +194,14 @@ def withheld_columns(view: View, who: Principal) -> tuple[str, ...]:
     return () if PERSONAL_READ in who.scopes else view.personal
 
 
-def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits) -> Handler:
+def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: ReadLimits,
+                 zone: tzinfo = UTC, known: KnownValues | None = None) -> Handler:
     async def handle(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
             return who
         try:
-            q = parse_view_query(view, query_items(request))
+            q = parse_view_query(view, query_items(request), zone)
         except BadRequest as exc:
             return bad_request(exc)
         withheld = withheld_columns(view, who)
@@ -177,7 +209,9 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
         async def read(conn: Conn) -> dict[str, Any]:
             async with conn.transaction(readonly=True):
                 await set_statement_timeout(conn, limits.statement_timeout_s)
-                rows, more = await fetch_view(conn, q, withheld)
+                await check_known(conn, {f.param: (f.known, q.values.get(f.param, []))
+                                         for f in view.filters if f.known}, known)
+                rows, more = await fetch_view(conn, q, withheld, zone)
             # paging stops at MAX_OFFSET: past it there is no next page to ask for
             following = q.offset + len(rows)
             body = {"view": view.name, "filters": q.filters_json(), "rows": rows,
@@ -189,45 +223,95 @@ def view_handler(service: ServesReadModel, view: View, guard: Guard, limits: Rea
                                             f"{', '.join(withheld)} are null")
             return body
 
-        return await _read(service, read, limits)
+        def as_csv(body: dict[str, Any]) -> Response:
+            more = {"X-More": "true" if body["more"] else "false"}
+            if body["next_offset"] is not None:
+                more["X-Next-Offset"] = str(body["next_offset"])
+            if withheld:
+                more["X-Withheld"] = ",".join(withheld)
+            return csv_answer(view.name, view.columns, body["rows"], more)
+
+        return await _read(service, read, limits, as_csv if wants_csv(request, q.fmt) else json_body)
 
     return handle
 
 
 def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | None = None,
                target_occupancy: float | None = None,
-               costs: Mapping[str, float] | None = None) -> list[BaseRoute]:
+               costs: Mapping[str, float] | None = None,
+               business_zone: tzinfo | None = None) -> list[BaseRoute]:
     """The API and dashboard routes over ``service.api_pool`` (the views of schema waste),
     each data endpoint behind ``guard`` (there is no default: nothing is served open by
     forgetting one).
 
     The cost of each waste: the defaults, then the service's settings
     (``LEANCRM_WASTE_COST_SECONDS``, read alone for a service without settings), then
-    ``costs``; an invalid setting is a ValueError here, at start-up."""
+    ``costs``; an invalid setting is a ValueError here, at start-up. Days are cut in
+    ``business_zone``, else the settings' ``LEANCRM_BUSINESS_TIMEZONE`` (default UTC)."""
     settings = getattr(service, "settings", None)
     target = target_occupancy if target_occupancy is not None else getattr(
         settings, "target_occupancy", 0.85)
     configured = settings if isinstance(settings, CostSettings) else CostSettings()
     cost = cost_table(configured.waste_cost_seconds, costs)
     limits = limits or ReadLimits()
+    known = KnownValues()  # the reasons and teams, read at most once a minute
+    zone: tzinfo = business_zone or (settings.business_zone if isinstance(settings, BusinessTimeSettings)
+                                     else UTC)
 
     async def summary(request: Request) -> Response:
         who = authorize(request, guard, WASTE_READ)
         if isinstance(who, Response):
             return who
         try:
-            scope = parse_scope(query_items(request))
+            scope = parse_scope(query_items(request), zone=zone)
         except BadRequest as exc:
             return bad_request(exc)
 
         async def read(conn: Conn) -> dict[str, Any]:
-            f = await summary_figures(conn, scope, limits.statement_timeout_s)
+            f = await summary_figures(conn, scope, limits.statement_timeout_s, known)
             body = shaping.summary(
-                generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
+                generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time, zone),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
-                sentiment=f.sentiment, costs=cost, target_occupancy=target)
+                sentiment=f.sentiment, costs=cost, target_occupancy=target, known=f.known,
+                time_zone=zone_name(zone))
             body["unfinished"] = await unfinished_in(conn, scope)  # honest periods (issue 14)
             return body
+
+        return await _read(service, read, limits)
+
+    async def breakdown(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
+        try:
+            q = parse_breakdown(query_items(request), zone=zone)
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            rows = await waste_breakdown(conn, q, limits.statement_timeout_s, known)
+            return {**shaping.breakdown(by=q.by, filters=q.as_json(), rows=rows, wastes=q.wastes,
+                                        costs=cost), "time_zone": zone_name(zone)}
+
+        def as_csv(body: dict[str, Any]) -> Response:
+            return csv_answer(f"breakdown_by_{q.by}", shaping.breakdown_columns(q.by), body["rows"])
+
+        return await _read(service, read, limits, as_csv if wants_csv(request, q.fmt) else json_body)
+
+    async def improvement_effects(request: Request) -> Response:
+        who = authorize(request, guard, WASTE_READ)
+        if isinstance(who, Response):
+            return who
+        try:
+            day = improvements.parse_effects_query(query_items(request), today_in(zone))
+        except BadRequest as exc:
+            return bad_request(exc)
+
+        async def read(conn: Conn) -> dict[str, Any]:
+            async with conn.transaction(readonly=True):
+                await set_statement_timeout(conn, limits.statement_timeout_s)
+                judged = await improvements.judged_improvements(conn, day)
+            return {"day": day, "improvements": [improvements.as_json(j) for j in judged]}
 
         return await _read(service, read, limits)
 
@@ -256,9 +340,17 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
             check_no_params(query_items(request), "the index")
         except BadRequest as exc:
             return bad_request(exc)
-        return JSONResponse({"views": list(VIEWS), "summary": "/api/v1/summary",
-                             "lag": "/api/v1/lag", "openapi": "/api/v1/openapi.json",
-                             "dashboard": "/dashboard"})
+        root = request.scope.get("root_path", "").rstrip("/")
+        endpoints = {**{name: f"{root}/api/v1/{name}" for name in VIEWS},
+                     "summary": f"{root}/api/v1/summary", "breakdown": f"{root}/api/v1/breakdown",
+                     "signals": f"{root}/api/v1/signals",
+                     "demand": f"{root}/api/v1/demand", "lead_times": f"{root}/api/v1/lead-times",
+                     "improvement_effects": f"{root}/api/v1/improvements/effects",
+                     "lag": f"{root}/api/v1/lag", "openapi": f"{root}/api/v1/openapi.json",
+                     "dashboard": f"{root}/dashboard"}
+        return JSONResponse({"views": list(VIEWS), "endpoints": endpoints,
+                             "summary": endpoints["summary"], "lag": endpoints["lag"],
+                             "openapi": endpoints["openapi"], "dashboard": endpoints["dashboard"]})
 
     page = files("leancrm_waste.read").joinpath("dashboard", "index.html").read_text(encoding="utf-8")
 
@@ -268,12 +360,19 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     routes: list[BaseRoute] = [
-        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits), methods=["GET"])
+        Route(f"/api/v1/{name}", view_handler(service, view, guard, limits, zone, known), methods=["GET"])
         for name, view in VIEWS.items()
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
-        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
+        Route("/api/v1/breakdown", breakdown, methods=["GET"]),
+        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target,
+                                                          zone)),
+        Route("/api/v1/improvements/effects", improvement_effects, methods=["GET"]),
+        Route("/api/v1/demand", demand_handler(lambda r, out: _read(service, r, limits, out or json_body),
+                                               guard, zone, known)),
+        Route("/api/v1/lead-times", lead_times_handler(
+            lambda r, out: _read(service, r, limits, out or json_body), guard, zone, known)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
@@ -283,84 +382,6 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
               name="dashboard-static"),
     ]
     return routes
-
-
-def openapi_document() -> dict[str, Any]:
-    """A small OpenAPI 3.1 description of the API."""
-    def param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": description,
-                "schema": schema or {"type": "string"}}
-
-    bounds = f"; {TIME_RANGE_WORDS}"
-    time_params = [
-        param("from", "RFC 3339 timestamp or date (00:00 UTC); rows with time column >= from" + bounds),
-        param("to", "RFC 3339 timestamp or date (00:00 UTC); rows with time column < to" + bounds),
-    ]
-    errors = {"400": {"description": "a bad or unknown parameter: {error, message, errors: {parameter: "
-                                     f"what}}, at most {MAX_ERRORS} errors listed (more_errors "
-                                     f"counts the rest); at most {MAX_PARAMS} parameters in all "
-                                     f"and {MAX_VALUES} values of one"},
-              "401": {"description": "no usable bearer token: {error: unauthorized, reason: "
-                                     "no_token_configured | missing_token | malformed_header | "
-                                     "unknown_token, message, required_scope}, with WWW-Authenticate: "
-                                     "Bearer"},
-              "403": {"description": f"the token lacks the scope {WASTE_READ}: {{error: forbidden, "
-                                     "reason: insufficient_scope, message, required_scope, token, "
-                                     "token_scopes}"},
-              "503": {"description": "the read model cannot be read now (unavailable), the query "
-                                     "was cancelled (timeout) or every API connection is in use "
-                                     "(busy, with Retry-After)"}}
-    secured = {"security": [{"bearer": [WASTE_READ]}]}
-    paths: dict[str, Any] = {}
-    for name, view in VIEWS.items():
-        params = list(time_params) if view.time_column else []
-        for f in view.filters:
-            schema: dict[str, Any] = {"type": "string"}
-            if f.choices:
-                schema = {"type": "string", "enum": list(f.choices)}
-            params.append(param(f.param, f"column {f.column}; comma-separated or repeated values "
-                                         "match any", schema))
-        params += [
-            param("limit", f"rows per page (default {DEFAULT_LIMIT}, "
-                           f"at most {MAX_LIMIT})",
-                  {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-            param("offset", f"rows to skip (at most {MAX_OFFSET:,}: paging is bounded)",
-                  {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
-            param("order", "asc (default) or desc, on " + ", ".join(view.order),
-                  {"type": "string", "enum": ["asc", "desc"]}),
-        ]
-        withheld = (f"; {', '.join(view.personal)} are null without the scope {PERSONAL_READ}, and "
-                    "the answer then lists them under withheld (with withheld_because)"
-                    if view.personal else "")
-        paths[f"/api/v1/{name}"] = {"get": {
-            "summary": f"waste.{name}: {view.description}", **secured,
-            "parameters": params,
-            "responses": {"200": {"description": "{view, filters, rows, count, more, next_offset}; "
-                                                 "columns: " + ", ".join(view.columns) + withheld},
-                          **errors}}}
-    paths["/api/v1/summary"] = {"get": {
-        "summary": "Every figure of the dashboard, read in one snapshot (default: the last 7 UTC "
-                   f"days, today included; at most {SUMMARY_MAX_DAYS} days)", **secured,
-        "parameters": [*time_params,
-                       param("channel", "channels (pareto, daily, backlog)",
-                             {"type": "string", "enum": list(CHANNELS)}),
-                       param("reason", "reasons (pareto, daily)"),
-                       param("team", "agent teams (pareto, capacity)")],
-        "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
-                                             "cost_seconds, headline, pareto, daily, capacity, "
-                                             "backlog, sentiment"}, **errors}}}
-    paths["/api/v1/signals"] = signals_openapi(secured, errors)
-    paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
-                                    "responses": {"200": {"description": "{partitions, total}"},
-                                                  "401": errors["401"], "403": errors["403"]}}}
-    scopes = "; ".join(f"{k}: {v}" for k, v in SCOPES.items())
-    return {"openapi": "3.1.0",
-            "info": {"title": "Lean CRM waste read model", "version": "1"},
-            "components": {"securitySchemes": {"bearer": {
-                "type": "http", "scheme": "bearer",
-                "description": f"An operations token ('Authorization: Bearer <token>'). Scopes: {scopes}. "
-                               "This document and /api/v1 are open."}}},
-            "paths": paths}
 
 
 __all__ = ["ReadLimits", "ServesReadModel", "api_routes", "openapi_document"]

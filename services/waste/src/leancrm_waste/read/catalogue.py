@@ -12,6 +12,7 @@ from typing import Final, Literal
 
 from leancrm_contracts import read_model
 from leancrm_contracts.enums import Channel, FeedbackSource, RoutingTeam
+from leancrm_contracts.improvements import Target
 from leancrm_waste.domain.wastes import WASTE_TYPES
 
 #: how a filter's values are read: one of ``choices``, a slug, a free label, a UUID, a bool
@@ -29,6 +30,10 @@ class Filter:
     kind: FilterKind
     choices: tuple[str, ...] = ()
     what: str = ""
+    #: an open set of values (a slug) the read model knows: a key of
+    #: :data:`leancrm_waste.read.views.KNOWN_VALUES_SQL`; a value it does not know is a 400
+    #: naming the known ones (a typo answers no silently empty or unfiltered figures)
+    known: str = ""
 
 
 CHANNELS: Final = tuple(c.value for c in Channel)
@@ -38,8 +43,8 @@ STATUSES: Final = read_model.STATUSES
 AGE_BANDS: Final = read_model.AGE_BANDS
 
 F_CHANNEL = Filter("channel", "channel", "enum", CHANNELS, "channel")
-F_REASON = Filter("reason", "reason", "slug", what="reason")
-F_TEAM = Filter("team", "team", "slug", what="team")
+F_REASON = Filter("reason", "reason", "slug", what="reason", known="reason")
+F_TEAM = Filter("team", "team", "slug", what="team", known="team")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ class View:
     @property
     def params(self) -> tuple[str, ...]:
         time = ("from", "to") if self.time_column else ()
-        return (*time, *(f.param for f in self.filters), "limit", "offset", "order")
+        return (*time, *(f.param for f in self.filters), "limit", "offset", "order", "format")
 
 
 #: the backlog's age bands from youngest to oldest, as an ORDER BY key
@@ -73,7 +78,7 @@ _BAND_ORDER = "CASE age_band WHEN '<1h' THEN 1 WHEN '1-24h' THEN 2 ELSE 3 END"
 
 VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("interactions", "started_at", "instant",
-         (F_CHANNEL, F_REASON, Filter("status", "status", "enum", STATUSES, "status"),
+         (F_CHANNEL, F_REASON, F_TEAM, Filter("status", "status", "enum", STATUSES, "status"),
           Filter("customer_id", "customer_id", "uuid")),
          ("started_at", "interaction_id"),
          "One row per interaction with its section-5 figures."),
@@ -103,7 +108,7 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          ("day", "source", "routed_team"),
          "Feedback per day, source and routed team: count, sentiment, ideas and votes."),
     View("customers", None, None,
-         (Filter("segment", "segment", "label", what="segment"),
+         (Filter("segment", "segment", "label", what="segment", known="segment"),
           Filter("forgotten", "forgotten", "bool")),
          ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
                            "without the scope personal:read).", personal=("name", "email")),
@@ -119,16 +124,40 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          "Service level (answered within the channel's threshold / offered) and average and 90th-"
          "percentile speed of answer per UTC hour of start and channel."),
     View("demand_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
-         "Value and failure demand per UTC day of start, channel and reason."),
+         "Value and failure demand per day of start (business time zone), channel and reason."),
     View("lead_time_daily", "day", "day", (F_REASON,), ("day", "reason"),
-         "Lead-time percentiles (p50, p85, p95) of the interactions ended per UTC day, per reason."),
+         "Lead-time percentiles (p50, p85, p95) of the interactions ended per day (business time "
+         "zone), per reason."),
     View("data_quality", "day", "day",
          (Filter("anomaly", "anomaly", "enum", read_model.ANOMALIES, "anomaly"),),
          ("day", "anomaly"),
          "Accepted data that spans streams and does not add up (an assignment outside the "
-         "agent's sign-in, ...), per day and kind of anomaly."),
+         "agent's sign-in, ...), per day (business time zone) and kind of anomaly."),
+    View("improvements", "starts_on", "day",
+         (Filter("status", "status", "enum", read_model.IMPROVEMENT_STATUSES, "status"),
+          Filter("target", "target", "enum", tuple(t.value for t in Target), "target"),
+          Filter("owner_team", "owner_team", "slug", what="owning team"), F_CHANNEL, F_REASON),
+         ("starts_on", "improvement_id"),
+         "Improvements (countermeasures) with their target, scope, start and status; their "
+         "effect is at /api/v1/improvements/effects."),
 )}
 
 #: the parameters of the summary, and the filters among them
-SUMMARY_PARAMS: Final = ("from", "to", "channel", "reason", "team")
+SUMMARY_PARAMS: Final = ("from", "to", "period", "channel", "reason", "team")
 SUMMARY_FILTERS: Final = (F_CHANNEL, F_REASON, F_TEAM)
+
+#: ``period``: a named span of whole days ending with today (``today``, ``last_N_days``)
+#: or yesterday, instead of ``from``/``to``: name -> (days back from today to its first
+#: day, days it covers)
+PERIODS: Final[Mapping[str, tuple[int, int]]] = {
+    "today": (0, 1), "yesterday": (1, 1), "last_7_days": (6, 7), "last_14_days": (13, 14),
+    "last_28_days": (27, 28),
+}
+
+#: what a waste's breakdown can be by (``/api/v1/breakdown?by=``): a column of waste.waste_ledger
+BREAKDOWN_BY: Final = ("channel", "reason", "team")
+F_WASTE = Filter("waste", "waste_type", "enum", WASTE_TYPES, "waste type")
+#: the parameters of the breakdown
+BREAKDOWN_PARAMS: Final = (*SUMMARY_PARAMS, "by", "waste", "format")
+#: what ``format`` takes (else: JSON, or CSV when the request accepts text/csv)
+FORMATS: Final = ("json", "csv")

@@ -1,7 +1,7 @@
 """The daily figures of the huddle and of the signals (XmR charts), read from the public
 views of schema ``waste`` only, filtered by channel and agent team.
 
-Per day (UTC) from ``first`` to ``last`` inclusive:
+Per day (of the scope's business time zone; UTC by default) from ``first`` to ``last`` inclusive:
 
 - flow, over the interactions *started* that day (``waste.interactions``): contacts,
   first-contact resolutions, failure demand, abandoned, the value-added and lead seconds
@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from leancrm_servicekit.db import Conn
-from leancrm_waste.read.params import TIME_MAX, TIME_MIN, TIME_RANGE_WORDS, midnight
+from leancrm_waste.read.params import TIME_MAX, TIME_MIN, TIME_RANGE_WORDS
+from leancrm_waste.read.timezone import midnight_in, zone_name
 
 #: the longest span of days read at once (two years), so a query stays bounded
 MAX_DAYS: Final = 731
@@ -39,10 +40,12 @@ MAX_DAYS: Final = 731
 
 @dataclass(frozen=True, slots=True)
 class DailyScope:
-    """The channels and agent teams the figures cover (empty: all)."""
+    """The channels and agent teams the figures cover (empty: all), and the business time
+    zone their days are cut in (:mod:`leancrm_waste.read.timezone`; default UTC)."""
 
     channels: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
+    zone: tzinfo = UTC
 
 
 @dataclass(slots=True)
@@ -113,7 +116,8 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
                         ) -> dict[date, DayFigures]:
     """The figures of every day from ``first`` to ``last`` (inclusive) that has any."""
     _check_span(first, last)
-    start, end = midnight(first), midnight(last + timedelta(days=1))
+    start, end = midnight_in(first, scope.zone), midnight_in(last + timedelta(days=1), scope.zone)
+    tz = zone_name(scope.zone)
     out: dict[date, DayFigures] = {}
 
     def of(d: date) -> DayFigures:
@@ -124,7 +128,8 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
     w.any_of("channel", scope.channels)
     w.any_of("team", scope.teams)
     for r in await conn.fetch(
-            "SELECT (started_at AT TIME ZONE 'UTC')::date AS day, channel, count(*) AS contacts, "
+            f"SELECT (started_at AT TIME ZONE {w.arg(tz, '::text')})::date AS day, channel, "
+            "count(*) AS contacts, "
             "count(*) FILTER (WHERE first_contact_resolution) AS fcr, "
             "count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand, "
             "count(*) FILTER (WHERE status = 'abandoned') AS abandoned, "
@@ -148,7 +153,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
     w.any_of("channel", scope.channels)
     w.any_of("team", scope.teams)
     for r in await conn.fetch(
-            "SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, waste_type, "
+            f"SELECT (occurred_at AT TIME ZONE {w.arg(tz, '::text')})::date AS day, waste_type, "
             "sum(quantity::numeric)::float8 AS quantity "
             f"FROM waste.waste_ledger WHERE {window} AND {w.sql} GROUP BY 1, 2", *w.args):
         of(r["day"]).wastes[r["waste_type"]] = float(r["quantity"] or 0)
@@ -159,7 +164,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
                   f"AND bucket_start < {w.arg(end, '::timestamptz')}")
         w.any_of("team", scope.teams)
         for r in await conn.fetch(
-                "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, "
+                f"SELECT (bucket_start AT TIME ZONE {w.arg(tz, '::text')})::date AS day, "
                 "sum(staffed_s::numeric)::float8 AS staffed_s, sum(busy_s::numeric)::float8 AS busy_s, "
                 "sum(overproduction_s::numeric)::float8 AS overproduction_s "
                 f"FROM waste.capacity_hourly WHERE {window} AND {w.sql} GROUP BY 1", *w.args):
@@ -172,7 +177,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
                   f"AND bucket_start < {w.arg(end, '::timestamptz')}")
         w.any_of("channel", scope.channels)
         for r in await conn.fetch(
-                "SELECT (bucket_start AT TIME ZONE 'UTC')::date AS day, "
+                f"SELECT (bucket_start AT TIME ZONE {w.arg(tz, '::text')})::date AS day, "
                 "sum(answered_within_threshold)::float8 AS within, sum(offered)::float8 AS offered "
                 f"FROM waste.service_level_hourly WHERE {window} AND threshold_s IS NOT NULL "
                 f"AND {w.sql} GROUP BY 1", *w.args):
@@ -188,12 +193,13 @@ async def reasons_by_day(conn: Conn, days: Sequence[date], scope: DailyScope = A
         return []
     w = _Where()
     day_list = w.arg(sorted(set(days)), "::date[]")
+    tz = w.arg(zone_name(scope.zone), "::text")
     w.any_of("channel", scope.channels)
     w.any_of("team", scope.teams)
     rows = await conn.fetch(
-        "SELECT (started_at AT TIME ZONE 'UTC')::date AS day, reason, count(*) AS contacts, "
+        f"SELECT (started_at AT TIME ZONE {tz})::date AS day, reason, count(*) AS contacts, "
         "count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand "
-        f"FROM waste.interactions WHERE (started_at AT TIME ZONE 'UTC')::date = ANY({day_list}) "
+        f"FROM waste.interactions WHERE (started_at AT TIME ZONE {tz})::date = ANY({day_list}) "
         f"AND started_at IS NOT NULL AND {w.sql} GROUP BY 1, 2 ORDER BY 1, 2", *w.args)
     return [{"day": r["day"], "reason": r["reason"] or "unknown", "contacts": int(r["contacts"]),
              "failure_demand": int(r["failure_demand"])} for r in rows]

@@ -19,15 +19,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
 from uuid import UUID
 
 from leancrm_contracts.enums import SLUG_PATTERN
 from leancrm_contracts.limits import TIMESTAMP_MAX, TIMESTAMP_MIN
-from leancrm_waste.read.catalogue import SUMMARY_FILTERS, SUMMARY_PARAMS, Filter, View
+from leancrm_waste.read.catalogue import (
+    BREAKDOWN_BY,
+    BREAKDOWN_PARAMS,
+    F_WASTE,
+    FORMATS,
+    PERIODS,
+    SUMMARY_FILTERS,
+    SUMMARY_PARAMS,
+    Filter,
+    View,
+)
 from leancrm_waste.read.querystring import MAX_VALUES, BadRequest, check_query, shown
 from leancrm_waste.read.shaping import jsonable, rfc3339
+from leancrm_waste.read.timezone import day_of, midnight_in, today_in
 
 #: Every date and instant a parameter names lies in [TIME_MIN, TIME_MAX): the contract's
 #: timestamp bounds (section 2.5), so nothing the read model holds lies outside them, and
@@ -76,9 +87,9 @@ def _out_of_range(text: str) -> ValueError:
     return ValueError(f"{shown(text)} is out of range: a time must lie {TIME_RANGE_WORDS}")
 
 
-def parse_instant(text: str) -> datetime:
-    """An RFC 3339 timestamp (with Z or an offset) or a date (00:00 UTC), as UTC, in
-    [:data:`TIME_MIN`, :data:`TIME_MAX`)."""
+def parse_instant(text: str, zone: tzinfo = UTC) -> datetime:
+    """An RFC 3339 timestamp (with Z or an offset) or a date (its 00:00 in ``zone``, the
+    business time zone), as UTC, in [:data:`TIME_MIN`, :data:`TIME_MAX`)."""
     t = text.strip()
     m = _RFC3339.fullmatch(t)
     if not m:
@@ -90,7 +101,7 @@ def parse_instant(text: str) -> datetime:
         raise _out_of_range(t)
     try:
         if h is None:
-            value = datetime(int(y), int(mo), int(d), tzinfo=UTC)
+            value = midnight_in(date(int(y), int(mo), int(d)), zone)
         else:
             micro = int((frac[1:] + "000000")[:6]) if frac else 0
             tzinfo = UTC
@@ -190,6 +201,8 @@ class ViewQuery:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     descending: bool = False
+    #: ``format`` as given (json or csv), None when not given
+    fmt: str | None = None
 
     def filters_json(self) -> dict[str, Any]:
         out: dict[str, Any] = self.time.as_json() if self.view.time_column else {}
@@ -209,19 +222,23 @@ def _single(params: Mapping[str, list[str]], name: str) -> str | None:
     return vals[0]
 
 
+#: a range of days may be this much longer than its days (a day the clocks go back)
+_DST_SLACK: Final = timedelta(hours=1)
+
+
 def parse_time_range(params: Mapping[str, list[str]], errors: dict[str, str],
-                     max_days: int | None = None) -> TimeRange:
+                     max_days: int | None = None, zone: tzinfo = UTC) -> TimeRange:
     got: dict[str, datetime | None] = {}
     for name in ("from", "to"):
         try:
             raw = _single(params, name)
-            got[name] = parse_instant(raw) if raw is not None else None
+            got[name] = parse_instant(raw, zone) if raw is not None else None
         except ValueError as exc:
             errors[name] = str(exc)
     start, end = got.get("from"), got.get("to")
     if start and end and end <= start:
         errors["to"] = f"must be later than from ({rfc3339(start)})"
-    elif max_days and start and end and end - start > timedelta(days=max_days):
+    elif max_days and start and end and end - start > timedelta(days=max_days) + _DST_SLACK:
         errors["to"] = f"the range may cover at most {max_days} days"
     return TimeRange(start, end)
 
@@ -247,10 +264,11 @@ OFFSET_WRONG: Final = (f"must be an integer from 0 to {MAX_OFFSET:,} (paging is 
                        "filters, e.g. from and to, to reach later rows)")
 
 
-def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
-    """The query of ``/api/v1/<view>``, or a :class:`BadRequest` naming every bad parameter."""
+def parse_view_query(view: View, items: Iterable[tuple[str, str]], zone: tzinfo = UTC) -> ViewQuery:
+    """The query of ``/api/v1/<view>``, or a :class:`BadRequest` naming every bad parameter
+    (a date in ``from``/``to`` is its 00:00 in ``zone``, the business time zone)."""
     params, errors = check_query(items, view.params, view.name)
-    time = parse_time_range(params, errors) if view.time_column else TimeRange()
+    time = parse_time_range(params, errors, zone=zone) if view.time_column else TimeRange()
     values: dict[str, list[Any]] = {}
     for f in view.filters:
         if f.param in params:
@@ -268,9 +286,22 @@ def parse_view_query(view: View, items: Iterable[tuple[str, str]]) -> ViewQuery:
         descending = raw == "desc"
     except ValueError as exc:
         errors["order"] = str(exc)
+    fmt = parse_format(params, errors)
     if errors:
         raise BadRequest(errors)
-    return ViewQuery(view, time, values, limit, offset, descending)
+    return ViewQuery(view, time, values, limit, offset, descending, fmt)
+
+
+def parse_format(params: Mapping[str, list[str]], errors: dict[str, str]) -> str | None:
+    """``format``: json or csv; None when not given (then the Accept header decides)."""
+    try:
+        raw = _single(params, "format")
+        if raw is not None and raw not in FORMATS:
+            raise ValueError(f"unknown format {shown(raw)} (one of {', '.join(FORMATS)})")
+        return raw
+    except ValueError as exc:
+        errors["format"] = str(exc)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +312,8 @@ class Scope:
     channels: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
+    #: the business time zone its days are cut in
+    zone: tzinfo = UTC
 
     def as_json(self) -> dict[str, Any]:
         return {**self.time.as_json(), "channel": self.channels or None,
@@ -288,13 +321,32 @@ class Scope:
 
 
 def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
-                default_days: int = 7) -> Scope:
-    """Summary parameters: from, to (default: the last ``default_days`` UTC days, today
-    included), channel, reason, team."""
+                default_days: int = 7, zone: tzinfo = UTC) -> Scope:
+    """Summary parameters: from, to (default: the last ``default_days`` days of ``zone``,
+    the business time zone, today included) or period (:data:`PERIODS`), channel, reason,
+    team."""
+    params, errors = check_query(items, SUMMARY_PARAMS, "the summary")
+    return scope_of(params, errors, now, default_days, zone)
+
+
+def scope_of(params: Mapping[str, list[str]], errors: dict[str, str], now: datetime | None = None,
+             default_days: int = 7, zone: tzinfo = UTC) -> Scope:
+    """The :class:`Scope` of checked parameters (:func:`check_query`), or a
+    :class:`BadRequest` naming every bad one, those already in ``errors`` too."""
     if not 1 <= default_days <= SUMMARY_MAX_DAYS:
         raise ValueError(f"default_days must be from 1 to {SUMMARY_MAX_DAYS}")
-    params, errors = check_query(items, SUMMARY_PARAMS, "the summary")
-    time = parse_time_range(params, errors, SUMMARY_MAX_DAYS)
+    time = parse_time_range(params, errors, SUMMARY_MAX_DAYS, zone)
+    period: tuple[int, int] | None = None
+    try:
+        raw = _single(params, "period")
+        if raw is not None:
+            if raw not in PERIODS:
+                raise ValueError(f"unknown period {shown(raw)} (one of {', '.join(PERIODS)})")
+            if "from" in params or "to" in params:
+                raise ValueError("give either period or from/to, not both")
+            period = PERIODS[raw]
+    except ValueError as exc:
+        errors["period"] = str(exc)
     values: dict[str, list[Any]] = {}
     for f in SUMMARY_FILTERS:
         if f.param in params:
@@ -309,9 +361,14 @@ def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
     # instant, so no arithmetic here can leave the calendar).
     span = timedelta(days=default_days)
     start, end = time.start, time.end
+    today = today_in(zone, min(max((now or datetime.now(UTC)).astimezone(UTC),
+                                   TIME_MIN + timedelta(days=30)), TIME_MAX - timedelta(days=2)))
+    if period is not None:
+        back, days = period
+        start = midnight_in(today - timedelta(days=back), zone)
+        end = midnight_in(today - timedelta(days=back - days), zone)
     if start is None and end is None:
-        today = min(max((now or datetime.now(UTC)).astimezone(UTC), TIME_MIN), TIME_MAX - timedelta(days=1))
-        end = midnight(today.date()) + timedelta(days=1)
+        end = midnight_in(today + timedelta(days=1), zone)
     if end is None:
         assert start is not None
         end = min(start + span, TIME_MAX)
@@ -320,10 +377,10 @@ def parse_scope(items: Iterable[tuple[str, str]], now: datetime | None = None,
         if start >= end:
             raise BadRequest({"to": f"must be later than {rfc3339(TIME_MIN)}: a time must lie "
                                     f"{TIME_RANGE_WORDS}"})
-    if end - start > timedelta(days=SUMMARY_MAX_DAYS):
+    if end - start > timedelta(days=SUMMARY_MAX_DAYS) + _DST_SLACK:
         raise BadRequest({"from": f"the range may cover at most {SUMMARY_MAX_DAYS} days"})
     return Scope(TimeRange(start, end), values.get("channel", []), values.get("reason", []),
-                 values.get("team", []))
+                 values.get("team", []), zone)
 
 
 def midnight(d: date) -> datetime:
@@ -331,11 +388,52 @@ def midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-def days_of(time: TimeRange) -> list[date]:
-    """The day ``from`` falls in and every following day that starts before ``to``."""
+def days_of(time: TimeRange, zone: tzinfo = UTC) -> list[date]:
+    """The day of ``zone`` that ``from`` falls in and every following day that starts
+    before ``to``."""
     assert time.start and time.end
-    d, out = time.start.astimezone(UTC).date(), []
-    while midnight(d) < time.end:
+    d, out = day_of(time.start, zone), []
+    while midnight_in(d, zone) < time.end:
         out.append(d)
         d += timedelta(days=1)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownQuery:
+    """``/api/v1/breakdown``: the wastes of ``wastes`` (all when empty) over ``scope``,
+    by ``by`` (channel, reason or team)."""
+
+    scope: Scope
+    by: str
+    wastes: list[str] = field(default_factory=list)
+    fmt: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.scope.as_json(), "waste": self.wastes or None}
+
+
+def parse_breakdown(items: Iterable[tuple[str, str]], now: datetime | None = None,
+                    zone: tzinfo = UTC) -> BreakdownQuery:
+    """The breakdown's parameters: ``by`` (required, one of :data:`BREAKDOWN_BY`),
+    ``waste`` (any of the seven), and the summary's."""
+    params, errors = check_query(items, BREAKDOWN_PARAMS, "the breakdown")
+    by = ""
+    try:
+        raw = _single(params, "by")
+        if raw is None:
+            raise ValueError(f"required: what to break the wastes down by (one of {', '.join(BREAKDOWN_BY)})")
+        if raw not in BREAKDOWN_BY:
+            raise ValueError(f"cannot break down by {shown(raw)} (one of {', '.join(BREAKDOWN_BY)})")
+        by = raw
+    except ValueError as exc:
+        errors["by"] = str(exc)
+    wastes: list[str] = []
+    if "waste" in params:
+        try:
+            wastes = parse_filter(F_WASTE, params["waste"])
+        except ValueError as exc:
+            errors["waste"] = str(exc)
+    fmt = parse_format(params, errors)
+    scope = scope_of(params, errors, now, zone=zone)
+    return BreakdownQuery(scope, by, wastes, fmt)

@@ -1,7 +1,7 @@
 """Signals, not noise (issue 14): an XmR process-behaviour chart of each daily key rate,
 for the huddle, ``GET /api/v1/signals`` and the dashboard.
 
-The key rates, per UTC day of the interactions' start (:mod:`leancrm_waste.read.daily`):
+The key rates, per day (business time zone) of the interactions' start (:mod:`leancrm_waste.read.daily`):
 first contact resolution, failure demand, flow efficiency, abandonment (fractions of
 the day's contacts or lead time), occupancy (busy ÷ staffed) and waiting per contact
 (seconds), service level (answered within the channel's threshold ÷ offered, of the
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from typing import Any, Final, Literal
 
 from starlette.requests import Request
@@ -41,9 +41,10 @@ from leancrm_waste.read.daily import (
     known_teams,
     unfinished,
 )
-from leancrm_waste.read.params import parse_day, parse_int
+from leancrm_waste.read.params import TIME_MIN, parse_day, parse_int
 from leancrm_waste.read.querystring import BadRequest, check_query, parse_query_string
 from leancrm_waste.read.shaping import ratio
+from leancrm_waste.read.timezone import today_in
 
 Better = Literal["up", "down", "target"]
 
@@ -209,8 +210,10 @@ class SignalsQuery:
     min_contacts: int
 
 
-def parse_signals_query(items: Sequence[tuple[str, str]], today: date | None = None) -> SignalsQuery:
-    """The parameters of ``/api/v1/signals``; a :class:`BadRequest` naming each bad one."""
+def parse_signals_query(items: Sequence[tuple[str, str]], today: date | None = None,
+                        zone: tzinfo = UTC) -> SignalsQuery:
+    """The parameters of ``/api/v1/signals``; a :class:`BadRequest` naming each bad one.
+    Days are days of ``zone``, the business time zone (default ``to``: today there)."""
     params, errors = check_query(items, PARAMS, "the signals")
     by_key = {r.key: r for r in RATES}
     rates = tuple(dict.fromkeys(params.get("rate", [])))
@@ -227,7 +230,7 @@ def parse_signals_query(items: Sequence[tuple[str, str]], today: date | None = N
                 days[name] = parse_day(vals[0])
             except ValueError as exc:
                 errors[name] = str(exc)
-    last = days.get("to") or today or datetime.now(UTC).date()
+    last = days.get("to") or today or today_in(zone)
     first = days.get("from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if "to" not in errors and "from" not in errors:
         if last < first:
@@ -265,7 +268,8 @@ def parse_signals_query(items: Sequence[tuple[str, str]], today: date | None = N
             raise BadRequest({"baseline_from":
                               f"the range and the baseline may cover at most {MAX_DAYS} days"})
     return SignalsQuery(tuple(by_key[r] for r in rates) or RATES, first, last, baseline,
-                        DailyScope(channels, tuple(dict.fromkeys(params.get("team", [])))), min_contacts)
+                        DailyScope(channels, tuple(dict.fromkeys(params.get("team", []))), zone),
+                        min_contacts)
 
 
 async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None) -> dict[str, Any]:
@@ -277,7 +281,9 @@ async def signals_body(conn: Conn, q: SignalsQuery, target: float | None = None)
             if unknown:
                 raise BadRequest({"team": f"unknown team {', '.join(unknown)} "
                                           f"(known: {', '.join(known) or 'none yet'})"})
-        days = await daily_figures(conn, q.first, q.last, q.scope)
+        # a range reaching before the read model's calendar (1970) has no figures there:
+        # read from its first day (daily_figures refuses days outside it)
+        days = await daily_figures(conn, max(q.first, TIME_MIN.date()), q.last, q.scope)
     charts: list[dict[str, Any]] = []
     for rate in q.rates:
         why = not_applicable(rate.key, q.scope)
@@ -299,7 +305,8 @@ async def unfinished_in(conn: Conn, scope: Any) -> dict[str, Any]:
     waiting accrued so far (:func:`leancrm_waste.read.daily.unfinished`)."""
     async with conn.transaction(readonly=True):
         return await unfinished(conn, scope.time.start, scope.time.end,
-                                DailyScope(tuple(scope.channels), tuple(scope.teams)), tuple(scope.reasons))
+                                DailyScope(tuple(scope.channels), tuple(scope.teams), scope.zone),
+                                tuple(scope.reasons))
 
 
 def signals_openapi(secured: Mapping[str, Any], errors: Mapping[str, Any]) -> dict[str, Any]:
@@ -316,7 +323,7 @@ def signals_openapi(secured: Mapping[str, Any], errors: Mapping[str, Any]) -> di
             param("rate", "rates (repeatable; default all)",
                   {"type": "array", "items": {"type": "string", "enum": list(RATE_KEYS)}}),
             param("from", f"first day (default: {DEFAULT_DAYS - 1} days before to)", day),
-            param("to", "last day, inclusive (default: today, UTC)", day),
+            param("to", "last day, inclusive (default: today in the business time zone)", day),
             param("baseline_from", "first day of a stated baseline (with baseline_to; default: "
                                    f"the first {DEFAULT_BASELINE_POINTS} days with a value)", day),
             param("baseline_to", "last day of a stated baseline, inclusive", day),
@@ -335,7 +342,7 @@ def signals_openapi(secured: Mapping[str, Any], errors: Mapping[str, Any]) -> di
 Runner = Callable[[Callable[[Conn], Awaitable[dict[str, Any]]]], Awaitable[Response]]
 
 
-def signals_handler(run: Runner, guard: Guard, target: float | None = None
+def signals_handler(run: Runner, guard: Guard, target: float | None = None, zone: tzinfo = UTC
                     ) -> Callable[[Request], Awaitable[Response]]:
     """``GET /api/v1/signals`` (scope waste:read): ``run`` reads on the API's pool (the
     API's ``_read``), answering 503s as every endpoint does."""
@@ -345,7 +352,7 @@ def signals_handler(run: Runner, guard: Guard, target: float | None = None
         if isinstance(who, Response):
             return who
         try:
-            q = parse_signals_query(parse_query_string(request.scope.get("query_string", b"")))
+            q = parse_signals_query(parse_query_string(request.scope.get("query_string", b"")), zone=zone)
         except BadRequest as exc:
             return _bad(exc)
         unknown_team: list[BadRequest] = []

@@ -154,10 +154,33 @@ CREATE TABLE IF NOT EXISTS {store}.idea_votes (
     PRIMARY KEY (feedback_id, voter_customer_id)
 );
 
+-- Improvements (contract section 4, improvements): improvement.started sets the start's
+-- columns, improvement.ended the end's, so the row is the same in any arrival order.
+CREATE TABLE IF NOT EXISTS {store}.improvements (
+    improvement_id     UUID PRIMARY KEY,
+    title              TEXT,
+    target             TEXT,
+    channel            TEXT,
+    reason             TEXT,
+    team               TEXT,
+    starts_on          DATE,
+    owner_team         TEXT,
+    expected_direction TEXT,
+    expected_size      DOUBLE PRECISION,
+    note               TEXT,
+    started_at         TIMESTAMPTZ,
+    outcome            TEXT,
+    outcome_note       TEXT,
+    ended_at           TIMESTAMPTZ
+);
+
 CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
 );
+-- The business time zone (IANA name; LEANCRM_BUSINESS_TIMEZONE, written at every start):
+-- the views cut their days in it. Added to stores made before it, as UTC.
+ALTER TABLE {store}.settings ADD COLUMN IF NOT EXISTS business_timezone TEXT NOT NULL DEFAULT 'UTC';
 
 -- Contacts waiting now (contract section 6, waste.open_interactions): the start of an
 -- open interaction's earliest open queue episode and open hold episode, null when

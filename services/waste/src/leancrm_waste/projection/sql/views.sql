@@ -1,6 +1,8 @@
 -- The public read model (contract section 6): schema waste, read by leancrm_ops.
 -- Every view reads the active store {store}; switching stores (a rebuild)
 -- replaces them all in one transaction, so readers never see partial figures.
+-- Days (the day columns) are days of the business time zone, {store}.settings.business_timezone
+-- (LEANCRM_BUSINESS_TIMEZONE, default UTC); hours (bucket_start) are UTC hours.
 -- Sums and averages of seconds are taken in numeric, exactly, and then given back as
 -- double precision: a float sum depends on the order rows are read in, which depends
 -- on the order events arrived in, and section 5's figures must not.
@@ -89,14 +91,14 @@ FROM waste.interactions
 GROUP BY 1, channel, reason;
 
 CREATE OR REPLACE VIEW waste.waste_daily AS
-SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, waste_type,
+SELECT (occurred_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, waste_type,
        count(*) AS occurrences, sum(quantity::numeric)::double precision AS quantity, min(unit) AS unit
 FROM waste.waste_ledger
 GROUP BY 1, waste_type;
 
 CREATE OR REPLACE VIEW waste.value_stream_daily AS
 WITH flow AS (
-    SELECT (started_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+    SELECT (started_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, channel, reason,
            count(*) AS contacts,
            count(*) FILTER (WHERE first_contact_resolution) AS fcr,
            count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
@@ -109,7 +111,7 @@ WITH flow AS (
     FROM {store}.interactions_linked
     GROUP BY 1, channel, reason
 ), wastes AS (
-    SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+    SELECT (occurred_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, channel, reason,
            sum(quantity::numeric) FILTER (WHERE waste_type = 'waiting') AS waiting_s,
            count(*) FILTER (WHERE waste_type = 'over_processing') AS over_processing,
            count(*) FILTER (WHERE waste_type = 'motion') AS motion,
@@ -154,7 +156,7 @@ CREATE OR REPLACE VIEW waste.feedback_daily AS
 WITH votes AS (
     SELECT feedback_id, sum(vote) AS net_votes FROM {store}.idea_votes GROUP BY feedback_id
 )
-SELECT (f.received_at AT TIME ZONE 'UTC')::date AS day, f.source, f.routed_team,
+SELECT (f.received_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, f.source, f.routed_team,
        count(*) AS feedback_count,
        avg(f.sentiment_score::numeric)::double precision AS avg_sentiment,
        (count(*) FILTER (WHERE f.sentiment_label = 'negative'))::double precision
@@ -221,7 +223,7 @@ SELECT bucket_start, channel, threshold_s, contacts,
 FROM counted;
 
 CREATE OR REPLACE VIEW waste.demand_daily AS
-SELECT (started_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+SELECT (started_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, channel, reason,
        count(*) AS contacts,
        count(*) FILTER (WHERE repeat_of IS NULL) AS value_demand,
        count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
@@ -231,7 +233,7 @@ FROM waste.interactions
 GROUP BY 1, channel, reason;
 
 CREATE OR REPLACE VIEW waste.lead_time_daily AS
-SELECT (ended_at AT TIME ZONE 'UTC')::date AS day, reason,
+SELECT (ended_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day, reason,
        count(*) AS ended_interactions,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_s) AS p50_lead_time_s,
        percentile_cont(0.85) WITHIN GROUP (ORDER BY lead_time_s) AS p85_lead_time_s,
@@ -242,7 +244,7 @@ GROUP BY 1, reason;
 
 -- Data quality (contract sections 4 and 6): what spans streams that arrive in any
 -- order is accepted by the services and counted here once both streams are in. Per
--- UTC day of the occurrence and kind of anomaly:
+-- day of the occurrence (business time zone) and kind of anomaly:
 -- assignment_outside_sign_in: an interaction.agent_assigned at a time no sign-in
 --   period of that agent covers (signed_in <= at < signed_out, or still signed in);
 -- assignment_team_differs: covered, but under another team than the sign-in's;
@@ -270,7 +272,18 @@ WITH assignments AS (
     WHERE i.started_at IS NOT NULL AND i.customer_id IS NOT NULL
       AND NOT EXISTS (SELECT FROM {store}.customers c WHERE c.customer_id = i.customer_id)
 )
-SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, anomaly, count(*) AS occurrences
+SELECT (occurred_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS day,
+       anomaly, count(*) AS occurrences
 FROM judged
 WHERE anomaly IS NOT NULL
 GROUP BY 1, anomaly;
+
+-- One row per improvement.started; its improvement.ended gives status, ended_on and the note.
+CREATE OR REPLACE VIEW waste.improvements AS
+SELECT improvement_id, title, target, channel, reason, team, starts_on, owner_team,
+       expected_direction, expected_size,
+       coalesce(outcome, 'running') AS status,
+       (ended_at AT TIME ZONE 'UTC')::date AS ended_on,
+       outcome_note, started_at, ended_at
+FROM {store}.improvements
+WHERE started_at IS NOT NULL;

@@ -1,4 +1,5 @@
-// Lean CRM waste walk: fetches /api/v1/summary and /api/v1/lag, draws every chart as
+// Lean CRM waste walk: fetches /api/v1/summary, /api/v1/lag and /api/v1/improvements
+// (each improvement's start is a dashed line on the trend charts), draws every chart as
 // inline SVG (no library, nothing from the internet) and refreshes itself.
 // Each chart is a <figure data-chart="name">; once drawn with data it carries
 // data-drawn="true" and data-points="<number of data points drawn>".
@@ -7,13 +8,17 @@
 // it in sessionStorage (this tab only) and sends it as "Authorization: Bearer"; it asks
 // again when the token is refused (401) and shows a 403 as an error naming the scope.
 // <body data-auth> says where it stands: needed, refused, forbidden or ok.
+// Filters: every filter in force is shown (#filters, one chip each); a chart that a filter
+// cannot cut says so above it (.not-by, and data-not-by="channel reason ..."). A request
+// the API refuses (4xx: an unknown channel, reason or team) is shown as an error, charts
+// emptied, and not retried (<body data-error="bad_request">); a 5xx or a network error is
+// retried.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
   const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
     "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
   const CHANNELS = ["phone", "chat", "email", "sms", "social", "web_self_service", "community", "bot"];
-  const DAY_MS = 86400000;
   const HOUR_MS = 3600000;
 
   const page = new URLSearchParams(window.location.search);
@@ -23,6 +28,7 @@
     paused: false,
     teams: new Set(),
     last: null,
+    improvements: [],
   };
 
   // ---------------------------------------------------------------- the token
@@ -46,6 +52,9 @@
     window.history.replaceState(null, "", window.location.pathname + window.location.search);
   }
   class AccessError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+  class RefusedError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
 
@@ -89,13 +98,49 @@
     for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
     return 10 * p;
   }
+  // an axis from 0 with round steps (1, 2, 2.5 or 5 × 10^k; whole numbers only for counts):
+  // { max, n } for gridLines and yAxis
+  function scale(maxV, counts) {
+    if (!(maxV > 0)) return { max: counts ? 4 : 1, n: 4 };
+    const raw = maxV / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v >= raw - 1e-12);
+    if (counts) step = Math.max(1, Math.ceil(step));
+    const n = Math.max(1, Math.ceil(maxV / step - 1e-9));
+    return { max: n * step, n };
+  }
   function ticks(max, n) {
     const out = [];
     for (let i = 0; i <= n; i++) out.push((max * i) / n);
     return out;
   }
-  function utcDay(d) { return d.toISOString().slice(0, 10); }
-  function midnight(ms) { return Math.floor(ms / DAY_MS) * DAY_MS; }
+  // times shown in the business time zone (the summary's time_zone; hours are UTC hours,
+  // the zone's own for whole-hour offsets)
+  const clock = { zone: "UTC", fmt: null };
+  function setZone(zone) {
+    if (clock.fmt && clock.zone === zone) return;
+    try {
+      clock.fmt = new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      clock.zone = zone;
+    } catch (e) { // a zone this browser does not know: UTC, and say so
+      clock.fmt = new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+      clock.zone = "UTC";
+    }
+  }
+  // { day: "YYYY-MM-DD", hour: 0..23, time: "HH:MM:SS" } of an instant, in the zone
+  function local(t) {
+    if (!clock.fmt) setZone("UTC");
+    const p = Object.fromEntries(clock.fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    return { day: `${p.year}-${p.month}-${p.day}`, hour: Number(p.hour) % 24, time: `${p.hour}:${p.minute}:${p.second}`,
+      minute: p.minute };
+  }
+  function localStamp(iso) {
+    const l = local(Date.parse(iso));
+    return l.hour === 0 && l.minute === "00" && l.time.endsWith(":00") ? l.day : `${l.day} ${l.time.slice(0, 5)}`;
+  }
+  function hourLabel(iso) { const l = local(Date.parse(iso)); return `${l.day} ${String(l.hour).padStart(2, "0")}:${l.minute} ${clock.zone}`; }
   function label(w) { return w.replace(/_/g, "-"); }
   function mix(c1, c2, t) {
     const a = [1, 3, 5].map((i) => parseInt(c1.slice(i, i + 2), 16));
@@ -158,19 +203,21 @@
 
   // ---------------------------------------------------------------- charts
   function drawPareto(fig, pareto) {
-    const rows = pareto.rows;
+    const rows = pareto.rows.filter((r) => r.cost_s !== null && r.cost_s !== undefined);
+    const skipped = pareto.rows.filter((r) => r.cost_s === null || r.cost_s === undefined);
     const total = pareto.total_cost_s;
-    if (!(total > 0)) return done(fig, 0);
+    if (!(total > 0)) return done(fig, 0, skipped.map((r) => `${label(r.waste_type)}: ${r.not_applicable}.`).join(" "));
     const { svg, width, height } = frame(fig, 320);
     const m = { l: 58, r: 48, t: 22, b: 62 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const unit = timeUnit(rows[0].cost_s);
-    const max = niceMax(rows[0].cost_s / unit.div);
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(rows[0].cost_s / unit.div);
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(+v.toFixed(2)));
     yAxis(svg, right, top, bottom, 1, 4, (v) => Math.round(v * 100) + " %", true);
     h("text", { x: 12, y: (top + bottom) / 2, transform: `rotate(-90 12 ${(top + bottom) / 2})`, "text-anchor": "middle", class: "small" }, svg, `cost (${unit.name})`);
-    const band = (right - left) / rows.length;
+    const band = (right - left) / (rows.length + skipped.length);
     const bw = Math.min(70, band * 0.62);
     const y = (v) => bottom - ((bottom - top) * v) / max;
     const yc = (v) => bottom - (bottom - top) * v;
@@ -185,14 +232,29 @@
       const measured = r.unit === "seconds";
       const how = measured ? `${duration(r.quantity)} measured`
         : `${num(r.quantity)} × ${num(r.cost_per_unit_s)} s`;
-      const bar = h("rect", { x: cx - bw / 2, y: y(v), width: bw, height: Math.max(0, bottom - y(v)),
-        fill: measured ? "#4e79a7" : "#f28e2b", rx: 2 }, svg);
-      tip(bar, `${label(r.waste_type)}: ${r.words}\n${how} = ${duration(r.cost_s)} (${pct(r.share)} of the cost)`);
+      const picked = page.get("breakdown") === r.waste_type;
+      const bar = h("rect", { x: cx - bw / 2, y: Math.min(y(v), bottom - 4), width: bw, height: Math.max(4, bottom - y(v)),
+        fill: measured ? "#4e79a7" : "#f28e2b", rx: 2, class: "pick" + (picked ? " picked" : ""),
+        tabindex: 0, role: "button", "data-waste": r.waste_type,
+        "aria-label": `${label(r.waste_type)}: show by channel, reason and team` }, svg);
+      bar.addEventListener("click", () => pickWaste(r.waste_type));
+      bar.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pickWaste(r.waste_type); } });
+      tip(bar, `${label(r.waste_type)}: ${r.words}\n${how} = ${duration(r.cost_s)} (${pct(r.share)} of the cost)\nclick: by channel, reason and team`);
       if (r.cost_s > 0) drawn++;
       h("text", { x: cx, y: y(v) - 5, "text-anchor": "middle", class: "label" }, svg, duration(r.cost_s));
       h("text", { x: cx, y: bottom + 15, "text-anchor": "middle", class: "label" }, svg, label(r.waste_type));
       h("text", { x: cx, y: bottom + 29, "text-anchor": "middle", class: "small" }, svg, how);
       pts.push([cx, yc(r.cumulative_share || 0), r]);
+    });
+    skipped.forEach((r, k) => {
+      // a waste the filters cannot cut: an outline saying so, not a bar of 0 s
+      const cx = left + band * (rows.length + k) + band / 2;
+      const ph = tip(h("rect", { x: cx - bw / 2, y: bottom - 46, width: bw, height: 46, fill: "none",
+        stroke: "#9aa5b1", "stroke-dasharray": "4 3", rx: 2, class: "not-applicable" }, svg), `${label(r.waste_type)}: ${r.not_applicable}`);
+      ph.dataset.waste = r.waste_type;
+      h("text", { x: cx, y: bottom - 20, "text-anchor": "middle", class: "small" }, svg, "n/a");
+      h("text", { x: cx, y: bottom + 15, "text-anchor": "middle", class: "label" }, svg, label(r.waste_type));
+      h("text", { x: cx, y: bottom + 29, "text-anchor": "middle", class: "small" }, svg, (r.not_applicable || "").split(":")[0]);
     });
     h("line", { x1: left, x2: right, y1: bottom, y2: bottom, stroke: "#9aa5b1" }, svg);
     h("polyline", { points: pts.map((p) => p[0] + "," + p[1]).join(" "), fill: "none", stroke: "#1f2933", "stroke-width": 2 }, svg);
@@ -202,7 +264,75 @@
     legend(svg, [["measured in seconds", "#4e79a7"], ["counted × time equivalent", "#f28e2b"],
       ["cumulative share", "#1f2933", true]], left, height - 10);
     const vital = rows.filter((r) => r.cost_s > 0 && (r.cumulative_share - r.share) < 0.8).map((r) => label(r.waste_type));
-    done(fig, drawn, `Total ${duration(total)}. Vital few (first 80 %): ${vital.join(", ") || "–"}.`);
+    const na = skipped.map((r) => ` ${label(r.waste_type)}: ${r.not_applicable}.`).join("");
+    done(fig, drawn, `Total ${duration(total)}. Vital few (first 80 %): ${vital.join(", ") || "–"}.${na}`);
+  }
+
+  // ---------------------------------------------------------------- breakdown
+  function pickWaste(w) {
+    page.set("breakdown", w);
+    syncAddress();
+    if (state.last) drawPareto(chart("pareto"), state.last.pareto);
+    loadBreakdown();
+  }
+
+  function drawBreakdownColumn(box, body, by) {
+    const plot = box.querySelector(".plot");
+    plot.textContent = "";
+    const total = body.wastes[0];
+    box.dataset.rows = "0";
+    if (total && total.not_applicable) {
+      html("p", { class: "empty" }, plot, total.not_applicable.charAt(0).toUpperCase() + total.not_applicable.slice(1) + ".");
+      box.dataset.notApplicable = "true";
+      return;
+    }
+    delete box.dataset.notApplicable;
+    const rows = body.rows;
+    if (!rows.length) { html("p", { class: "empty" }, plot, "None in this period."); return; }
+    const shown = rows.slice(0, 10);
+    const rowH = 22;
+    const width = Math.max(240, Math.floor(plot.clientWidth || 300));
+    const height = rowH * shown.length + (rows.length > shown.length ? 18 : 4);
+    const svg = h("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
+      "aria-label": `${label(total.waste_type)} by ${by}` }, plot);
+    const left = 116, right = width - 70;
+    const max = Math.max(...shown.map((r) => r.cost_s)) || 1;
+    const none = { channel: "no channel", reason: "no reason", team: "no agent yet" }[by];
+    shown.forEach((r, i) => {
+      const yy = i * rowH;
+      const name = r[by] === null ? none : r[by];
+      h("text", { x: left - 6, y: yy + 15, "text-anchor": "end", class: "label" }, svg, name.length > 18 ? name.slice(0, 17) + "…" : name);
+      const w = ((right - left) * r.cost_s) / max;
+      tip(h("rect", { x: left, y: yy + 4, width: Math.max(1, w), height: rowH - 8, rx: 2,
+        fill: r.unit === "seconds" ? "#4e79a7" : "#f28e2b" }, svg),
+      `${name}: ${r.unit === "seconds" ? duration(r.quantity) : num(r.occurrences) + " × " + num(body.wastes[0].cost_per_unit_s) + " s"} = ${duration(r.cost_s)} (${pct(r.share)})`);
+      h("text", { x: left + Math.max(1, w) + 6, y: yy + 15, class: "small" }, svg,
+        `${r.unit === "seconds" ? duration(r.quantity) : num(r.occurrences)} · ${pct(r.share, 0)}`);
+    });
+    if (rows.length > shown.length) h("text", { x: left, y: height - 4, class: "small" }, svg, `and ${rows.length - shown.length} more`);
+    box.dataset.rows = String(rows.length);
+  }
+
+  async function loadBreakdown() {
+    const panel = document.getElementById("breakdown");
+    const w = page.get("breakdown");
+    if (!w) { panel.hidden = true; delete panel.dataset.waste; return; }
+    panel.hidden = false;
+    panel.dataset.waste = w;
+    document.getElementById("breakdown-title").textContent = `Where to act: ${label(w)} by channel, reason and team`;
+    await Promise.all(["channel", "reason", "team"].map(async (by) => {
+      const box = panel.querySelector(`[data-by="${by}"]`);
+      const p = scopeParams();
+      p.set("waste", w);
+      p.set("by", by);
+      try {
+        drawBreakdownColumn(box, await getJson("api/v1/breakdown?" + p.toString()), by);
+      } catch (e) {
+        box.querySelector(".plot").textContent = "";
+        html("p", { class: "empty error" }, box.querySelector(".plot"), `Cannot read the breakdown: ${e.message}`);
+      }
+    }));
+    panel.dataset.loaded = "true";
   }
 
   function drawLines(fig, days, series, opts) {
@@ -242,7 +372,26 @@
       });
     }
     legend(svg, series.map((s) => [s.name, s.color]), left, 14);
+    markImprovements(svg, days, x, top, bottom);
     done(fig, points, opts.note ? opts.note() : "");
+  }
+
+  // Each improvement started on one of the chart's days (waste.improvements): a dashed
+  // line at its start, labelled, its title, target, scope and status as the tooltip.
+  function markImprovements(svg, days, x, top, bottom) {
+    const g = h("g", { class: "improvements" }, svg);
+    const onDay = {};
+    for (const i of state.improvements) {
+      const at = days.indexOf(i.starts_on);
+      if (at < 0) continue;
+      const k = (onDay[i.starts_on] = (onDay[i.starts_on] || 0) + 1) - 1;
+      const scope = [i.channel, i.reason, i.team].filter((s) => s).join(", ") || "whole centre";
+      tip(h("line", { x1: x(at), x2: x(at), y1: top, y2: bottom, stroke: "#7b61ff", "stroke-width": 1.5,
+        "stroke-dasharray": "4 3", class: "improvement-start", "data-improvement": i.improvement_id }, g),
+        `${i.starts_on} · improvement started: ${i.title} · ${i.target} (${scope}) · ${i.status}`);
+      h("text", { x: x(at) + 3, y: top + 10 + 11 * k, fill: "#7b61ff", "font-size": 10 }, g,
+        i.title.length > 28 ? i.title.slice(0, 27) + "…" : i.title);
+    }
   }
 
   function hoursOf(filters) {
@@ -257,11 +406,12 @@
     const dayEvery = Math.max(1, Math.ceil(110 / (cell * 24)));
     let n = 0;
     hours.forEach((t, i) => {
-      const hr = new Date(t).getUTCHours();
+      const lt = local(t);
+      const hr = lt.hour;
       if (hr === 0 || i === 0) {
         if (n++ % dayEvery === 0) {
           h("line", { x1: x(i), x2: x(i), y1: bottom, y2: bottom + 5, stroke: "#9aa5b1" }, axis);
-          h("text", { x: x(i) + 2, y: bottom + 17, "text-anchor": "start" }, axis, utcDay(new Date(t)).slice(5) + (hours.length <= 48 ? " " + String(hr).padStart(2, "0") + ":00" : ""));
+          h("text", { x: x(i) + 2, y: bottom + 17, "text-anchor": "start" }, axis, lt.day.slice(5) + (hours.length <= 48 ? " " + String(hr).padStart(2, "0") + ":00" : ""));
         }
       } else if (cell * 6 >= 26 && hr % 6 === 0) {
         h("text", { x: x(i), y: bottom + 17, "text-anchor": "middle", class: "small" }, axis, String(hr).padStart(2, "0"));
@@ -282,7 +432,7 @@
     const hours = hoursOf(data.filters);
     const target = data.target_occupancy || 0.85;
     const rowH = 22;
-    const m = { l: 92, r: 12, t: 8, b: 52 };
+    const m = { l: 92, r: 12, t: 8, b: 62 };
     const { svg, width } = frame(fig, m.t + rowH * teams.length + m.b);
     const left = m.l, right = width - m.r;
     const cell = (right - left) / hours.length;
@@ -300,18 +450,20 @@
       if (i === undefined || j < 0) continue;
       points++;
       const c = h("rect", { x: x(i), y: m.t + rowH * j, width: Math.max(1, cell - (cell > 4 ? 0.6 : 0)), height: rowH - 2, fill: occupancyColor(r.occupancy, target) }, svg);
-      tip(c, `${r.team} · ${r.bucket_start.slice(0, 13).replace("T", " ")}:00 UTC\noccupancy ${pct(r.occupancy)} (target ${pct(target, 0)})\nstaffed ${duration(r.staffed_s)}, busy ${duration(r.busy_s)}, overproduction ${duration(r.overproduction_s)}`);
+      tip(c, `${r.team} · ${hourLabel(r.bucket_start)}\noccupancy ${pct(r.occupancy)} (target ${pct(target, 0)})\nstaffed ${duration(r.staffed_s)}, busy ${duration(r.busy_s)}, overproduction ${duration(r.overproduction_s)}`);
     }
     hourAxis(svg, hours, x, bottom, cell);
     // legend: a gradient from 0 through the target to 100 %
     const lg = h("g", { class: "legend" }, svg);
-    const lx = left, ly = bottom + 28, lw = Math.min(260, right - left);
+    const lx = left, ly = bottom + 38, lw = Math.min(260, right - left);
     for (let k = 0; k < 52; k++) {
       h("rect", { x: lx + (lw * k) / 52, y: ly, width: lw / 52 + 0.5, height: 9, fill: occupancyColor(k / 51, target) }, lg);
     }
     h("text", { x: lx, y: ly + 21, class: "small" }, lg, "0 %");
-    h("text", { x: lx + lw * target, y: ly + 21, "text-anchor": "middle", class: "small" }, lg, `target ${pct(target, 0)}`);
     h("text", { x: lx + lw, y: ly + 21, "text-anchor": "end", class: "small" }, lg, "100 %");
+    // the target above the scale, with a tick: never over the 0 % and 100 % below it
+    h("line", { x1: lx + lw * target, x2: lx + lw * target, y1: ly - 3, y2: ly + 12, stroke: "#1f2933", "stroke-width": 1.2 }, lg);
+    h("text", { x: lx + lw * target, y: ly - 5, "text-anchor": "middle", class: "small target" }, lg, `target ${pct(target, 0)}`);
     h("rect", { x: lx + lw + 16, y: ly, width: 12, height: 9, fill: "#e5e7eb" }, lg);
     h("text", { x: lx + lw + 32, y: ly + 8, class: "small" }, lg, "busy without staffing");
     const occ = data.headline.occupancy;
@@ -336,9 +488,10 @@
     const m = { l: 52, r: 12, t: 28, b: 30 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const unit = maxStack >= 3 * 3600 ? { div: 3600, name: "agent hours" } : { div: 60, name: "agent minutes" };
-    const max = niceMax(maxStack / unit.div || 1);
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(maxStack / unit.div || 1);
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(+v.toFixed(2)));
     h("text", { x: 12, y: (top + bottom) / 2, transform: `rotate(-90 12 ${(top + bottom) / 2})`, "text-anchor": "middle", class: "small" }, svg, unit.name);
     const cell = (right - left) / hours.length;
     const x = (i) => left + cell * i;
@@ -350,7 +503,7 @@
       for (const r of stack) {
         const v = r.overproduction_s / unit.div;
         const rect = h("rect", { x: x(i) + (cell > 3 ? 0.5 : 0), y: y(base + v), width: Math.max(1, cell - (cell > 3 ? 1 : 0)), height: Math.max(0.5, y(base) - y(base + v)), fill: colorFor(teams, r.team) }, svg);
-        tip(rect, `${r.team} · ${r.bucket_start.slice(0, 13).replace("T", " ")}:00 UTC\noverproduction ${duration(r.overproduction_s)} (occupancy ${pct(r.occupancy)}, staffed ${duration(r.staffed_s)})`);
+        tip(rect, `${r.team} · ${hourLabel(r.bucket_start)}\noverproduction ${duration(r.overproduction_s)} (occupancy ${pct(r.occupancy)}, staffed ${duration(r.staffed_s)})`);
         base += v;
         points++;
       }
@@ -378,9 +531,10 @@
     const m = { l: 46, r: 16, t: 30, b: 34 };
     const top = m.t, bottom = height - m.b, left = m.l, right = width - m.r;
     const sums = bands.map((b) => data.backlog.by_band[b] || 0);
-    const max = niceMax(Math.max(...sums));
-    gridLines(svg, left, right, top, bottom, max, 4);
-    yAxis(svg, left, top, bottom, max, 4, (v) => num(+v.toFixed(1)));
+    const sc = scale(Math.max(...sums), true); // a count: whole-number ticks only
+    const max = sc.max;
+    gridLines(svg, left, right, top, bottom, max, sc.n);
+    yAxis(svg, left, top, bottom, max, sc.n, (v) => num(Math.round(v)));
     const band = (right - left) / bands.length;
     const bw = Math.min(90, band * 0.55);
     const y = (v) => bottom - ((bottom - top) * v) / max;
@@ -453,14 +607,17 @@
     const t = data.headline;
     const box = document.getElementById("tiles");
     box.textContent = "";
+    // capacity is per team-hour: say which filters in force it is not cut by
+    const capNot = Object.keys((data.not_applied || {}).capacity || {});
+    const capNote = capNot.length ? ` · not by ${capNot.join(" or ")} (per team-hour)` : "";
     const tiles = [
       ["Contacts", num(t.contacts), "started in the period"],
       ["First contact resolution", pct(t.fcr_rate), "resolved at once, no repeat"],
       ["Failure demand", pct(t.failure_demand_rate), "repeats within 7 days"],
       ["Flow efficiency", pct(t.flow_efficiency), "value-added ÷ lead time"],
       ["Abandonment", pct(t.abandonment_rate), "customers who gave up"],
-      ["Occupancy", pct(t.occupancy), `target ${pct(data.target_occupancy, 0)}`],
-      ["Overproduction", duration(t.overproduction_s), "idle beyond target"],
+      ["Occupancy", pct(t.occupancy), `target ${pct(data.target_occupancy, 0)}` + capNote],
+      ["Overproduction", duration(t.overproduction_s), "idle beyond target" + capNote],
       ["Open backlog", num(t.open_interactions), `${num(data.backlog.by_band[">24h"] || 0)} older than 24 h`],
     ];
     for (const [name, value, sub] of tiles) {
@@ -485,13 +642,63 @@
 
   function chart(name) { return document.querySelector(`figure[data-chart="${name}"]`); }
 
+  //: which part of the summary each chart draws (its filters: data.applies / data.not_applied)
+  const PART = { pareto: "pareto", flow_efficiency: "daily", fcr_failure_demand: "daily",
+    occupancy: "capacity", overproduction: "capacity", backlog: "backlog", sentiment: "sentiment" };
+  const FILTER_NAMES = { from: "period", channel: "channel", reason: "reason", team: "team" };
+
+  function markNotBy(data) {
+    for (const [name, part] of Object.entries(PART)) {
+      const fig = chart(name);
+      const why = (data.not_applied || {})[part] || {};
+      const keys = Object.keys(why).map((k) => FILTER_NAMES[k] || k.replace(/^overproduction\./, "overproduction:"));
+      fig.dataset.notBy = keys.join(" ");
+      const p = fig.querySelector(".not-by");
+      p.textContent = Object.values(why).map((w) => w.charAt(0).toUpperCase() + w.slice(1) + ".").join(" ");
+      p.hidden = !keys.length;
+    }
+  }
+
+  function drawFilters(data) {
+    const box = document.getElementById("filters");
+    box.textContent = "";
+    const f = data.filters;
+    const chip = (key, name, value, removable) => {
+      const c = html("span", { class: "chip", "data-filter": key }, box);
+      html("b", {}, c, name + ":");
+      c.appendChild(document.createTextNode(" " + value));
+      if (removable) {
+        const b = html("button", { type: "button", title: `show every ${name}`, "aria-label": `remove the ${name} filter` }, c, "×");
+        b.addEventListener("click", () => { page.delete(key); syncAddress(); refresh(); });
+      }
+    };
+    chip("period", "period", `${localStamp(f.from)} to ${localStamp(f.to)} (${clock.zone}, end excluded)`, false);
+    for (const k of ["channel", "reason", "team"]) if (f[k]) chip(k, k, f[k].join(", "), true);
+  }
+
+  function showRefused(e) {
+    document.body.dataset.error = "bad_request";
+    document.dispatchEvent(new CustomEvent("leancrm:refused", { detail: e.message }));
+    setStatus(`The figures cannot be shown: ${e.message}`, true);
+    document.getElementById("tiles").textContent = "";
+    for (const name of Object.keys(PART)) {
+      const fig = chart(name);
+      fig.querySelector(".not-by").hidden = true;
+      done(fig, 0, "Refused: see the message above.");
+      fig.querySelector(".plot .empty").textContent = "No figures: the request was refused.";
+    }
+  }
+
   function drawAll(data) {
+    setZone(data.time_zone || "UTC");
     const days = data.daily.map((d) => d.day);
     const safe = (name, fn) => {
       try { fn(); } catch (e) { done(chart(name), 0, "could not draw: " + e.message); console.error(e); }
     };
     drawTiles(data);
     drawCosts(data);
+    drawFilters(data);
+    markNotBy(data);
     safe("pareto", () => drawPareto(chart("pareto"), data.pareto));
     safe("flow_efficiency", () => drawLines(chart("flow_efficiency"), days, [
       { name: "flow efficiency", color: "#4e79a7", values: data.daily.map((d) => d.flow_efficiency),
@@ -515,12 +722,19 @@
     if (page.get("from") || page.get("to")) {
       for (const k of ["from", "to"]) if (page.get(k)) p.set(k, page.get(k));
     } else {
-      const days = Math.max(1, Math.min(92, Number(page.get("days")) || 7));
-      const end = midnight(Date.now()) + DAY_MS;
-      p.set("from", utcDay(new Date(end - days * DAY_MS)));
-      p.set("to", utcDay(new Date(end)));
+      // named periods: the server cuts its days (in the business time zone)
+      const days = page.get("days") || "7";
+      p.set("period", { "1": "today", yesterday: "yesterday", "14": "last_14_days", "28": "last_28_days" }[days] || "last_7_days");
     }
     for (const k of ["channel", "reason", "team"]) for (const v of page.getAll(k)) if (v) p.append(k, v);
+    return p;
+  }
+
+  // improvements started within the period shown (their filters: from/to on starts_on)
+  function improvementParams() {
+    const scope = scopeParams();
+    const p = new URLSearchParams();
+    for (const k of ["from", "to"]) if (scope.get(k)) p.set(k, scope.get(k).slice(0, 10));
     return p;
   }
 
@@ -531,6 +745,9 @@
     const body = await res.json().catch(() => ({}));
     if (res.status === 401 || res.status === 403) {
       throw new AccessError(res.status, body.message || `${res.status} ${res.statusText}`);
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      throw new RefusedError(res.status, body.message || `${res.status} ${res.statusText}`);
     }
     if (!res.ok) throw new Error(body.message || `${res.status} ${res.statusText}`);
     return body;
@@ -565,14 +782,16 @@
     s.classList.toggle("error", !!isError);
   }
 
-  function syncTeams(data) {
-    for (const t of data.capacity.teams) state.teams.add(t);
-    const sel = document.querySelector("select[name=team]");
-    const have = new Set([...sel.options].map((o) => o.value));
-    for (const t of [...state.teams].sort()) {
-      if (!have.has(t)) html("option", { value: t }, sel, t);
+  function syncChoices(data) {
+    // the reasons and teams the read model knows (data.known); a value of the address
+    // that is not one of them never gets here (the API answers 400)
+    const known = data.known || {};
+    for (const k of ["channel", "reason", "team"]) {
+      const sel = document.querySelector(`select[name=${k}]`);
+      const have = new Set([...sel.options].map((o) => o.value));
+      for (const v of known[k] || []) if (!have.has(v)) html("option", { value: v }, sel, v);
+      sel.value = page.get(k) || "";
     }
-    sel.value = page.get("team") || "";
   }
 
   async function refresh() {
@@ -585,18 +804,23 @@
       const [data, lag] = await Promise.all([
         getJson("api/v1/summary?" + scopeParams().toString()),
         getJson("api/v1/lag").catch(() => null),
-      ]);
+        getJson("api/v1/improvements?limit=1000&" + improvementParams().toString())
+          .then((b) => b.rows).catch(() => []),
+      ]).then(([d, l, improvements]) => { state.improvements = improvements; return [d, l]; });
       state.last = data;
-      document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data })); // signals.js
-      syncTeams(data);
+      syncChoices(data);
       drawAll(data);
+      // the other charts of the page (static/service_level.js, signals.js) follow the same period and filters
+      document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data }));
+      await loadBreakdown();
       const f = data.filters;
       const lagText = lag ? ` · projector lag ${num(lag.total)} event${lag.total === 1 ? "" : "s"}` +
         (Object.keys(lag.partitions).length ? ` over ${Object.keys(lag.partitions).length} partitions` : "") : "";
-      setStatus(`Updated ${data.generated_at.slice(11, 19)} UTC · ${f.from.slice(0, 10)} to ${f.to.slice(0, 16).replace("T", " ")} UTC` +
-        (f.channel ? ` · ${f.channel.join(", ")}` : "") + (f.team ? ` · team ${f.team.join(", ")}` : "") + lagText +
+      setStatus(`Updated ${local(Date.parse(data.generated_at)).time} ${clock.zone} · ${localStamp(f.from)} to ${localStamp(f.to)} ${clock.zone}` +
+        lagText +
         (state.paused ? " · paused" : ` · refreshing every ${state.refreshMs / 1000} s`));
       document.body.dataset.loaded = "true";
+      delete document.body.dataset.error;
       document.body.dataset.auth = "ok";
       document.getElementById("token-form").hidden = true;
       document.getElementById("forget-token").hidden = false;
@@ -605,15 +829,28 @@
         accessRefused(e);
         return; // nothing to refresh until a token is given
       }
+      if (e instanceof RefusedError) {
+        showRefused(e);
+        return; // the same request would be refused again: wait for other filters
+      }
       setStatus(`Cannot read the figures: ${e.message}. Retrying in ${state.refreshMs / 1000} s.`, true);
     }
     if (!state.paused) state.timer = setTimeout(refresh, state.refreshMs);
   }
 
+  function syncAddress() {
+    const qs = page.toString();
+    window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
+  }
+
   function wireControls() {
     const form = document.getElementById("controls");
     form.days.value = page.get("days") || "7";
-    form.channel.value = page.get("channel") || "";
+    for (const k of ["channel", "reason", "team"]) {
+      const v = page.get(k);
+      if (v && ![...form[k].options].some((o) => o.value === v)) html("option", { value: v }, form[k], v);
+      form[k].value = v || "";
+    }
     form.paused.checked = page.get("paused") === "1";
     state.paused = form.paused.checked;
     if (page.get("from") || page.get("to")) {
@@ -621,21 +858,29 @@
       o.selected = true;
     }
     form.addEventListener("change", () => {
-      for (const k of ["days", "channel", "team"]) {
+      for (const k of ["days", "channel", "reason", "team"]) {
         const v = form[k].value;
         if (v && v !== "fixed") page.set(k, v); else if (v !== "fixed") page.delete(k);
       }
       if (form.days.value !== "fixed") { page.delete("from"); page.delete("to"); }
       state.paused = form.paused.checked;
       if (state.paused) page.set("paused", "1"); else page.delete("paused");
-      const qs = page.toString();
-      window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
+      syncAddress();
       refresh();
     });
     let resize = null;
     window.addEventListener("resize", () => {
       clearTimeout(resize);
       resize = setTimeout(() => { if (state.last) drawAll(state.last); }, 150);
+    });
+  }
+
+  function wireBreakdown() {
+    document.getElementById("breakdown-close").addEventListener("click", () => {
+      page.delete("breakdown");
+      syncAddress();
+      loadBreakdown();
+      if (state.last) drawPareto(chart("pareto"), state.last.pareto);
     });
   }
 
@@ -660,6 +905,7 @@
 
   takeTokenFromAddress();
   wireControls();
+  wireBreakdown();
   wireToken();
   refresh();
 })();

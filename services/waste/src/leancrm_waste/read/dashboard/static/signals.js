@@ -7,7 +7,9 @@
 // charts end on the day before "to", or today, and reach 90 days back; ?min_contacts=,
 // ?baseline_from=&baseline_to= are passed on). Each chart is a <figure data-signal="rate">
 // that carries, once drawn, data-drawn="true", data-points, data-limits (true when the
-// baseline gave limits) and data-signals (how many points are signals).
+// baseline gave limits) and data-signals (how many points are signals). Each improvement
+// started on one of a chart's days (/api/v1/improvements) is a dashed line at its start,
+// as on dashboard.js's trend charts, so a signal can be read beside what was changed.
 "use strict";
 (function () {
   const NS = "http://www.w3.org/2000/svg";
@@ -20,6 +22,7 @@
   };
   let timer = null;
   let last = null;
+  let improvements = [];
 
   function token() {
     try { return window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
@@ -153,6 +156,7 @@
       pen = true;
     });
     svgEl("path", { d: path.trim(), fill: "none", stroke: "#5f6b7a", "stroke-width": 1.6 }, svg);
+    markImprovements(svg, pts, x, top, bottom);
     pts.forEach((p, i) => {
       if (p.value === null || p.value === undefined) return;
       // a day with contacts still open is not finished: a hollow point, whatever its value says
@@ -182,10 +186,46 @@
     note.textContent = text;
   }
 
+  // the period and filters of the summary dashboard.js last read (leancrm:summary)
+  let summaryFilters = null;
+
+  // Each improvement started on one of the chart's days: a dashed line at its start,
+  // labelled, its title, target, scope and status as the tooltip (as dashboard.js draws them)
+  function markImprovements(svg, pts, x, top, bottom) {
+    const at = {};
+    pts.forEach((p, i) => { at[String(p.day)] = i; });
+    const g = svgEl("g", { class: "improvements" }, svg);
+    const onDay = {};
+    for (const imp of improvements) {
+      const i = at[imp.starts_on];
+      if (i === undefined) continue;
+      const k = (onDay[imp.starts_on] = (onDay[imp.starts_on] || 0) + 1) - 1;
+      const scope = [imp.channel, imp.reason, imp.team].filter((v) => v).join(", ") || "whole centre";
+      const line = svgEl("line", { x1: x(i), x2: x(i), y1: top, y2: bottom, stroke: "#7b61ff", "stroke-width": 1.5,
+        "stroke-dasharray": "4 3", class: "improvement-start", "data-improvement": imp.improvement_id }, g);
+      svgEl("title", {}, line, `${imp.starts_on} · improvement started: ${imp.title} · ${imp.target} (${scope}) · ${imp.status}`);
+      svgEl("text", { x: x(i) + 3, y: top + 10 + 11 * k, fill: "#7b61ff", "font-size": 10 }, g,
+        imp.title.length > 28 ? imp.title.slice(0, 27) + "…" : imp.title);
+    }
+  }
+
+  // the improvements started within the charts' days (the view's `to` is exclusive)
+  async function improvementsWithin(from, to, t) {
+    const next = new Date(Date.parse(to + "T00:00:00Z") + DAY_MS).toISOString().slice(0, 10);
+    try {
+      const r = await fetch(`api/v1/improvements?limit=1000&from=${from}&to=${next}`,
+        { headers: { Authorization: "Bearer " + t, Accept: "application/json" }, cache: "no-store" });
+      const body = await r.json();
+      return r.ok && Array.isArray(body.rows) ? body.rows : [];
+    } catch (e) {
+      return []; // the charts without their marks
+    }
+  }
+
   function query() {
     const page = new URLSearchParams(window.location.search);
     const q = new URLSearchParams();
-    const to = page.get("to");
+    const to = summaryFilters ? summaryFilters.to : page.get("to");
     let lastDay = new Date();
     if (to) {
       const t = Date.parse(to.length === 10 ? to + "T00:00:00Z" : to);
@@ -200,6 +240,21 @@
     return q;
   }
 
+  // filters the signals are not cut by, said above the charts (data-not-by, like every chart)
+  function markNotBy(s) {
+    const page = new URLSearchParams(window.location.search);
+    const reasons = summaryFilters ? summaryFilters.reason || [] : page.getAll("reason").filter(Boolean);
+    let p = document.getElementById("signals-not-by");
+    if (!p) {
+      p = el("p", { class: "not-by", id: "signals-not-by" });
+      s.insertBefore(p, document.getElementById("signals-grid"));
+    }
+    s.dataset.notBy = reasons.length ? "reason" : "";
+    p.textContent = reasons.length ? "Not by reason: the signals are the key rates over every reason. " +
+      "Each chart runs over the 90 days up to the end of the period." : "";
+    p.hidden = !reasons.length;
+  }
+
   async function refresh() {
     clearTimeout(timer);
     const t = token();
@@ -211,11 +266,12 @@
       const r = await fetch("api/v1/signals?" + query().toString(),
         { headers: { Authorization: "Bearer " + t, Accept: "application/json" }, cache: "no-store" });
       const body = await r.json();
-      section();
+      markNotBy(section());
       if (!r.ok) {
         document.getElementById("signals-explain").textContent = `Cannot read the signals: ${body.message || r.status}`;
       } else {
         last = body;
+        improvements = await improvementsWithin(body.from, body.to, t);
         for (const chart of body.charts) draw(figureFor(chart), chart);
         document.getElementById("signals").dataset.loaded = "true";
       }
@@ -245,7 +301,13 @@
         "which no figure below counts until their wait ends" : "") +
       ". Read its rates as unfinished, not as better.";
   }
-  document.addEventListener("leancrm:summary", (ev) => drawUnfinished(ev.detail && ev.detail.unfinished));
+  document.addEventListener("leancrm:summary", (ev) => {
+    drawUnfinished(ev.detail && ev.detail.unfinished);
+    const before = JSON.stringify(summaryFilters);
+    summaryFilters = ev.detail ? ev.detail.filters : null;
+    if (before !== JSON.stringify(summaryFilters)) setTimeout(refresh, 0); // e.g. 'yesterday' resolved
+    else if (document.getElementById("signals")) markNotBy(document.getElementById("signals"));
+  });
 
   document.getElementById("controls").addEventListener("change", () => setTimeout(refresh, 50));
   let resize = null;

@@ -1,0 +1,1 @@
+"""The improvements service: countermeasures tracked to their effect (issue 14)."""

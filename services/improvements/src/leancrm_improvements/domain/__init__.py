@@ -1,0 +1,1 @@
+"""The Improvement aggregate, pure."""
