@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from leancrm_devstack.testing import Infra, wait_until
+from leancrm_waste.projection import stores
 from leancrm_waste.service import WasteService
 
 from .conftest import running, wait_applied, waste_settings
@@ -111,5 +112,17 @@ async def test_anomalies_spanning_streams_are_counted_and_a_late_stream_takes_th
             assert (await figures(infra.dsn))["assignment_outside_sign_in"] == 1
             await wait_until(lambda: metric("assignment_outside_sign_in") == 1, 30,
                              what="the gauge after the late sign-in")
+
+            # days are cut in the business time zone (the store's settings row), like the
+            # other daily views: at UTC+14 every anomaly (10:30Z to 12:00Z) is on the next day
+            conn = await asyncpg.connect(infra.dsn)
+            try:
+                store = await stores.active_store(conn, "w_quality")
+                await conn.execute(
+                    f"UPDATE {store}.settings SET business_timezone = 'Pacific/Kiritimati'")
+                days = {r["day"] for r in await conn.fetch("SELECT day FROM waste.data_quality")}
+            finally:
+                await conn.close()
+            assert days == {date.fromisoformat(DAY) + timedelta(days=1)}
     finally:
         await producer.stop()
