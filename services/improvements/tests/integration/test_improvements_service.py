@@ -77,3 +77,15 @@ async def test_bad_fields_are_invalid_naming_the_field(improvements: ServiceHarn
     ):
         await improvements.send(cmd, key=iid)
         await improvements.check_invalid(cmd, field)
+
+
+async def test_a_command_whose_headers_contradict_it_is_invalid(improvements: ServiceHarness) -> None:
+    """The kit's header checks (contract section 2) hold for this service too: a
+    message_type other than the command_type is ``rejected``/``invalid``, with no event."""
+    iid = str(uuid.uuid4())
+    start = command("start_improvement", iid)
+    await improvements.send(start, key=iid, message_type="end_improvement")
+    res = await improvements.result(start)
+    assert (res["status"], res["error"]["code"]) == ("rejected", "invalid"), res
+    assert "contradicts command_type 'start_improvement'" in res["error"]["message"]
+    assert await improvements.stored(iid) == []
