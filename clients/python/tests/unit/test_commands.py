@@ -11,7 +11,7 @@ import pytest
 
 from leancrm_client.commands import TOPIC_OF, build_command
 from leancrm_client.results import ResultTimeout, ResultWaiter
-from leancrm_contracts import customers, feedback
+from leancrm_contracts import customers, feedback, improvements
 from leancrm_contracts import interactions as m
 from leancrm_contracts.registry import ALL_COMMANDS, COMMANDS_BY_TOPIC
 from leancrm_servicekit.decider import Command
@@ -38,6 +38,13 @@ def test_agent_and_anonymous_feedback_commands_have_their_own_keys() -> None:
     assert build_command(anonymous).key == str(fid)
     vote = feedback.VoteIdea(feedback_id=fid, voter_customer_id=uuid.uuid4(), vote=1)
     assert build_command(vote).key == str(fid)
+
+
+def test_improvement_commands_go_to_their_topic_keyed_by_the_improvement() -> None:
+    data = improvements.EndImprovement(improvement_id=uuid.uuid4(), outcome="adopted",
+                                       note="Repeat calls fell beyond the old limits.")
+    out = build_command(data)
+    assert (out.topic, out.key) == ("crm.improvements.commands.v1", str(data.improvement_id))
 
 
 def test_every_command_type_has_its_topic() -> None:
