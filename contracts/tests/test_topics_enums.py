@@ -44,8 +44,10 @@ def test_topic_tuples() -> None:
         *topics.EVENT_TOPICS,
         "crm.command-results.v1",
         "crm.dlq.v1",
+        "crm.customers.keys.v1",
     ) == topics.ALL_TOPICS
-    assert len(set(topics.ALL_TOPICS)) == 8
+    assert len(set(topics.ALL_TOPICS)) == 9
+    assert topics.KEY_TOPIC_CONFIG["cleanup.policy"] == "compact"
 
 
 @pytest.mark.parametrize(

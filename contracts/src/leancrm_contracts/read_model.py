@@ -41,7 +41,7 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "day", "source", "routed_team", "feedback_count", "avg_sentiment", "negative_share",
         "ideas", "idea_votes",
     ),
-    "customers": ("customer_id", "segment", "name", "email", "forgotten"),
+    "customers": ("customer_id", "segment", "name", "email", "forgotten", "personal_data"),
 }
 
 #: `waste.interactions.status`
