@@ -1,0 +1,131 @@
+"""Crypto-shredding in the customers service (contract section 2.7): every customer has a
+data key, kept wrapped with the KEK in this service's own schema (``personal_data_keys``)
+and published, wrapped, on the compacted key topic; the personal fields of its events are
+sealed with it before they are stored or published; ``forget_customer`` deletes the key
+and publishes its tombstone. All the key store's SQL is here.
+
+The decider and the read table see events as decided, in clear, within the commit's
+transaction; the event store and ``crm.customers.events.v1`` only the sealed form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from leancrm_contracts import customers as c
+from leancrm_contracts.envelope import CONTENT_TYPE_JSON, HEADER_CONTENT_TYPE, HEADER_MESSAGE_TYPE
+from leancrm_servicekit.crypto import CannotOpen, Keyring, new_data_key, seal_personal
+from leancrm_servicekit.db import Conn
+from leancrm_servicekit.eventstore import StoredEvent
+from leancrm_servicekit.outbox import OutboxMessage
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings
+
+_LOAD = "SELECT customer_id, kek_id, wrapped_key FROM personal_data_keys WHERE customer_id = ANY($1::uuid[])"
+_INSERT = """
+INSERT INTO personal_data_keys (customer_id, kek_id, wrapped_key)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+"""
+_ERASE = "DELETE FROM personal_data_keys WHERE customer_id = ANY($1::uuid[])"
+
+
+def key_message(customer_id: UUID, kek_id: str, wrapped: str) -> OutboxMessage:
+    """The key topic's record of a customer's key (wrapped)."""
+    value = c.CustomerKey(customer_id=customer_id, kek_id=kek_id, wrapped_key=wrapped)
+    return OutboxMessage(topic=c.KEY_TOPIC, key=str(customer_id).encode(),
+                         value=value.model_dump_json().encode(),
+                         headers=((HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON),
+                                  (HEADER_MESSAGE_TYPE, c.KEY_MESSAGE_TYPE)))
+
+
+def tombstone(customer_id: UUID) -> OutboxMessage:
+    """The key topic's tombstone of a customer's key: a null value."""
+    return OutboxMessage(topic=c.KEY_TOPIC, key=str(customer_id).encode(), value=None,
+                         headers=((HEADER_CONTENT_TYPE, CONTENT_TYPE_JSON),
+                                  (HEADER_MESSAGE_TYPE, c.KEY_ERASED_MESSAGE_TYPE)))
+
+
+def seal_event(event: StoredEvent, data_key: bytes) -> StoredEvent:
+    """A version 1 ``customer.registered`` / ``details_changed`` as version 2: its personal
+    fields sealed into ``personal`` (none when none changed)."""
+    personal = c.upcast(event.event_type, 1, event.data).pop("personal", None)
+    data = {k: v for k, v in event.data.items() if k not in c.PERSONAL_FIELDS}
+    if personal is not None:
+        fields = {f: v for f, v in personal.items() if f != "alg"}
+        data["personal"] = seal_personal(data_key, str(event.customer_id), event.event_type, fields)
+    return dataclasses.replace(event, data=data, schema_version=c.SCHEMA_VERSION[event.event_type])
+
+
+class CustomerSealing:
+    """One attempt at a batch: the keys of its customers, those it creates and erases."""
+
+    def __init__(self, keyring: Keyring, keys: dict[UUID, bytes]) -> None:
+        self.keyring = keyring
+        self.keys = keys
+        self.created: dict[UUID, bytes] = {}
+        self.erased: set[UUID] = set()
+
+    def seal(self, event: StoredEvent) -> StoredEvent:
+        customer_id = event.customer_id
+        assert customer_id is not None  # every customers event names its customer
+        if event.event_type == c.CustomerForgotten.event_type:
+            self.keys.pop(customer_id, None)
+            self.created.pop(customer_id, None)
+            self.erased.add(customer_id)
+            return event
+        if event.event_type not in c.PERSONAL_EVENT_TYPES:
+            return event
+        key = self.keys.get(customer_id)
+        if key is None:  # a registration, or a customer registered before version 2
+            key = self.keys[customer_id] = self.created[customer_id] = new_data_key()
+        return seal_event(event, key)
+
+    async def save(self, conn: Conn) -> Sequence[OutboxMessage]:
+        messages: list[OutboxMessage] = []
+        if self.created:
+            ids = sorted(self.created)
+            wrapped = [self.keyring.wrap(i, self.created[i]) for i in ids]
+            await conn.execute(_INSERT, ids, [w[0] for w in wrapped], [w[1] for w in wrapped])
+            messages.extend(key_message(i, k, w) for i, (k, w) in zip(ids, wrapped, strict=True))
+        if self.erased:
+            ids = sorted(self.erased)
+            await conn.execute(_ERASE, ids)
+            messages.extend(tombstone(i) for i in ids)
+        return messages
+
+
+class CustomerSealer:
+    """The service's sealer: loads the keys of a batch's customers from its key store."""
+
+    def __init__(self, keyring: Keyring, pool: asyncpg.Pool) -> None:
+        self.keyring = keyring
+        self.pool = pool
+
+    async def prepare(self, stream_ids: Sequence[str]) -> CustomerSealing:
+        keys: dict[UUID, bytes] = {}
+        if stream_ids:
+            for r in await self.pool.fetch(_LOAD, [UUID(s) for s in stream_ids]):
+                try:
+                    keys[r["customer_id"]] = self.keyring.unwrap(r["customer_id"], r["kek_id"],
+                                                                 r["wrapped_key"])
+                except CannotOpen as exc:
+                    raise RuntimeError(
+                        f"the data key of customer {r['customer_id']} cannot be unwrapped: {exc}; "
+                        "configure the key-encryption key it was wrapped with (LEANCRM_PERSONAL_"
+                        "DATA_KEK, or LEANCRM_PERSONAL_DATA_PREVIOUS_KEKS after a rotation)") from exc
+        return CustomerSealing(self.keyring, keys)
+
+
+def sealer(settings: ServiceSettings, pool: asyncpg.Pool) -> CustomerSealer:
+    """The customers service's sealer; refuses to start without a KEK."""
+    keyring = settings.personal_data_keyring()
+    if keyring is None:
+        raise ConfigurationError(
+            "the customers service seals personal data and needs a key-encryption key: set "
+            "LEANCRM_PERSONAL_DATA_KEK (32 random bytes as base64, e.g. from python -c 'import os, "
+            "base64; print(base64.b64encode(os.urandom(32)).decode())') or "
+            "LEANCRM_PERSONAL_DATA_KEK_FILE; give the same key to the waste projector")
+    return CustomerSealer(keyring, pool)
