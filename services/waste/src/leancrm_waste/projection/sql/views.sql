@@ -166,4 +166,4 @@ WHERE f.received_at IS NOT NULL
 GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
-SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
+SELECT customer_id, segment, name, email, forgotten, personal_data FROM {store}.customers;
