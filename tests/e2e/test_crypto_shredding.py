@@ -144,7 +144,7 @@ async def test_after_a_forget_no_byte_of_the_customer_is_left_and_the_other_stil
     stack: Stack, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:
     # INFO, the level services run at: at DEBUG the Kafka client logs each record it sends,
-    # and commands carry personal fields in clear (README, "Erasure (crypto-shredding)")
+    # and commands carry personal fields in clear (README, "Security: erasure (crypto-shredding)")
     caplog.set_level(logging.INFO)
     gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
     await stack.send(command("register_customer", customer_id=gone, segment="retail", **FORGET))

@@ -87,6 +87,8 @@ class CommandServiceSpec:
     #: more topics the service publishes to, with the configuration they are created with
     #: (the customers service's compacted key topic)
     extra_topics: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: adds the service's own commands to its command line (given the typer app)
+    cli: Callable[[Any], None] | None = None
 
     @property
     def migration_dirs(self) -> tuple[Path, ...]:
@@ -331,6 +333,8 @@ def run_service(spec: CommandServiceSpec) -> None:
     dlq, parked = operations_app(spec.name, [spec.command_topic], spec.name)
     app.add_typer(dlq, name="dlq")
     app.add_typer(parked, name="parked")
+    if spec.cli is not None:
+        spec.cli(app)
 
     import sys
 

@@ -22,4 +22,5 @@ SPEC = CommandServiceSpec(
     read_model=read_model.apply,
     sealer=personal_data.sealer,
     extra_topics={topics.CUSTOMERS_KEYS: topics.KEY_TOPIC_CONFIG},
+    cli=personal_data.cli,
 )

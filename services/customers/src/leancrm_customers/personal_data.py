@@ -11,7 +11,9 @@ transaction; the event store and ``crm.customers.events.v1`` only the sealed for
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -48,15 +50,24 @@ def tombstone(customer_id: UUID) -> OutboxMessage:
                                   (HEADER_MESSAGE_TYPE, c.KEY_ERASED_MESSAGE_TYPE)))
 
 
-def seal_event(event: StoredEvent, data_key: bytes) -> StoredEvent:
-    """A version 1 ``customer.registered`` / ``details_changed`` as version 2: its personal
-    fields sealed into ``personal`` (none when none changed)."""
-    personal = c.upcast(event.event_type, 1, event.data).pop("personal", None)
-    data = {k: v for k, v in event.data.items() if k not in c.PERSONAL_FIELDS}
+def seal_data(event_type: str, customer_id: UUID | str, data: dict[str, Any], data_key: bytes
+              ) -> dict[str, Any]:
+    """Version 1 data of ``customer.registered`` / ``details_changed`` as version 2: its
+    personal fields sealed into ``personal`` (none when none changed)."""
+    personal = c.upcast(event_type, 1, data).pop("personal", None)
+    sealed = {k: v for k, v in data.items() if k not in c.PERSONAL_FIELDS}
     if personal is not None:
         fields = {f: v for f, v in personal.items() if f != "alg"}
-        data["personal"] = seal_personal(data_key, str(event.customer_id), event.event_type, fields)
-    return dataclasses.replace(event, data=data, schema_version=c.SCHEMA_VERSION[event.event_type])
+        sealed["personal"] = seal_personal(data_key, str(customer_id), event_type, fields)
+    return sealed
+
+
+def seal_event(event: StoredEvent, data_key: bytes) -> StoredEvent:
+    """A version 1 ``customer.registered`` / ``details_changed`` as version 2."""
+    assert event.customer_id is not None
+    return dataclasses.replace(event, data=seal_data(event.event_type, event.customer_id, event.data,
+                                                     data_key),
+                               schema_version=c.SCHEMA_VERSION[event.event_type])
 
 
 class CustomerSealing:
@@ -129,3 +140,91 @@ def sealer(settings: ServiceSettings, pool: asyncpg.Pool) -> CustomerSealer:
             "base64; print(base64.b64encode(os.urandom(32)).decode())') or "
             "LEANCRM_PERSONAL_DATA_KEK_FILE; give the same key to the waste projector")
     return CustomerSealer(keyring, pool)
+
+
+# -- migrating version 1 events (contract section 2.7, "Migrating") ------------------------
+
+_V1 = """
+SELECT global_position, event_type, customer_id, data FROM events
+WHERE schema_version = 1 AND event_type = ANY($1::text[]) AND global_position > $2
+ORDER BY global_position LIMIT $3 FOR UPDATE
+"""
+_FORGOTTEN = """
+SELECT DISTINCT customer_id FROM events WHERE event_type = $1 AND customer_id = ANY($2::uuid[])
+"""
+_RESEAL = """
+UPDATE events e SET data = u.data, schema_version = u.version
+FROM unnest($1::bigint[], $2::jsonb[], $3::int[]) AS u(position, data, version)
+WHERE e.global_position = u.position
+"""
+
+
+async def seal_v1(sealer: CustomerSealer,
+                  outbox_insert: Callable[[Conn, Sequence[OutboxMessage]], Awaitable[None]],
+                  batch: int = 500) -> tuple[int, int]:
+    """Re-seal every stored version 1 personal event in place (same event_id, position and
+    envelope; ``schema_version`` 2), a batch per transaction: the customer's key (made and
+    queued on the key topic when missing), or for a forgotten customer a key thrown away.
+    Returns (events sealed, keys created). ``outbox_insert(conn, messages)`` queues."""
+    sealed = created = 0
+    position = 0
+    while True:
+        async with sealer.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_V1, sorted(c.PERSONAL_EVENT_TYPES), position, batch)
+            if not rows:
+                return sealed, created
+            ids = sorted({r["customer_id"] for r in rows})
+            forgotten = {r["customer_id"] for r in await conn.fetch(
+                _FORGOTTEN, c.CustomerForgotten.event_type, ids)}
+            sealing = await sealer.prepare([str(i) for i in ids])
+            updates = []
+            for r in rows:
+                cid = r["customer_id"]
+                if cid in forgotten:
+                    key = new_data_key()  # sealed, and the key never kept: erased
+                elif (existing := sealing.keys.get(cid)) is not None:
+                    key = existing
+                else:
+                    key = sealing.keys[cid] = sealing.created[cid] = new_data_key()
+                data = seal_data(r["event_type"], cid, json.loads(r["data"]), key)
+                updates.append((r["global_position"], json.dumps(data),
+                                c.SCHEMA_VERSION[r["event_type"]]))
+            await conn.execute(_RESEAL, [u[0] for u in updates], [u[1] for u in updates],
+                               [u[2] for u in updates])
+            created += len(sealing.created)
+            await outbox_insert(conn, await sealing.save(conn))
+            sealed += len(rows)
+            position = rows[-1]["global_position"]
+
+
+def cli(app: Any) -> None:
+    """``python -m leancrm_customers personal-data seal-v1``."""
+    import typer
+
+    from leancrm_servicekit.bootstrap import open_infrastructure
+    from leancrm_servicekit.logging import configure_logging
+    from leancrm_servicekit.runtime import run_configured
+    from leancrm_servicekit.settings import load_settings
+
+    group = typer.Typer(help="Personal data: sealed per customer (contract section 2.7).")
+
+    async def run(batch: int) -> tuple[int, int]:
+        from leancrm_customers.app import SPEC
+
+        settings = load_settings(ServiceSettings)
+        configure_logging("customers", settings.log_level)
+        infra = await open_infrastructure("customers", settings, migrations=SPEC.migration_dirs,
+                                          pool_size=2)
+        try:
+            return await seal_v1(sealer(settings, infra.pool), infra.outbox.insert, batch)
+        finally:
+            await infra.close()
+
+    @group.command("seal-v1")
+    def seal_v1_command(batch: int = typer.Option(500, min=1, help="Events per transaction")) -> None:
+        """Re-seal the stored version 1 customer events in place (run once after upgrading;
+        then republish the event topic, see the README)."""
+        sealed, created = run_configured(run(batch))
+        typer.echo(f"sealed {sealed} version 1 events; {created} customer keys created and queued")
+
+    app.add_typer(group, name="personal-data")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from leancrm_contracts import customers as c
 from leancrm_customers.personal_data import CustomerSealing, seal_event
@@ -16,7 +17,7 @@ CID = uuid.UUID("5b0c3a52-6f43-4d6c-9d2b-7f0e6a1c2d31")
 NOW = datetime(2026, 11, 23, 9, 15, tzinfo=UTC)
 
 
-def event(event_type: str, data: dict[str, object]) -> StoredEvent:
+def event(event_type: str, data: dict[str, Any]) -> StoredEvent:
     return StoredEvent(uuid.uuid4(), str(CID), 1, event_type, 1, NOW, NOW, CID, None, "cmd-1",
                        str(CID), {"customer_id": str(CID), **data})
 
