@@ -29,6 +29,7 @@ import httpx
 
 from leancrm_devstack.embedded import die_with_parent, free_port
 from leancrm_servicekit.auth import WASTE_READ, new_token, token_sha256
+from leancrm_servicekit.crypto import generate_kek
 
 from .journal import Journal, wall_time
 
@@ -64,8 +65,10 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         "PYTHONUNBUFFERED": "1",
     })
     specs: list[ProcessSpec] = []
+    # the run's key-encryption key, for the services entitled to personal data (contract 2.7)
+    kek = {"LEANCRM_PERSONAL_DATA_KEK": generate_kek()}
     for service in COMMAND_SERVICES:
-        env = {**base, "LEANCRM_DATABASE_URL": roles[service]}
+        env = {**base, "LEANCRM_DATABASE_URL": roles[service], **(kek if service == "customers" else {})}
         port = free_port()
         specs.append(ProcessSpec(
             f"{service}-consumer", CONSUMER, service,
@@ -78,7 +81,7 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         port = free_port()
         specs.append(ProcessSpec(
             f"waste-{n}", PROJECTOR, "waste", (sys.executable, "-m", "leancrm_waste", "serve"),
-            {**base, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port),
+            {**base, **kek, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port),
              "LEANCRM_API_TOKENS": json.dumps([{"name": "chaos-harness", "scopes": [WASTE_READ],
                                                 "sha256": token_sha256(OPERATIONS_TOKEN)}])}, port))
     return specs
