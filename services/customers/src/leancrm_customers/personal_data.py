@@ -132,6 +132,11 @@ class CustomerSealer:
 
 def sealer(settings: ServiceSettings, pool: asyncpg.Pool) -> CustomerSealer:
     """The customers service's sealer; refuses to start without a KEK."""
+    return CustomerSealer(keyring_of(settings), pool)
+
+
+def keyring_of(settings: ServiceSettings) -> Keyring:
+    """The KEKs configured, or a :class:`ConfigurationError` saying what to set."""
     keyring = settings.personal_data_keyring()
     if keyring is None:
         raise ConfigurationError(
@@ -139,7 +144,7 @@ def sealer(settings: ServiceSettings, pool: asyncpg.Pool) -> CustomerSealer:
             "LEANCRM_PERSONAL_DATA_KEK (32 random bytes as base64, e.g. from python -c 'import os, "
             "base64; print(base64.b64encode(os.urandom(32)).decode())') or "
             "LEANCRM_PERSONAL_DATA_KEK_FILE; give the same key to the waste projector")
-    return CustomerSealer(keyring, pool)
+    return keyring
 
 
 # -- migrating version 1 events (contract section 2.7, "Migrating") ------------------------
@@ -197,6 +202,49 @@ async def seal_v1(sealer: CustomerSealer,
             position = rows[-1]["global_position"]
 
 
+_ALL_KEYS = """
+SELECT customer_id, kek_id, wrapped_key FROM personal_data_keys WHERE customer_id > $1
+ORDER BY customer_id LIMIT $2 FOR UPDATE
+"""
+_REWRAP = """
+UPDATE personal_data_keys k SET kek_id = u.kek_id, wrapped_key = u.wrapped_key
+FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(customer_id, kek_id, wrapped_key)
+WHERE k.customer_id = u.customer_id
+"""
+
+
+async def publish_keys(sealer: CustomerSealer,
+                       outbox_insert: Callable[[Conn, Sequence[OutboxMessage]], Awaitable[None]],
+                       batch: int = 1000) -> tuple[int, int]:
+    """Every stored key wrapped again with the current KEK (those wrapped with an earlier
+    one, after a rotation) and queued on the key topic (which also refills a topic the
+    broker lost). Returns (keys queued, keys re-wrapped)."""
+    queued = rewrapped = 0
+    after = UUID(int=0)
+    current = sealer.keyring.current.id
+    while True:
+        async with sealer.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_ALL_KEYS, after, batch)
+            if not rows:
+                return queued, rewrapped
+            updated: list[tuple[UUID, str, str]] = []
+            messages = []
+            for r in rows:
+                kek_id, wrapped = r["kek_id"], r["wrapped_key"]
+                if kek_id != current:
+                    kek_id, wrapped = sealer.keyring.wrap(
+                        r["customer_id"], sealer.keyring.unwrap(r["customer_id"], kek_id, wrapped))
+                    updated.append((r["customer_id"], kek_id, wrapped))
+                messages.append(key_message(r["customer_id"], kek_id, wrapped))
+            if updated:
+                await conn.execute(_REWRAP, [u[0] for u in updated], [u[1] for u in updated],
+                                   [u[2] for u in updated])
+            await outbox_insert(conn, messages)
+            queued += len(rows)
+            rewrapped += len(updated)
+            after = rows[-1]["customer_id"]
+
+
 def cli(app: Any) -> None:
     """``python -m leancrm_customers personal-data seal-v1``."""
     import typer
@@ -208,15 +256,16 @@ def cli(app: Any) -> None:
 
     group = typer.Typer(help="Personal data: sealed per customer (contract section 2.7).")
 
-    async def run(batch: int) -> tuple[int, int]:
+    async def run(job: Callable[..., Awaitable[tuple[int, int]]], batch: int) -> tuple[int, int]:
         from leancrm_customers.app import SPEC
 
         settings = load_settings(ServiceSettings)
         configure_logging("customers", settings.log_level)
+        keyring = keyring_of(settings)  # a missing KEK stops here, before anything connects
         infra = await open_infrastructure("customers", settings, migrations=SPEC.migration_dirs,
                                           pool_size=2)
         try:
-            return await seal_v1(sealer(settings, infra.pool), infra.outbox.insert, batch)
+            return await job(CustomerSealer(keyring, infra.pool), infra.outbox.insert, batch)
         finally:
             await infra.close()
 
@@ -224,7 +273,15 @@ def cli(app: Any) -> None:
     def seal_v1_command(batch: int = typer.Option(500, min=1, help="Events per transaction")) -> None:
         """Re-seal the stored version 1 customer events in place (run once after upgrading;
         then republish the event topic, see the README)."""
-        sealed, created = run_configured(run(batch))
+        sealed, created = run_configured(run(seal_v1, batch))
         typer.echo(f"sealed {sealed} version 1 events; {created} customer keys created and queued")
+
+    @group.command("publish-keys")
+    def publish_keys_command(batch: int = typer.Option(1000, min=1, help="Keys per transaction")) -> None:
+        """Wrap every stored key with the current KEK (after a rotation) and queue it on the key
+        topic (also refills a key topic the broker lost; the running service publishes it)."""
+        queued, rewrapped = run_configured(run(publish_keys, batch))
+        typer.echo(f"queued {queued} customer keys on the key topic; {rewrapped} re-wrapped with the "
+                   "current key-encryption key")
 
     app.add_typer(group, name="personal-data")

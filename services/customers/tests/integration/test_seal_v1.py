@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leancrm_customers.personal_data import CustomerSealer, seal_v1
+from leancrm_customers.personal_data import CustomerSealer, publish_keys, seal_v1
 from leancrm_devstack.testing import TEST_PERSONAL_DATA_KEK, Infra, TopicReader
 from leancrm_servicekit.command_service import CommandService
 from leancrm_servicekit.crypto import CannotOpen, Kek, open_personal
@@ -64,3 +64,30 @@ async def test_seal_v1_reseals_stored_events_in_place(
     assert await customers.store.pool.fetchval(
         "SELECT count(*) FROM personal_data_keys WHERE customer_id = $1", gone) == 0
     assert await seal_v1(sealer, customers.store.outbox.insert) == (0, 0)  # once is enough
+
+
+async def test_publish_keys_rewraps_with_the_current_kek_and_queues_every_key(
+    customers: CommandService, infra: Infra, bootstrap: str
+) -> None:
+    """After a KEK rotation: keys wrapped with the earlier KEK are wrapped again with the
+    current one and queued on the key topic; the others are queued as they are."""
+    from leancrm_servicekit.crypto import Keyring, generate_kek, new_data_key
+
+    assert customers.store is not None
+    old = Kek.from_base64(TEST_PERSONAL_DATA_KEK)
+    new = Kek.from_base64(generate_kek())
+    a, b = uuid.uuid4(), uuid.uuid4()
+    key_a, key_b = new_data_key(), new_data_key()
+    await customers.store.pool.executemany(
+        "INSERT INTO personal_data_keys (customer_id, kek_id, wrapped_key) VALUES ($1, $2, $3)",
+        [(a, old.id, old.wrap(a, key_a)), (b, new.id, new.wrap(b, key_b))])
+    rotated = CustomerSealer(Keyring.of(new, [old]), customers.store.pool)
+    async with TopicReader(bootstrap, KEYS) as reader:
+        queued, rewrapped = await publish_keys(rotated, customers.store.outbox.insert, batch=1)
+        records = {cid: (await reader.wait_json(KEYS, customer_id=str(cid)))[-1] for cid in (a, b)}
+    assert queued >= 2 and rewrapped == 1
+    for cid, key in ((a, key_a), (b, key_b)):
+        assert records[cid]["kek_id"] == new.id and new.unwrap(cid, records[cid]["wrapped_key"]) == key
+    stored = await customers.store.pool.fetchval(
+        "SELECT kek_id FROM personal_data_keys WHERE customer_id = $1", a)
+    assert stored == new.id
