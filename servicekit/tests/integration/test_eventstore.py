@@ -37,7 +37,7 @@ def event(stream: str, version: int) -> StoredEvent:
 async def store(infra: Infra, schema_name: str) -> AsyncIterator[EventStore]:
     applied = await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS])
     assert applied == ["kit_0001_event_store.sql", "kit_0002_nothing_lost.sql",
-                       "kit_0003_relay_positions.sql"]
+                       "kit_0003_relay_positions.sql", "kit_0004_tombstones.sql"]
     assert await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS]) == []  # once only
     pool = await create_pool(infra.dsn, schema_name)
     yield EventStore(pool, Outbox(pool, schema_name))
