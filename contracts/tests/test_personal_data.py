@@ -1,4 +1,4 @@
-"""Section 2.7 as code: the version 2 models of the personal events and the upcaster
+"""Section 2.8 as code: the version 2 models of the personal events and the upcaster
 that every consumer reads version 1 through."""
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from leancrm_contracts import customers, registry, schemas, topics
+from leancrm_contracts.alerts import ALERT_TYPES, AlertMessage
 from leancrm_contracts.envelope import CommandEnvelope, EventEnvelope
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schemas"
@@ -55,7 +56,8 @@ def test_one_file_per_message() -> None:
         doc = json.loads(files[f"events/{event_type}.v{version}.json"])
         assert doc["x-event-type"] == event_type and doc["x-schema-version"] == version
         assert "personal" in doc["properties"] and "name" not in doc["properties"]
-    assert len(files) == 3 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + len(later) + 1
+    assert len(files) == 4 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + len(later) + 1
+    assert json.loads(files["alert-message.json"])["title"] == "AlertMessage"
 
 
 def _resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -77,6 +79,7 @@ def test_asyncapi_lists_every_topic_and_message() -> None:
     assert set(addresses[topics.COMMAND_RESULTS]["messages"]) == {"command_result"}
     assert set(addresses[topics.DLQ]["messages"]) == {"dead_letter"}
     assert set(addresses[topics.CUSTOMERS_KEYS]["messages"]) == {"customer.key", "customer.key_erased"}
+    assert set(addresses[topics.ALERTS]["messages"]) == {"alert.raised", "alert.cleared"}
 
 
 def test_asyncapi_references_resolve() -> None:
@@ -105,6 +108,8 @@ def test_asyncapi_examples_validate_against_the_models() -> None:
             payload = example["payload"]
             if "wrapped_key" in payload:
                 customers.CustomerKey.model_validate(payload)
+            elif payload.get("event_type") in ALERT_TYPES:
+                assert AlertMessage.model_validate(payload).event_type == name
             elif "event_type" in payload:
                 envelope = EventEnvelope.model_validate(payload)
                 assert envelope.schema_version == registry.SCHEMA_VERSION[envelope.event_type]

@@ -26,6 +26,7 @@ def test_topic_names_are_the_contracts() -> None:
     assert topics.FEEDBACK_EVENTS == "crm.feedback.events.v1"
     assert topics.COMMAND_RESULTS == "crm.command-results.v1"
     assert topics.DLQ == "crm.dlq.v1"
+    assert topics.ALERTS == "crm.alerts.v1"
 
 
 def test_topic_tuples() -> None:
@@ -44,9 +45,10 @@ def test_topic_tuples() -> None:
         *topics.EVENT_TOPICS,
         "crm.command-results.v1",
         "crm.dlq.v1",
+        "crm.alerts.v1",
         "crm.customers.keys.v1",
     ) == topics.ALL_TOPICS
-    assert len(set(topics.ALL_TOPICS)) == 9
+    assert len(set(topics.ALL_TOPICS)) == 10
     assert topics.KEY_TOPIC_CONFIG["cleanup.policy"] == "compact"
 
 

@@ -1,4 +1,4 @@
-"""Erasure that erases (contract section 2.7, issue 12), end to end over the real broker
+"""Erasure that erases (contract section 2.8, issue 12), end to end over the real broker
 and PostgreSQL: after ``forget_customer`` no byte of the customer's name, email or phone
 can be found in the customers service's store, on the event, key, result or dead-letter
 topics, in the waste projector's stores or in the logs — and nothing anyone entitled

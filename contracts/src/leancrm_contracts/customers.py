@@ -6,7 +6,7 @@ way to clear a detail); at least one of name, email, phone, segment must be non-
 with only those set (or from the command's full dump: its serialiser drops ``null``
 details); the fields not changed are absent, never ``null``.
 
-Personal data (section 2.7): ``CustomerRegistered`` and ``CustomerDetailsChanged`` are the
+Personal data (section 2.8): ``CustomerRegistered`` and ``CustomerDetailsChanged`` are the
 events as decided, with name, email and phone in clear: ``schema_version`` 1. What is
 written and published is ``schema_version`` 2 (``CustomerRegisteredV2``,
 ``CustomerDetailsChangedV2``): those fields sealed into ``personal``
@@ -152,7 +152,7 @@ EVENT_OF_COMMAND: Final[dict[str, str]] = {
 }
 
 
-# -- personal data: sealed events (schema_version 2) and the key topic, section 2.7 ---------
+# -- personal data: sealed events (schema_version 2) and the key topic, section 2.8 ---------
 
 #: the personal fields: sealed in version 2, erased on forget
 PERSONAL_FIELDS: Final[tuple[str, ...]] = ("name", "email", "phone")
@@ -178,7 +178,7 @@ KekId = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{16}$")
 class SealedPersonalData(BaseModel):
     """``personal`` of a version 2 event: the personal fields it sets, as a UTF-8 JSON
     object sealed with AES-256-GCM under the customer's data key; associated data
-    ``leancrm:personal:v2:<customer_id>:<event_type>`` (section 2.7)."""
+    ``leancrm:personal:v2:<customer_id>:<event_type>`` (section 2.8)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -252,18 +252,18 @@ PERSONAL_EVENT_TYPES: Final[frozenset[str]] = frozenset(
 
 
 def personal_associated_data(customer_id: UUID | str, event_type: str) -> bytes:
-    """The associated data of a sealed ``personal`` (section 2.7)."""
+    """The associated data of a sealed ``personal`` (section 2.8)."""
     return f"leancrm:personal:v2:{UUID(str(customer_id))}:{event_type}".encode()
 
 
 def key_associated_data(customer_id: UUID | str) -> bytes:
-    """The associated data of a wrapped data key (section 2.7)."""
+    """The associated data of a wrapped data key (section 2.8)."""
     return f"leancrm:customer-key:v1:{UUID(str(customer_id))}".encode()
 
 
 def upcast(event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
     """The validated JSON ``data`` of a customer event of any version read, in the form of
-    the version written now (section 2.7, "Reading version 1"); pure.
+    the version written now (section 2.8, "Reading version 1"); pure.
 
     Version 1 of ``customer.registered`` / ``customer.details_changed`` carries the
     personal fields in clear: they move into ``personal = {"alg": "none", <fields>}``

@@ -42,6 +42,20 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "ideas", "idea_votes",
     ),
     "customers": ("customer_id", "segment", "name", "email", "forgotten", "personal_data"),
+    "service_level_targets": ("channel", "threshold_s"),
+    "service_level_hourly": (
+        "bucket_start", "channel", "threshold_s", "contacts", "offered", "answered",
+        "answered_within_threshold", "abandoned_after_threshold", "service_level",
+        "avg_speed_of_answer_s", "p90_speed_of_answer_s",
+    ),
+    "demand_daily": (
+        "day", "channel", "reason", "contacts", "value_demand", "failure_demand",
+        "failure_demand_share",
+    ),
+    "lead_time_daily": (
+        "day", "reason", "ended_interactions", "p50_lead_time_s", "p85_lead_time_s",
+        "p95_lead_time_s",
+    ),
 }
 
 #: `waste.interactions.status`

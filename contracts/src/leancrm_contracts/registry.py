@@ -45,7 +45,7 @@ def command_topic_for_producer(producer: Producer | str) -> str:
     return COMMAND_TOPIC_BY_PRODUCER[Producer(producer)]
 
 #: event_type → schema_version → data model, for every version a consumer reads (the
-#: customers service's personal events have two, section 2.7; every other type one)
+#: customers service's personal events have two, section 2.8; every other type one)
 EVENT_VERSIONS: Final[dict[str, dict[int, type[EventData]]]] = {
     t: customers.VERSIONS.get(t, {1: model}) for t, model in ALL_EVENTS.items()
 }

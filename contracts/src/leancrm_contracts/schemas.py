@@ -4,7 +4,7 @@
 
 * ``event-envelope.json``, ``command-envelope.json``, ``command-result.json``;
 * ``commands/<command_type>.json`` and ``events/<event_type>.json`` (the ``data`` models;
-  ``events/<event_type>.v<N>.json`` for a later schema_version N, section 2.7);
+  ``events/<event_type>.v<N>.json`` for a later schema_version N, section 2.8);
 * ``asyncapi.json``: every topic of section 1 with its messages.
 
 Output is deterministic (sorted keys, two-space indent, trailing newline); JSON files in
@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from . import customers, examples, feedback, interactions
+from .alerts import ALERT_PRODUCER, ALERT_RAISED, ALERT_TYPES, AlertMessage
 from .enums import DlqErrorCode, Producer
 from .envelope import (
     CONTENT_TYPE_JSON,
@@ -34,7 +35,7 @@ from .envelope import (
 )
 from .examples import COMMAND_EXAMPLES, EVENT_EXAMPLES, EVENT_EXAMPLES_BY_VERSION, KEY_EXAMPLE
 from .registry import ALL_COMMANDS, ALL_EVENTS, EVENT_VERSIONS, PRODUCER_OF_EVENT, SCHEMA_VERSION
-from .topics import COMMAND_RESULTS, CUSTOMERS_KEYS, DLQ
+from .topics import ALERTS, COMMAND_RESULTS, CUSTOMERS_KEYS, DLQ
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUT_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
@@ -44,6 +45,7 @@ ENVELOPES: Final[dict[str, type[BaseModel]]] = {
     "event-envelope.json": EventEnvelope,
     "command-envelope.json": CommandEnvelope,
     "command-result.json": CommandResult,
+    "alert-message.json": AlertMessage,
 }
 
 #: (channel id, topic, key, description) in section 1's order, per service
@@ -147,6 +149,24 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
     }
 
 
+def _example_alert(alert_type: str) -> dict[str, Any]:
+    raised = alert_type == ALERT_RAISED
+    return {
+        "event_id": "7d6c5b4a-3928-4176-9574-6b5a49382716",
+        "event_type": alert_type,
+        "schema_version": 1,
+        "producer": ALERT_PRODUCER,
+        "rule": "queue_wait_p90",
+        "subject": "phone",
+        "value": 95.0 if raised else 12.0,
+        "threshold": 20.0,
+        "at": _EXAMPLE_AT if raised else "2026-11-23T09:40:07.500Z",
+        "raised_at": _EXAMPLE_AT,
+        "summary": "phone: queue wait p90 over the last 15 min is 95 s (threshold 20 s)" if raised
+        else "phone: queue wait p90 over the last 15 min is back to 12 s (threshold 20 s)",
+    }
+
+
 def _typed_message(
     kind: str, name: str, envelope: str, data: str, key: str, doc: str | None
 ) -> dict[str, Any]:
@@ -185,6 +205,7 @@ def asyncapi() -> dict[str, Any]:
         EventEnvelope,
         CommandEnvelope,
         CommandResult,
+        AlertMessage,
         *ALL_COMMANDS.values(),
         *ALL_EVENTS.values(),
         *(m for versions in EVENT_VERSIONS.values() for v, m in versions.items() if v > 1),
@@ -275,6 +296,27 @@ def asyncapi() -> dict[str, Any]:
         "send",
     )
 
+    for alert_type in ALERT_TYPES:
+        messages[alert_type] = {
+            "name": alert_type,
+            "title": alert_type,
+            "summary": "an alert rule's condition became true for a subject" if alert_type == ALERT_RAISED
+            else "an alert rule's condition became false again for a subject",
+            "contentType": CONTENT_TYPE_JSON,
+            "headers": _headers(alert_type),
+            "payload": {"allOf": [{"$ref": "#/components/schemas/AlertMessage"},
+                                  {"type": "object", "properties": {"event_type": {"const": alert_type}}}]},
+            "bindings": _kafka_key("<rule>:<subject>"),
+            "examples": [{"headers": _example_headers(alert_type), "payload": _example_alert(alert_type)}],
+        }
+    add_channel(
+        "alerts",
+        ALERTS,
+        "alerts raised and cleared by the waste service's alert rules (contract section 5)",
+        list(ALERT_TYPES),
+        "send",
+    )
+
     for message_type, summary, payload in (
         (customers.KEY_MESSAGE_TYPE, "a customer's data key, wrapped with the key-encryption key",
          {"$ref": "#/components/schemas/CustomerKey"}),
@@ -295,7 +337,7 @@ def asyncapi() -> dict[str, Any]:
     add_channel(
         "customers_keys",
         CUSTOMERS_KEYS,
-        "each customer's data key, wrapped; compacted; for entitled consumers (contract 2.7)",
+        "each customer's data key, wrapped; compacted; for entitled consumers (contract 2.8)",
         [customers.KEY_MESSAGE_TYPE, customers.KEY_ERASED_MESSAGE_TYPE],
         "send",
     )

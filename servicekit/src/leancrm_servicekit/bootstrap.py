@@ -72,7 +72,8 @@ class Infrastructure:
         return OutboxRelay(dsn=self.dsn, schema=self.schema, outbox=self.outbox,
                            bootstrap=self.kafka_bootstrap, metrics=self.metrics,
                            batch_size=s.relay_batch_size, poll_interval_s=s.relay_poll_interval_s,
-                           lease_s=s.relay_lease_s, client_options=self.kafka_options)
+                           lease_s=s.relay_lease_s, client_options=self.kafka_options,
+                           timeouts=Timeouts.of(s))
 
     async def close(self) -> None:
         for pool in [*self.reader_pools, self.pool]:

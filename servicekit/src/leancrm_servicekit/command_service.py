@@ -82,7 +82,7 @@ class CommandServiceSpec:
     migrations: Path | None = None
     read_model: ReadModelHook | None = None
     #: seals what the events must not carry in clear, made from the settings and the pool
-    #: at start-up (the customers service's personal data, contract section 2.7)
+    #: at start-up (the customers service's personal data, contract section 2.8)
     sealer: Callable[[ServiceSettings, asyncpg.Pool], EventSealer] | None = None
     #: more topics the service publishes to, with the configuration they are created with
     #: (the customers service's compacted key topic)

@@ -78,7 +78,7 @@ ReadModelHook = Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
 
 
 class Sealing(Protocol):
-    """One attempt's sealing of new events (contract section 2.7): made by an
+    """One attempt's sealing of new events (contract section 2.8): made by an
     :class:`EventSealer` for the streams of a batch."""
 
     def seal(self, event: StoredEvent) -> StoredEvent:

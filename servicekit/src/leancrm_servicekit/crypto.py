@@ -1,4 +1,4 @@
-"""Crypto-shredding (contract section 2.7): personal fields sealed with a key per customer,
+"""Crypto-shredding (contract section 2.8): personal fields sealed with a key per customer,
 data keys wrapped with a key-encryption key (KEK). AES-256-GCM from ``cryptography``
 throughout; pure functions and small value objects, no I/O.
 

@@ -26,7 +26,7 @@ from leancrm_servicekit.db import Conn, check_identifier
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """One message to publish; ``value`` None is a tombstone (a compacted topic's delete,
-    e.g. a shredded customer key, contract section 2.7)."""
+    e.g. a shredded customer key, contract section 2.8)."""
 
     topic: str
     key: bytes | None

@@ -41,7 +41,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from leancrm_servicekit.db import connect
+from leancrm_servicekit.db import DEFAULT_TIMEOUTS, Timeouts, connect
 from leancrm_servicekit.faults import is_transient_database_error
 from leancrm_servicekit.kafka import encode_headers, make_producer, stop_quietly
 from leancrm_servicekit.logging import get_logger
@@ -119,11 +119,13 @@ class OutboxRelay:
         producer_options: dict[str, Any] | None = None,
         consumer_options: dict[str, Any] | None = None,
         client_options: dict[str, Any] | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         """``client_options``: the transport security (``kafka.client_options``) of both
         the producer and the consumer that reads back what was published."""
         self.dsn = dsn
         self.schema = schema
+        self.timeouts = timeouts
         self.outbox = outbox
         self.bootstrap = bootstrap
         self.metrics = metrics
@@ -165,7 +167,7 @@ class OutboxRelay:
             await asyncio.wait_for(self.outbox.pool.execute(_RELEASE_LEASE, self.holder), 5)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await connect(self.dsn, self.schema)
+        conn = await connect(self.dsn, self.schema, self.timeouts)
         try:
             while await conn.fetchval(_TAKE_LEASE, self.holder, self.lease_s) is None:
                 self.is_leader = False

@@ -224,7 +224,7 @@ async def test_a_leader_killed_between_the_ack_and_the_delete_publishes_nothing_
 async def test_a_tombstone_is_published_with_a_null_value_in_order_and_once(
     infra: Infra, schema_name: str, store: Outbox, bootstrap: str
 ) -> None:
-    """A compacted topic's delete (a shredded customer key, contract 2.7) is a record with
+    """A compacted topic's delete (a shredded customer key, contract 2.8) is a record with
     a null value: the outbox holds it as such, and the relay's look for what it already
     published tells a tombstone from an empty value."""
     relay = make_relay(infra, schema_name, store, bootstrap)

@@ -1,4 +1,4 @@
-"""Crypto-shredding's primitives (servicekit/crypto.py, contract section 2.7): sealing
+"""Crypto-shredding's primitives (servicekit/crypto.py, contract section 2.8): sealing
 opens only with the customer's key, for that customer and event type; wrapping opens
 only with the KEK that wrapped it, for that customer; nothing leaks into errors."""
 

@@ -1,4 +1,4 @@
-"""Crypto-shredding in the customers service (contract section 2.7): every customer has a
+"""Crypto-shredding in the customers service (contract section 2.8): every customer has a
 data key, kept wrapped with the KEK in this service's own schema (``personal_data_keys``)
 and published, wrapped, on the compacted key topic; the personal fields of its events are
 sealed with it before they are stored or published; ``forget_customer`` deletes the key
@@ -147,7 +147,7 @@ def keyring_of(settings: ServiceSettings) -> Keyring:
     return keyring
 
 
-# -- migrating version 1 events (contract section 2.7, "Migrating") ------------------------
+# -- migrating version 1 events (contract section 2.8, "Migrating") ------------------------
 
 _V1 = """
 SELECT global_position, event_type, customer_id, data FROM events
@@ -254,7 +254,7 @@ def cli(app: Any) -> None:
     from leancrm_servicekit.runtime import run_configured
     from leancrm_servicekit.settings import load_settings
 
-    group = typer.Typer(help="Personal data: sealed per customer (contract section 2.7).")
+    group = typer.Typer(help="Personal data: sealed per customer (contract section 2.8).")
 
     async def run(job: Callable[..., Awaitable[tuple[int, int]]], batch: int) -> tuple[int, int]:
         from leancrm_customers.app import SPEC

@@ -45,7 +45,7 @@ async def test_register_yields_one_event_and_one_accepted_result(
                        "producer", "stream_id", "stream_version", "customer_id", "correlation_id",
                        "causation_id", "data"}
     assert ev["event_type"] == "customer.registered"
-    assert ev["schema_version"] == 2 and ev["producer"] == "customers"  # contract 2.7
+    assert ev["schema_version"] == 2 and ev["producer"] == "customers"  # contract 2.8
     assert ev["stream_id"] == cid and ev["stream_version"] == 1 and ev["customer_id"] == cid
     assert ev["correlation_id"] == "corr-1" and ev["causation_id"] == cmd["command_id"]
     # the personal fields travel sealed, and open with the key of the key topic

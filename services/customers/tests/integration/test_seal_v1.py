@@ -1,4 +1,4 @@
-"""``python -m leancrm_customers personal-data seal-v1`` (contract section 2.7, "Migrating"):
+"""``python -m leancrm_customers personal-data seal-v1`` (contract section 2.8, "Migrating"):
 stored version 1 events re-sealed in place, keys made and published for the customers
 kept, a forgotten customer's fields sealed with a key nobody keeps."""
 

@@ -1,4 +1,4 @@
-"""Sealing the customers service's events (contract section 2.7), pure: what the event
+"""Sealing the customers service's events (contract section 2.8), pure: what the event
 store and the topic get instead of the events as decided."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import time
 import asyncpg
 from starlette.routing import BaseRoute
 
-from leancrm_contracts.topics import CUSTOMERS_KEYS, DLQ, EVENT_TOPICS, KEY_TOPIC_CONFIG
+from leancrm_contracts.topics import ALERTS, CUSTOMERS_KEYS, DLQ, EVENT_TOPICS, KEY_TOPIC_CONFIG
 from leancrm_servicekit.auth import guard_of
 from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.faults import is_transient_database_error, patiently
@@ -20,6 +20,9 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
+from leancrm_waste.alerting import queries as alert_queries
+from leancrm_waste.alerting.evaluator import AlertEvaluator, describe
+from leancrm_waste.domain.alerts import AlertConfig, parse_alert_thresholds
 from leancrm_waste.projection import stores
 from leancrm_waste.projection.projector import projector
 from leancrm_waste.read.api import ReadLimits, api_routes
@@ -52,6 +55,7 @@ class WasteService:
         self.store_name: str | None = None
         self.consumer: CheckpointedConsumer | None = None
         self.http: HttpServer | None = None
+        self.alerts: AlertEvaluator | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer_stop = asyncio.Event()
         self._consumer_task: asyncio.Task[None] | None = None
@@ -80,11 +84,15 @@ class WasteService:
             store = await stores.active_store(conn, self.schema)
             if store is None:
                 store = stores.initial_store_name(self.schema)
-                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.create_store(conn, store, self.settings.target_occupancy,
+                                          self.settings.thresholds)
                 await stores.switch_to(conn, self.schema, store)
             else:
-                await stores.create_store(conn, store, self.settings.target_occupancy)
+                await stores.create_store(conn, store, self.settings.target_occupancy,
+                                          self.settings.thresholds)
                 await stores.install_views(conn, store)
+            # the alerts' table, here where replicas starting together take turns
+            await alert_queries.ensure_active_table(conn, self.schema)
         return store
 
     async def start(self, *, http: bool = True) -> None:
@@ -92,18 +100,19 @@ class WasteService:
         assert self.infra is not None
         infra = self.infra
         await patiently("the topics", lambda: ensure_topics(
-            infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ, CUSTOMERS_KEYS], self.settings.partitions,
+            infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ, ALERTS, CUSTOMERS_KEYS], self.settings.partitions,
             self.settings.replication_factor, client_options=infra.kafka_options,
             configs={CUSTOMERS_KEYS: KEY_TOPIC_CONFIG}), metrics=self.metrics)
         if self.settings.personal_data_keyring() is None:
             log.warning("personal_data_withheld",
                         hint="no LEANCRM_PERSONAL_DATA_KEK: customers' names and emails sealed since "
-                             "schema_version 2 show as withheld (contract section 2.7)")
+                             "schema_version 2 show as withheld (contract section 2.8)")
         self.relay = self.infra.relay()
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)
         self._start_consumer(store)
         self._tasks.append(asyncio.create_task(self._watch_store()))
+        self._tasks.append(asyncio.create_task(self._run_alerts()))
         if http:
             self.api_pool = await infra.open_reader_pool(self.settings.api_pool_size,
                                                          self.settings.api_statement_timeout_s)
@@ -111,6 +120,23 @@ class WasteService:
             self.http = HttpServer(self.routes(), self.settings.http_host, port)
             await self.http.start()
         log.info("waste_started", store=store)
+
+    async def _run_alerts(self) -> None:
+        """The alert rules every few seconds over the active store (contract section 5), their
+        transitions through the outbox on crm.alerts.v1 (section 2.8)."""
+        assert self.infra is not None and self.pool is not None and self.outbox is not None
+        config = AlertConfig(parse_alert_thresholds(self.settings.alert_thresholds), self.settings.thresholds)
+        self.alerts = AlertEvaluator(
+            pool=self.pool, outbox=self.outbox, schema=self.schema, store=lambda: self.store_name,
+            config=config, metrics=self.metrics, interval_s=self.settings.alert_interval_s,
+            rates_every_s=self.settings.alert_rates_every_s)
+        try:
+            await patiently("the active alerts", self.alerts.prepare, metrics=self.metrics)
+        except Exception as exc:  # the projector goes on; the rounds metric stays at 0 and says so
+            log.error("alerts_not_started", error=repr(exc)[:300])
+            return
+        log.info("alerts_started", **describe(config))
+        await self.alerts.run(self.stop_event)
 
     def routes(self) -> list[BaseRoute]:
         """Health, readiness and metrics (protected when the settings say so), then the read

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leancrm_servicekit.settings import ServiceSettings
+from leancrm_waste.domain.alerts import parse_alert_thresholds
+from leancrm_waste.domain.service_level import parse_thresholds
 
 
 class CostSettings(BaseSettings):
@@ -44,3 +46,37 @@ class WasteSettings(ServiceSettings, CostSettings):
                     "connections); a longer one is cancelled and answered 503 'timeout'.")
     store_check_interval_s: float = Field(
         default=1.0, gt=0, description="How often the projector checks for a switched store.")
+    service_level_thresholds: str = Field(
+        default="",
+        description="Service-level thresholds in seconds per channel over the defaults (phone 20, "
+                    "chat 60, email 86400, sms 3600, social 3600), e.g. 'phone=30,chat=120'; "
+                    "'<channel>=off' removes one (contract section 5).")
+
+    @field_validator("service_level_thresholds")
+    @classmethod
+    def _thresholds_parse(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The service-level threshold per channel, the defaults overridden."""
+        return parse_thresholds(self.service_level_thresholds)
+    alert_interval_s: float = Field(
+        default=5.0, ge=0.1, le=3600,
+        description="How often the alert rules are evaluated over the read model (contract section 5).")
+    alert_thresholds: str = Field(
+        default="",
+        description="Alert thresholds over the defaults (backlog_aged 0, queue_wait_p90 1 x the "
+                    "channel's service-level threshold, occupancy_high 0.95), e.g. "
+                    "'backlog_aged=10,occupancy_high=0.9'; '<rule>=off' switches a rule off.")
+    alert_rates_every_s: float = Field(
+        default=300.0, ge=1, le=86400,
+        description="How often the rate_signal rule re-reads the daily rates (a scan of the "
+                    "interactions); the other rules read their figures every round.")
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _alert_thresholds_parse(cls, value: str) -> str:
+        parse_alert_thresholds(value)
+        return value

@@ -45,7 +45,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = Path(os.environ.get("LEANCRM_CHROMIUM", "/usr/bin/chromium"))
 HAVE_CHROMIUM = CHROMIUM.exists()
 CHARTS = ("pareto", "flow_efficiency", "fcr_failure_demand", "occupancy", "overproduction", "backlog",
-          "sentiment")
+          "sentiment",
+          # issue 14, static/service_level.js
+          "service_level", "demand_by_type", "lead_times")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio")

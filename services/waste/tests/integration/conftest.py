@@ -15,7 +15,9 @@ from leancrm_waste.service import WasteService
 from leancrm_waste.settings import WasteSettings
 
 VIEWS = ("interactions", "waste_ledger", "hourly_metrics", "capacity_hourly", "value_stream_daily",
-         "waste_daily", "backlog", "feedback_daily", "customers")
+         "waste_daily", "backlog", "feedback_daily", "customers",
+         # issue 14: service level, demand by type, lead times
+         "service_level_targets", "service_level_hourly", "demand_daily", "lead_time_daily")
 
 
 def scenario_events(**knobs: Any) -> list[EventMessage]:

@@ -1,4 +1,4 @@
-"""The projector and personal data (contract section 2.7) whatever the order of the key
+"""The projector and personal data (contract section 2.8) whatever the order of the key
 topic and the event topic: sealed fields wait (withheld) until their key comes, open
 when it does, and once the key's tombstone or customer.forgotten arrived nothing of the
 customer is opened again — also what arrives later."""

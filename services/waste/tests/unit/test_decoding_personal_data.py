@@ -1,4 +1,4 @@
-"""Decoding the customers' personal events and key records (contract section 2.7), pure:
+"""Decoding the customers' personal events and key records (contract section 2.8), pure:
 version 1 and 2 both decode to the version 2 form, the key topic's records to a key or
 its erasure, and anything else to a dead letter."""
 

@@ -65,7 +65,7 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         "PYTHONUNBUFFERED": "1",
     })
     specs: list[ProcessSpec] = []
-    # the run's key-encryption key, for the services entitled to personal data (contract 2.7)
+    # the run's key-encryption key, for the services entitled to personal data (contract 2.8)
     kek = {"LEANCRM_PERSONAL_DATA_KEK": generate_kek()}
     for service in COMMAND_SERVICES:
         env = {**base, "LEANCRM_DATABASE_URL": roles[service], **(kek if service == "customers" else {})}

@@ -116,7 +116,7 @@ def run_token_environment(token: str, env: dict[str, str]) -> dict[str, str]:
     return {"LEANCRM_API_TOKENS": json.dumps([*tokens, entry])}
 
 
-#: the services entitled to personal data: they get the key-encryption key (contract 2.7)
+#: the services entitled to personal data: they get the key-encryption key (contract 2.8)
 PERSONAL_DATA_SERVICES = ("customers", "waste")
 KEK_VARIABLES = ("LEANCRM_PERSONAL_DATA_KEK", "LEANCRM_PERSONAL_DATA_KEK_FILE")
 

@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -40,6 +42,29 @@ class Infra:
     dsn: str
     shared_bootstrap: str | None  # None: a fresh embedded broker per test
     kind: str
+
+
+_OWN_BASETEMP: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this run a base temporary directory of its own, outside ``/tmp/pytest-of-<user>``.
+
+    The embedded PostgreSQL runs as its own system user and opens its data directory's
+    parents for traversal; every pytest run that starts resets ``pytest-of-<user>`` to
+    mode 0700, which locks a concurrently running test's PostgreSQL out of its own data
+    (``PANIC: could not open file .../global/pg_control: Permission denied``). An explicit
+    ``--basetemp`` is left as given."""
+    if config.option.basetemp or hasattr(config, "workerinput"):
+        return
+    base = tempfile.mkdtemp(prefix="leancrm-pytest-")
+    _OWN_BASETEMP.append(base)
+    config.option.basetemp = base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _OWN_BASETEMP:
+        shutil.rmtree(_OWN_BASETEMP.pop(), ignore_errors=True)
 
 
 def _docker_available() -> bool:
@@ -323,7 +348,7 @@ class ServiceHarness:
         return rec
 
 
-#: the key-encryption key of this test run (contract section 2.7): every service a test
+#: the key-encryption key of this test run (contract section 2.8): every service a test
 #: starts gets it (also those built from the environment, and the processes tests start),
 #: as the entitled services of one deployment share theirs
 TEST_PERSONAL_DATA_KEK = os.environ.setdefault("LEANCRM_PERSONAL_DATA_KEK", generate_kek())

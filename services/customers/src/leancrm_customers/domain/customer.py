@@ -28,7 +28,7 @@ from leancrm_servicekit.decider import (
 @dataclass(frozen=True, slots=True)
 class Customer:
     """What the rules need: whether the customer exists and is forgotten. No personal
-    field: the stored events carry them sealed (contract section 2.7), and no rule reads
+    field: the stored events carry them sealed (contract section 2.8), and no rule reads
     them."""
 
     customer_id: str | None = None

@@ -1,4 +1,4 @@
--- Each customer's data key (contract section 2.7), wrapped with the key-encryption key
+-- Each customer's data key (contract section 2.8), wrapped with the key-encryption key
 -- named by kek_id (base64 of nonce + AES-256-GCM output): a copy of this table reveals
 -- nothing without the KEK. forget_customer deletes the row in the transaction of
 -- customer.forgotten, which erases every sealed copy of the customer's personal data.

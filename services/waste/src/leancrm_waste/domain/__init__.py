@@ -10,4 +10,5 @@ Modules:
   repeats      repeat_of links, first_contact_resolution, defects/repeat_contact rows
   capacity     hour splitting, staffed/busy seconds per (UTC hour, team), occupancy, overproduction
   rates        value_stream_daily rates, hourly sums, backlog age bands
+  signals      XmR process-behaviour charts: limits and detection rules over a daily rate
 """

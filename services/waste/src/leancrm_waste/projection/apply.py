@@ -8,7 +8,7 @@ resume point (``domain.capacity.resume_point``: the same as from their first eve
 so the figures do not depend on arrival order, batch boundaries, duplicates or which
 instance applied what.
 
-Personal data (contract section 2.7): records of the key topic store each customer's
+Personal data (contract section 2.8): records of the key topic store each customer's
 wrapped key, or erase it; sealed personal fields are opened with the KEK-unwrapped key
 (in memory only) and merged like clear ones, or wait, ciphertext only, until a key
 comes — ``personal_data`` says ``withheld`` meanwhile, ``erased`` once the key's

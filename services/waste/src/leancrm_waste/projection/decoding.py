@@ -5,7 +5,7 @@ Not JSON → DLQ ``undecodable``; an envelope that fails validation → DLQ
 compatible); a ``schema_version`` of a handled type newer than it reads → DLQ
 ``unsupported_version``; data that fails the model of its version → DLQ
 ``invalid_data``. Data of an older version is upcast to the current one
-(``registry.upcast``: the customers events' version 1, contract section 2.7), here, for
+(``registry.upcast``: the customers events' version 1, contract section 2.8), here, for
 the live projector and a rebuild alike. A record of the key topic is decoded by
 :func:`decode_key`. Two faults that pass the models but would stop the projector for
 good if written (section 2.4: a bad message never stops a consumer) are dead-lettered
@@ -78,7 +78,7 @@ class KeyUpdate:
 
 
 def decode_key(record: InboundRecord) -> KeyUpdate | DeadLetter:
-    """The verdict on one record of the key topic (contract section 2.7); never raises.
+    """The verdict on one record of the key topic (contract section 2.8); never raises.
     A null (or empty) value is a tombstone; the record's key names the customer."""
     try:
         try:

@@ -13,7 +13,7 @@ from leancrm_waste.settings import WasteSettings
 
 def projector(infra: Infrastructure, settings: WasteSettings, store: str, group_id: str
               ) -> CheckpointedConsumer:
-    """A consumer applying the event topics and the customers' key topic (contract 2.7)
+    """A consumer applying the event topics and the customers' key topic (contract 2.8)
     to ``store``, with its offsets in that store."""
     return CheckpointedConsumer(
         bootstrap=infra.kafka_bootstrap, topics=[*EVENT_TOPICS, CUSTOMERS_KEYS], group_id=group_id,

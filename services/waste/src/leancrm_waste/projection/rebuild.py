@@ -30,7 +30,7 @@ async def rebuild(settings: WasteSettings, *, drop_old: bool = False, show_progr
         async with pool.acquire() as conn:
             old = await stores.active_store(conn, schema)
             new = stores.new_store_name(schema)
-            await stores.create_store(conn, new, settings.target_occupancy)
+            await stores.create_store(conn, new, settings.target_occupancy, settings.thresholds)
         consumer = projector(infra, settings, new, f"leancrm-waste-rebuild-{new}")
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))

@@ -7,6 +7,7 @@ every view in one transaction: readers see the old figures or the new, never a m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -14,6 +15,7 @@ import asyncpg
 
 from leancrm_servicekit.db import Conn, check_identifier
 from leancrm_servicekit.logging import get_logger
+from leancrm_waste.domain.service_level import DEFAULT_THRESHOLDS
 
 log = get_logger(component="readmodel")
 
@@ -37,13 +39,29 @@ def _sql(name: str, store: str) -> str:
         "{store}", check_identifier(store))
 
 
-async def create_store(conn: Conn, store: str, target_occupancy: float) -> None:
+async def create_store(conn: Conn, store: str, target_occupancy: float,
+                       thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
+    """Make ``store`` if missing and write the settings its views read: the target
+    occupancy and the service-level thresholds (replacing what an earlier start wrote)."""
     await conn.execute(_sql("store.sql", store))
     await conn.execute(
         f"INSERT INTO {store}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
         "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
         target_occupancy,
     )
+    await write_service_level_targets(conn, store, thresholds)
+
+
+async def write_service_level_targets(conn: Conn, store: str, thresholds: Mapping[str, float]) -> None:
+    """Replace ``store``'s service-level thresholds (contract section 5) in one statement."""
+    channels = sorted(thresholds)
+    await conn.execute(
+        f"WITH gone AS (DELETE FROM {check_identifier(store)}.service_level_targets "
+        " WHERE NOT channel = ANY($1::text[])) "
+        f"INSERT INTO {store}.service_level_targets (channel, threshold_s) "
+        "SELECT * FROM unnest($1::text[], $2::float8[]) "
+        "ON CONFLICT (channel) DO UPDATE SET threshold_s = excluded.threshold_s",
+        channels, [thresholds[c] for c in channels])
 
 
 async def install_views(conn: Conn, store: str) -> None:

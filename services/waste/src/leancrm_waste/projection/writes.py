@@ -266,7 +266,7 @@ class WasteStore:
             [r.get("email_v", 0) for r in rows],
         )
 
-    # -- personal data (contract section 2.7) ---------------------------------------------
+    # -- personal data (contract section 2.8) ---------------------------------------------
 
     async def lock_customers(self, conn: Conn, customer_ids: Iterable[UUID]) -> None:
         """Lock each customer's row of ``personal_keys`` (made when new) for the

@@ -108,6 +108,16 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          ("customer_id",), "Customers (name and email are null once forgotten or erased, while "
                            "the projector holds no key for them — personal_data says which — and "
                            "without the scope personal:read).", personal=("name", "email")),
+    # service level, demand by type and lead times (contract section 5; issue 14)
+    View("service_level_targets", None, None, (F_CHANNEL,), ("channel",),
+         "The service-level threshold per channel, in seconds."),
+    View("service_level_hourly", "bucket_start", "hour", (F_CHANNEL,), ("bucket_start", "channel"),
+         "Service level (answered within the channel's threshold / offered) and average and 90th-"
+         "percentile speed of answer per UTC hour of start and channel."),
+    View("demand_daily", "day", "day", (F_CHANNEL, F_REASON), ("day", "channel", "reason"),
+         "Value and failure demand per UTC day of start, channel and reason."),
+    View("lead_time_daily", "day", "day", (F_REASON,), ("day", "reason"),
+         "Lead-time percentiles (p50, p85, p95) of the interactions ended per UTC day, per reason."),
 )}
 
 #: the parameters of the summary, and the filters among them

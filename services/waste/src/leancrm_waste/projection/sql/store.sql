@@ -133,7 +133,7 @@ CREATE TABLE IF NOT EXISTS {store}.customers (
     email_v     INTEGER NOT NULL DEFAULT 0
 );
 
--- Personal data (contract section 2.7): clear (what the events say), withheld (sealed
+-- Personal data (contract section 2.8): clear (what the events say), withheld (sealed
 -- fields wait for a key this projector can use), erased (key shredded or forgotten).
 ALTER TABLE {store}.customers ADD COLUMN IF NOT EXISTS personal_data TEXT NOT NULL DEFAULT 'clear';
 
@@ -181,4 +181,12 @@ CREATE TABLE IF NOT EXISTS {store}.idea_votes (
 CREATE TABLE IF NOT EXISTS {store}.settings (
     singleton        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
+);
+
+-- The service-level threshold per channel (contract section 5), in seconds, as the
+-- settings gave it at the service's last start (LEANCRM_SERVICE_LEVEL_THRESHOLDS over the
+-- defaults); waste.service_level_targets shows it, waste.service_level_hourly uses it.
+CREATE TABLE IF NOT EXISTS {store}.service_level_targets (
+    channel     TEXT PRIMARY KEY,
+    threshold_s DOUBLE PRECISION NOT NULL CHECK (threshold_s >= 0)
 );

@@ -167,3 +167,58 @@ GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
 SELECT customer_id, segment, name, email, forgotten, personal_data FROM {store}.customers;
+
+-- Service level and speed of answer, demand by type, lead-time percentiles (contract
+-- section 5, "Service level, demand and lead times"; issue 14). The reference is
+-- leancrm_waste.domain.service_level and leancrm_waste.domain.demand.
+CREATE OR REPLACE VIEW waste.service_level_targets AS
+SELECT channel, threshold_s FROM {store}.service_level_targets;
+
+CREATE OR REPLACE VIEW waste.service_level_hourly AS
+WITH counted AS (
+    SELECT date_trunc('hour', i.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket_start,
+           i.channel, t.threshold_s,
+           count(*) AS contacts,
+           count(*) FILTER (WHERE i.reached_agent) AS answered,
+           count(*) FILTER (WHERE i.reached_agent AND i.queue_wait_s <= t.threshold_s) AS within,
+           -- never answered, no longer open, and waited beyond the threshold: counts against
+           count(*) FILTER (WHERE NOT i.reached_agent AND i.status <> 'open'
+                                  AND i.queue_wait_s > t.threshold_s) AS late,
+           avg(i.queue_wait_s::numeric) FILTER (WHERE i.reached_agent) AS asa,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY i.queue_wait_s)
+               FILTER (WHERE i.reached_agent) AS p90
+    FROM {store}.interactions i
+    LEFT JOIN {store}.service_level_targets t ON t.channel = i.channel
+    WHERE i.started_at IS NOT NULL
+    GROUP BY 1, i.channel, t.threshold_s
+)
+SELECT bucket_start, channel, threshold_s, contacts,
+       answered + late AS offered,
+       answered,
+       CASE WHEN threshold_s IS NOT NULL THEN within END AS answered_within_threshold,
+       CASE WHEN threshold_s IS NOT NULL THEN late END AS abandoned_after_threshold,
+       CASE WHEN threshold_s IS NOT NULL
+            THEN within::double precision / nullif(answered + late, 0) END AS service_level,
+       asa::double precision AS avg_speed_of_answer_s,
+       p90 AS p90_speed_of_answer_s
+FROM counted;
+
+CREATE OR REPLACE VIEW waste.demand_daily AS
+SELECT (started_at AT TIME ZONE 'UTC')::date AS day, channel, reason,
+       count(*) AS contacts,
+       count(*) FILTER (WHERE repeat_of IS NULL) AS value_demand,
+       count(*) FILTER (WHERE repeat_of IS NOT NULL) AS failure_demand,
+       (count(*) FILTER (WHERE repeat_of IS NOT NULL))::double precision / count(*)
+           AS failure_demand_share
+FROM waste.interactions
+GROUP BY 1, channel, reason;
+
+CREATE OR REPLACE VIEW waste.lead_time_daily AS
+SELECT (ended_at AT TIME ZONE 'UTC')::date AS day, reason,
+       count(*) AS ended_interactions,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_s) AS p50_lead_time_s,
+       percentile_cont(0.85) WITHIN GROUP (ORDER BY lead_time_s) AS p85_lead_time_s,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY lead_time_s) AS p95_lead_time_s
+FROM {store}.interactions
+WHERE ended_at IS NOT NULL AND lead_time_s IS NOT NULL
+GROUP BY 1, reason;
