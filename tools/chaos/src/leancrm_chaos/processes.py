@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -51,6 +52,13 @@ class ProcessSpec:
     http_port: int | None
 
 
+@functools.cache
+def personal_data_kek() -> dict[str, str]:
+    """The harness's key-encryption key, for the services entitled to personal data (the
+    customers service, the projectors) and the rebuild (contract 2.8): one for the process."""
+    return {"LEANCRM_PERSONAL_DATA_KEK": generate_kek()}
+
+
 def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: int,
                   partitions: int) -> list[ProcessSpec]:
     """The eight processes: consumer and relay of each command service, two projectors."""
@@ -65,8 +73,7 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         "PYTHONUNBUFFERED": "1",
     })
     specs: list[ProcessSpec] = []
-    # the run's key-encryption key, for the services entitled to personal data (contract 2.8)
-    kek = {"LEANCRM_PERSONAL_DATA_KEK": generate_kek()}
+    kek = personal_data_kek()
     for service in COMMAND_SERVICES:
         env = {**base, "LEANCRM_DATABASE_URL": roles[service], **(kek if service == "customers" else {})}
         port = free_port()
