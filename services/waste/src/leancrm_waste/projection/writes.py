@@ -329,12 +329,15 @@ class WasteStore:
 
     async def settle_personal_data(self, conn: Conn, customer_ids: Iterable[UUID]) -> None:
         """Each customer's ``personal_data`` from what the store holds: ``erased`` (key
-        tombstoned or forgotten: name and email emptied), ``withheld`` (sealed fields wait
-        for a key), else ``clear``."""
+        tombstoned or forgotten: name and email emptied, and the versions that set them
+        forgotten too, so the row is the same whatever arrived before the erasure),
+        ``withheld`` (sealed fields wait for a key), else ``clear``."""
         await conn.execute(
             f"UPDATE {self.s}.customers c SET personal_data = st.state, "
             "name = CASE WHEN st.state = 'erased' THEN NULL ELSE c.name END, "
-            "email = CASE WHEN st.state = 'erased' THEN NULL ELSE c.email END "
+            "email = CASE WHEN st.state = 'erased' THEN NULL ELSE c.email END, "
+            "name_v = CASE WHEN st.state = 'erased' THEN 0 ELSE c.name_v END, "
+            "email_v = CASE WHEN st.state = 'erased' THEN 0 ELSE c.email_v END "
             "FROM (SELECT c2.customer_id, CASE "
             "  WHEN c2.forgotten OR coalesce(k.erased, FALSE) THEN 'erased' "
             f"  WHEN EXISTS (SELECT FROM {self.s}.personal_pending p WHERE p.customer_id = c2.customer_id) "
