@@ -69,8 +69,12 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
         assert secret not in text, name  # never logged
     assert '"event": "api_tokens_loaded"' in logs["waste"] and '"scripts-run"' in logs["waste"]
     assert "ops_role_not_managed" not in logs["waste"], "leancrm_ops was set up by the init script"
+    for name, text in logs.items():  # each ran as a role that may not change its schema
+        assert '"event": "migrated"' in text, name
+        assert "runtime_role_may_change_schema" not in text, name
 
-    # the data stays in the work directory: each service's tables belong to its own role
+    # the data stays in the work directory: each service's tables belong to its schema's
+    # owner, which migrated it (the service ran as its own role, rows only)
     pg = EmbeddedPostgres(tmp_path / "stack" / "pgdata").start()
     try:
         conn = await asyncpg.connect(dsn_with(pg.dsn, database=DATABASE))
@@ -78,8 +82,8 @@ async def test_the_run_command_shows_the_system_working(tmp_path: Path) -> None:
             owners = {r["schemaname"]: r["tableowner"] for r in await conn.fetch(
                 "SELECT schemaname, tableowner FROM pg_tables "
                 "WHERE tablename IN ('events', 'active_store')")}
-            assert owners == {"customers": "customers", "interactions": "interactions",
-                              "feedback": "feedback", "waste_service": "waste"}
+            assert owners == {"customers": "customers_owner", "interactions": "interactions_owner",
+                              "feedback": "feedback_owner", "waste_service": "waste_owner"}
             stored = await conn.fetchval("SELECT count(*) FROM interactions.events")
             assert stored > 500
         finally:

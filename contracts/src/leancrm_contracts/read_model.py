@@ -15,7 +15,7 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "interaction_id", "customer_id", "channel", "reason", "started_at", "ended_at", "status",
         "resolved_by", "transfers", "cross_channel_transfers", "identifications", "queue_wait_s",
         "hold_s", "handle_s", "value_added_s", "lead_time_s", "first_contact_resolution",
-        "repeat_of",
+        "repeat_of", "team",
     ),
     "waste_ledger": (
         "waste_type", "subtype", "occurred_at", "interaction_id", "customer_id", "channel",
@@ -42,6 +42,10 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "ideas", "idea_votes",
     ),
     "customers": ("customer_id", "segment", "name", "email", "forgotten", "personal_data"),
+    "open_interactions": (
+        "interaction_id", "channel", "reason", "team", "started_at", "age_band", "queued_since",
+        "on_hold_since", "open_waiting_s",
+    ),
     "service_level_targets": ("channel", "threshold_s"),
     "service_level_hourly": (
         "bucket_start", "channel", "threshold_s", "contacts", "offered", "answered",

@@ -5,6 +5,13 @@ needs and stays thin: the settings are checked (unknown ``LEANCRM_*`` variables 
 the Kafka transport's certificates loaded and the brokers' verified), the schema
 migrated, the pool opened with its timeouts, and the outbox, event store and relay
 made, here and nowhere else. Every Kafka client takes ``kafka_options`` from here.
+
+Least privilege (deploy/postgres/leancrm-init.sql): migrations run as the schema's owner
+— ``LEANCRM_MIGRATION_DATABASE_URL`` at start-up, or ``python -m leancrm_<service>
+migrate`` before it (:func:`migrate_only`) — and the service as a role that may only
+read and write its rows. Run as such a role without a migration DSN, a service applies
+nothing and refuses to start while a migration is missing; run as a role that may change
+its schema, it says so in a warning.
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from typing import Any
 import asyncpg
 from faststream.security import BaseSecurity
 
-from leancrm_servicekit.db import KIT_MIGRATIONS, Timeouts, create_pool, migrate
+from leancrm_servicekit.db import (
+    KIT_MIGRATIONS,
+    Prepare,
+    Timeouts,
+    connect,
+    create_pool,
+    may_change_schema,
+    migrate,
+    pending_migrations,
+)
 from leancrm_servicekit.environment import check_environment
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.faults import patiently
@@ -28,7 +44,7 @@ from leancrm_servicekit.logging import get_logger
 from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.relay import OutboxRelay
-from leancrm_servicekit.settings import ServiceSettings, require
+from leancrm_servicekit.settings import ConfigurationError, ServiceSettings, require
 
 log = get_logger(component="bootstrap")
 
@@ -87,13 +103,16 @@ async def open_infrastructure(
     *,
     default_schema: str | None = None,
     migrations: Sequence[Path] = (),
+    prepare: Prepare | None = None,
     pool_size: int | None = None,
     metrics: ServiceMetrics | None = None,
 ) -> Infrastructure:
     """Check the settings, migrate the service's schema (the kit's tables, then the
-    service's own ``migrations``), open its pool and make its outbox. Settings that
-    cannot work — a certificate that does not load or does not verify, on either side —
-    raise :class:`~leancrm_servicekit.settings.ConfigurationError` naming the variable."""
+    service's own ``migrations``, then ``prepare``) as :func:`start_migrations` says, open
+    its pool and make its outbox. Settings that cannot work — a certificate that does
+    not load or does not verify, on either side, a schema the service may not migrate
+    that is not migrated — raise :class:`~leancrm_servicekit.settings.ConfigurationError`
+    naming the variable."""
     dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
     kafka_bootstrap = require(settings.kafka_bootstrap, "LEANCRM_KAFKA_BOOTSTRAP")
     check_environment(settings)
@@ -106,11 +125,85 @@ async def open_infrastructure(
              client_certificate=settings.kafka_ssl_certfile is not None)
     schema = settings.db_schema or default_schema or name
     metrics = metrics or ServiceMetrics(name)
-    applied = await patiently("migrations", lambda: migrate(dsn, schema, [KIT_MIGRATIONS, *migrations]),
-                              metrics=metrics)
+    applied = await start_migrations(name, settings, schema, [KIT_MIGRATIONS, *migrations],
+                                     prepare=prepare, metrics=metrics)
     log.info("migrated", schema=schema, applied=applied)
     pool = await patiently("the connection pool", lambda: create_pool(
         dsn, schema, pool_size or settings.db_pool_size, Timeouts.of(settings)), metrics=metrics)
+    if await patiently("the role's rights", lambda: _may_change(pool, schema), metrics=metrics):
+        log.warning("runtime_role_may_change_schema", schema=schema,
+                    hint="run the service as a role that may only read and write the rows of its "
+                         "schema, and migrations as the schema's owner (LEANCRM_MIGRATION_DATABASE_URL "
+                         "or `migrate`; deploy/postgres/leancrm-init.sql)")
     return Infrastructure(name=name, settings=settings, schema=schema, dsn=dsn,
                           kafka_bootstrap=kafka_bootstrap, pool=pool, outbox=Outbox(pool, schema),
                           metrics=metrics, kafka_options=kafka_options)
+
+
+async def _migrated(dsn: str, variable: str, schema: str, dirs: Sequence[Path], timeouts: Timeouts,
+                    prepare: Prepare | None) -> list[str]:
+    """``migrate``, a role that may not change the schema named in a clear error."""
+    try:
+        return await migrate(dsn, schema, dirs, timeouts, prepare)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise ConfigurationError(
+            f"the role of {variable} may not change schema {schema} ({exc}): migrations run as the "
+            "schema's owner — give its DSN in LEANCRM_MIGRATION_DATABASE_URL (deploy/README.md, "
+            "'PostgreSQL: roles and grants')") from None
+
+
+async def _may_change(pool: asyncpg.Pool, schema: str) -> bool:
+    async with pool.acquire() as conn:
+        return await may_change_schema(conn, schema)
+
+
+async def start_migrations(name: str, settings: ServiceSettings, schema: str, dirs: Sequence[Path], *,
+                           prepare: Prepare | None = None,
+                           metrics: ServiceMetrics | None = None) -> list[str]:
+    """The migrations a service applies as it starts: all of them (and ``prepare``) as
+    ``LEANCRM_MIGRATION_DATABASE_URL``'s role when that is set, else as the service's
+    own role when it may change its schema (as a development database allows); a role
+    that may not only checks that none is missing, and refuses to start if one is."""
+    dsn = require(settings.database_url, "LEANCRM_DATABASE_URL")
+    timeouts = Timeouts.of(settings)
+    owner_dsn = settings.migration_database_url
+    if owner_dsn:
+        return await patiently("migrations", lambda: _migrated(
+            owner_dsn, "LEANCRM_MIGRATION_DATABASE_URL", schema, dirs, timeouts, prepare), metrics=metrics)
+
+    async def missing() -> list[str] | None:
+        conn = await connect(dsn, schema, timeouts)
+        try:
+            if await may_change_schema(conn, schema):
+                return None
+            return await pending_migrations(conn, schema, dirs)
+        finally:
+            await conn.close()
+
+    pending = await patiently("the schema's migrations", missing, metrics=metrics)
+    if pending is None:
+        return await patiently("migrations", lambda: _migrated(
+            dsn, "LEANCRM_DATABASE_URL", schema, dirs, timeouts, prepare), metrics=metrics)
+    if pending:
+        raise ConfigurationError(
+            f"schema {schema} lacks the migration(s) {', '.join(pending)}, and the role of "
+            f"LEANCRM_DATABASE_URL may not apply them: run `python -m leancrm_{name} migrate` with "
+            "LEANCRM_MIGRATION_DATABASE_URL set to the schema owner's DSN first, or give the service "
+            "LEANCRM_MIGRATION_DATABASE_URL (deploy/README.md, 'PostgreSQL: roles and grants')")
+    return []
+
+
+async def migrate_only(name: str, settings: ServiceSettings, *, default_schema: str | None = None,
+                       migrations: Sequence[Path] = (),
+                       prepare: Prepare | None = None) -> tuple[str, list[str]]:
+    """``python -m leancrm_<service> migrate``: the schema (and what it was) migrated as
+    ``LEANCRM_MIGRATION_DATABASE_URL``'s role, or ``LEANCRM_DATABASE_URL``'s when that is
+    unset — no broker needed. Returns the schema and the migrations applied."""
+    variable = "LEANCRM_MIGRATION_DATABASE_URL" if settings.migration_database_url else "LEANCRM_DATABASE_URL"
+    dsn = settings.migration_database_url or require(settings.database_url, "LEANCRM_DATABASE_URL")
+    check_environment(settings)
+    schema = settings.db_schema or default_schema or name
+    applied = await patiently("migrations", lambda: _migrated(
+        dsn, variable, schema, [KIT_MIGRATIONS, *migrations], Timeouts.of(settings), prepare))
+    log.info("migrated", schema=schema, applied=applied)
+    return schema, applied

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_servicekit.auth import metrics_guard
-from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
+from leancrm_servicekit.bootstrap import Infrastructure, migrate_only, open_infrastructure
 from leancrm_servicekit.commands import CommandHandler, EventSealer, ReadModelHook
 from leancrm_servicekit.decider import Decider
 from leancrm_servicekit.eventstore import EventStore
@@ -302,8 +302,14 @@ async def _republish(spec: CommandServiceSpec, from_position: int, batch: int) -
     return queued
 
 
+async def _migrate(spec: CommandServiceSpec) -> tuple[str, list[str]]:
+    settings = load_settings(ServiceSettings)
+    configure_logging(spec.name, settings.log_level)
+    return await migrate_only(spec.name, settings, migrations=spec.migration_dirs)
+
+
 def run_service(spec: CommandServiceSpec) -> None:
-    """Entry point of ``python -m leancrm_<service> [serve|relay|republish|dlq|parked]``."""
+    """Entry point of ``python -m leancrm_<service> [serve|migrate|relay|republish|dlq|parked]``."""
     import typer
 
     app = typer.Typer(add_completion=False, help=f"The Lean CRM {spec.name} service.")
@@ -312,6 +318,15 @@ def run_service(spec: CommandServiceSpec) -> None:
     def serve() -> None:
         """Consume commands, relay the outbox, serve health/readiness/metrics (default)."""
         run_configured(_serve(spec))
+
+    @app.command()
+    def migrate() -> None:
+        """Apply the schema's migrations as its owner (LEANCRM_MIGRATION_DATABASE_URL, else
+        LEANCRM_DATABASE_URL) and exit: run it before the service, which then needs no
+        right to change its schema."""
+        schema, applied = run_configured(_migrate(spec))
+        typer.echo(f"schema {schema}: {len(applied)} migration(s) applied"
+                   + (f" ({', '.join(applied)})" if applied else ", it was up to date"))
 
     @app.command()
     def relay() -> None:

@@ -2,8 +2,12 @@
 
 Each service keeps its tables in its own schema; the pool's ``search_path`` points
 there, so SQL names tables without a schema. Migrations are ``.sql`` files applied
-in name order, each once, recorded in ``schema_migrations``, under an advisory lock
-so that several replicas starting together apply them once.
+in name order, each once, recorded in ``schema_migrations``, in one transaction that
+locks that table, so that several replicas starting together apply them once — a lock
+only the schema's own roles can take (an advisory lock on a known key could be held by
+any role, and stop the service from starting). They run as the schema's owner
+(``LEANCRM_MIGRATION_DATABASE_URL``, or ``python -m leancrm_<service> migrate``); a role
+without the right to change the schema only checks that nothing is left to apply.
 
 Encryption and the server's identity are the DSN's: ``?sslmode=verify-full&sslrootcert=
 /path/ca.pem`` (asyncpg reads libpq's parameters) reaches every connection opened here
@@ -14,12 +18,11 @@ server that refuses TLS — rather than an ``OSError`` the callers would retry f
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import ssl
-from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -156,10 +159,6 @@ async def create_pool(dsn: str, schema: str, size: int = 5,
     return pool
 
 
-def _lock_key(schema: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
-
-
 def migration_files(dirs: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for d in dirs:
@@ -167,31 +166,83 @@ def migration_files(dirs: Iterable[Path]) -> list[Path]:
     return files
 
 
-async def migrate(dsn: str, schema: str, dirs: Iterable[Path]) -> list[str]:
-    """Create ``schema`` if needed and apply the migrations not yet applied."""
+#: what the migration's connection may take: no statement timeout (a migration may be
+#: long), but a lock timeout, so that a migration waiting for a table's lock does not
+#: queue the service's own work behind it for long (it is retried instead)
+def migration_timeouts(timeouts: Timeouts) -> Timeouts:
+    return replace(timeouts, statement_s=0, command_s=max(timeouts.command_s, 3600.0))
+
+
+_MAY_CHANGE = """
+SELECT CASE WHEN EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)
+            THEN has_schema_privilege($1, 'CREATE')
+            ELSE has_database_privilege(current_database(), 'CREATE') END
+"""
+
+
+async def may_change_schema(conn: Conn, schema: str) -> bool:
+    """Whether the connected role may create objects in ``schema`` (or create it): what
+    an owner — or a superuser — may, and a service's runtime role may not."""
+    return bool(await conn.fetchval(_MAY_CHANGE, check_identifier(schema)))
+
+
+async def pending_migrations(conn: Conn, schema: str, dirs: Iterable[Path]) -> list[str]:
+    """The migrations of ``dirs`` not yet applied to ``schema`` (read only: no DDL)."""
+    files = migration_files(dirs)
+    if await conn.fetchval("SELECT to_regclass($1)", f"{check_identifier(schema)}.schema_migrations") is None:
+        return [p.name for p in files]
+    done = {r["name"] for r in await conn.fetch(f"SELECT name FROM {schema}.schema_migrations")}
+    return [p.name for p in files if p.name not in done]
+
+
+#: raced by a replica creating the same schema or table at the same moment
+_RACED = (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError, asyncpg.DuplicateTableError)
+
+
+async def _create_ledger(conn: asyncpg.Connection, schema: str) -> None:
+    """The schema (unless it exists: PostgreSQL checks the right to create schemas even
+    with IF NOT EXISTS) and its ``schema_migrations``."""
+    for attempt in range(3):
+        try:
+            if not await conn.fetchval("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)",
+                                       schema):
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.schema_migrations") is None:
+                await conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+                    " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+            return
+        except _RACED:
+            if attempt == 2:
+                raise
+
+
+#: more set-up of the schema, in the migrations' transaction (the waste projector's store)
+Prepare = Callable[[asyncpg.Connection], Awaitable[object]]
+
+
+async def migrate(dsn: str, schema: str, dirs: Iterable[Path], timeouts: Timeouts = DEFAULT_TIMEOUTS,
+                  prepare: Prepare | None = None) -> list[str]:
+    """Create ``schema`` if needed and apply the migrations not yet applied, then
+    ``prepare``, all in one transaction holding ``schema_migrations``' lock."""
     check_identifier(schema)
     check_tls_files(dsn)
-    conn = await opened(dsn, asyncpg.connect(dsn))
+    conn = await opened(dsn, asyncpg.connect(dsn, **migration_timeouts(timeouts).options(schema)))
     applied: list[str] = []
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
-        try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            await conn.execute(f"SET search_path TO {schema}")
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+        await _create_ledger(conn, schema)
+        async with conn.transaction():
+            # conflicts with itself (replicas migrating together take turns), not with reads
+            await conn.execute("LOCK TABLE schema_migrations IN SHARE ROW EXCLUSIVE MODE")
             done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
             for path in migration_files(dirs):
                 if path.name in done:
                     continue
-                async with conn.transaction():
-                    await conn.execute(path.read_text())
-                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+                await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
                 applied.append(path.name)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(schema))
+            if prepare is not None:
+                await prepare(conn)
     finally:
         await conn.close()
     return applied

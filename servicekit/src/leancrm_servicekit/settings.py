@@ -79,6 +79,14 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN (asyncpg form). Required to run a service."
     )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL DSN of the schema's owner role: migrations (and the waste "
+                    "projector's stores) are made with it, at start-up and by `migrate`, and the "
+                    "service runs as LEANCRM_DATABASE_URL. Unset: the service migrates as "
+                    "LEANCRM_DATABASE_URL when that role may, and otherwise only checks that "
+                    "nothing is left to apply.",
+    )
     db_schema: str | None = Field(
         default=None,
         description="PostgreSQL schema holding the service's tables; defaults to the service name.",

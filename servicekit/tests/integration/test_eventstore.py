@@ -6,12 +6,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from leancrm_devstack.testing import Infra
-from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate
+from leancrm_servicekit.db import KIT_MIGRATIONS, create_pool, migrate, pending_migrations
 from leancrm_servicekit.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -134,3 +135,28 @@ async def test_migrations_refuse_odd_schema_names(infra: Infra) -> None:
         await migrate(infra.dsn, "x; drop table y", [KIT_MIGRATIONS])
     conn = await asyncpg.connect(infra.dsn)
     await conn.close()
+
+
+async def test_replicas_migrating_a_new_schema_together_apply_each_migration_once(
+    infra: Infra, schema_name: str, tmp_path: Path
+) -> None:
+    """Several replicas starting at once on an empty database: they race to create the
+    schema and its ledger, then take turns under the ledger's lock; each migration is
+    applied once, by one of them — and a migration that fails leaves none of the batch."""
+    (tmp_path / "0001_counter.sql").write_text(
+        "CREATE TABLE runs (n int); INSERT INTO runs VALUES (1);")
+    results = await asyncio.gather(*(migrate(infra.dsn, schema_name, [KIT_MIGRATIONS, tmp_path])
+                                     for _ in range(4)))
+    assert sorted(len(r) for r in results) == [0, 0, 0, 4]
+    conn = await asyncpg.connect(infra.dsn)
+    try:
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema_name}.runs") == 1
+        (tmp_path / "0002_broken.sql").write_text("INSERT INTO runs VALUES (2); SELECT 1/0;")
+        (tmp_path / "0003_fine.sql").write_text("INSERT INTO runs VALUES (3);")
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await migrate(infra.dsn, schema_name, [KIT_MIGRATIONS, tmp_path])
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema_name}.runs") == 1
+        assert await pending_migrations(conn, schema_name, [KIT_MIGRATIONS, tmp_path]) == [
+            "0002_broken.sql", "0003_fine.sql"]
+    finally:
+        await conn.close()

@@ -1,4 +1,4 @@
-"""`python -m leancrm_waste [serve|rebuild|huddle|token|dlq|parked]`."""
+"""`python -m leancrm_waste [serve|migrate|rebuild|huddle|token|dlq|parked]`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,27 @@ def serve() -> None:
         await service.stop()
 
     run_configured(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the schema's migrations and make or update the read model's store and views,
+    as the schema's owner (LEANCRM_MIGRATION_DATABASE_URL, else LEANCRM_DATABASE_URL), and
+    exit: run it before the service, which then needs no right to change its schema."""
+    from leancrm_servicekit.bootstrap import migrate_only
+    from leancrm_waste.service import DEFAULT_SCHEMA, NAME, prepare_schema
+
+    async def main() -> tuple[str, list[str]]:
+        settings = load_settings(WasteSettings)
+        configure_logging(NAME, settings.log_level)
+        schema = settings.db_schema or DEFAULT_SCHEMA
+        return await migrate_only(NAME, settings, default_schema=schema,
+                                  prepare=lambda conn: prepare_schema(conn, schema, settings))
+
+    schema, applied = run_configured(main())
+    typer.echo(f"schema {schema}: {len(applied)} migration(s) applied"
+               + (f" ({', '.join(applied)})" if applied else ", it was up to date")
+               + "; the read model's store and views are up to date")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from leancrm_servicekit.metrics import ServiceMetrics
 from leancrm_servicekit.outbox import Outbox
 from leancrm_servicekit.projection import CheckpointedConsumer
 from leancrm_servicekit.relay import OutboxRelay, parked_warning, relay_problem
+from leancrm_servicekit.settings import ConfigurationError
 from leancrm_waste.alerting import queries as alert_queries
 from leancrm_waste.alerting.evaluator import AlertEvaluator, describe
 from leancrm_waste.domain.alerts import AlertConfig, parse_alert_thresholds
@@ -31,6 +32,16 @@ from leancrm_waste.settings import WasteSettings
 log = get_logger(component="waste")
 NAME = "waste"
 DEFAULT_PORT = 8104
+DEFAULT_SCHEMA = "waste_service"
+
+
+async def prepare_schema(conn: asyncpg.Connection, schema: str, settings: WasteSettings) -> str:
+    """What migrating the waste service adds to the kit's migrations, in their transaction
+    (which replicas starting together take in turn), as the schema's owner: the active
+    store with its views (``stores.prepare``) and the alerts' table. The active store."""
+    store = await stores.prepare(conn, schema, settings.target_occupancy, settings.thresholds)
+    await alert_queries.ensure_active_table(conn, schema)
+    return store
 
 
 class WasteService:
@@ -40,7 +51,7 @@ class WasteService:
 
     def __init__(self, settings: WasteSettings | None = None) -> None:
         self.settings = settings or WasteSettings()
-        self.schema = self.settings.db_schema or "waste_service"
+        self.schema = self.settings.db_schema or DEFAULT_SCHEMA
         self.metrics = ServiceMetrics(NAME)
         self.infra: Infrastructure | None = None
         self.stop_event = asyncio.Event()
@@ -66,33 +77,26 @@ class WasteService:
         return self.settings.consumer_group or "leancrm-waste"
 
     async def prepare(self) -> str:
-        """Migrate, create the first store and the views if needed; the active store."""
-        self.infra = await open_infrastructure(NAME, self.settings, default_schema=self.schema,
-                                               metrics=self.metrics)
+        """Migrate (as the schema's owner: the kit's tables, then :func:`prepare_schema`),
+        open the pool; the active store."""
+        self.infra = await open_infrastructure(
+            NAME, self.settings, default_schema=self.schema, metrics=self.metrics,
+            prepare=lambda conn: prepare_schema(conn, self.schema, self.settings))
         self.pool, self.outbox = self.infra.pool, self.infra.outbox
-        store = await patiently("the read model's store", self._prepare_store, metrics=self.metrics)
-        return store
+        return await patiently("the read model's store", self._active_store, metrics=self.metrics)
 
-    async def _prepare_store(self) -> str:
-        """The active store, made (with the views) when there is none, in one transaction
-        that replicas starting together take in turn: it locks a row of the service's
-        own schema, which only the service's role can (an advisory lock on a known key
-        could be held by any role, and stop the projector from starting)."""
+    async def _active_store(self) -> str:
+        """The store the migrations made; its settings from this service's."""
         assert self.pool is not None
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT FROM positions FOR UPDATE")  # the kit's singleton row
+        async with self.pool.acquire() as conn:
             store = await stores.active_store(conn, self.schema)
             if store is None:
-                store = stores.initial_store_name(self.schema)
-                await stores.create_store(conn, store, self.settings.target_occupancy,
-                                          self.settings.thresholds)
-                await stores.switch_to(conn, self.schema, store)
-            else:
-                await stores.create_store(conn, store, self.settings.target_occupancy,
-                                          self.settings.thresholds)
-                await stores.install_views(conn, store)
-            # the alerts' table, here where replicas starting together take turns
-            await alert_queries.ensure_active_table(conn, self.schema)
+                raise ConfigurationError(
+                    f"schema {self.schema} has no read-model store yet, and the role of "
+                    "LEANCRM_DATABASE_URL may not make one: run `python -m leancrm_waste migrate` "
+                    "with LEANCRM_MIGRATION_DATABASE_URL set to the schema owner's DSN first")
+            await stores.write_settings(conn, store, self.settings.target_occupancy,
+                                        self.settings.thresholds)
         return store
 
     async def start(self, *, http: bool = True) -> None:

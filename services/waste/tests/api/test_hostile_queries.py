@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from leancrm_devstack.testing import Infra
-from leancrm_waste.read import catalogue, params, views
+from leancrm_waste.read import catalogue, daily, params, views
 from leancrm_waste.read.api import api_routes
 from leancrm_waste.read.catalogue import VIEWS
 from leancrm_waste.read.querystring import parse_query_string, shown_name
@@ -174,18 +174,18 @@ def test_day_and_instant_parsers_and_the_huddle_window_stay_in_range() -> None:
     assert views.first_day_from(datetime(2199, 12, 31, 12, tzinfo=UTC)) == date(2200, 1, 1)
 
 
-async def test_huddle_figures_refuse_a_day_out_of_range_instead_of_overflowing(client: Client) -> None:
+async def test_daily_figures_refuse_a_day_out_of_range_instead_of_overflowing(client: Client) -> None:
     conn = await asyncpg.connect(client.dsn)
     try:
         for day in (date(9999, 12, 31), date(1, 1, 1), date(2200, 1, 1)):
             with pytest.raises(ValueError, match="up to, not including"):
-                await views.huddle_figures(conn, day)
-        with pytest.raises(ValueError, match="baseline"):
-            await views.huddle_figures(conn, date(2026, 6, 15), 10**9)
-        first = await views.huddle_figures(conn, date(1970, 1, 1))
-        assert first["first"] == date(1969, 12, 25)
-        last = await views.huddle_figures(conn, date(2199, 12, 31))
-        assert last["day"] == date(2199, 12, 31)
+                await daily.daily_figures(conn, date(2026, 6, 15), day)
+            with pytest.raises(ValueError, match="up to, not including"):
+                await daily.daily_figures(conn, day, date(2026, 6, 15))
+        with pytest.raises(ValueError, match="at most"):
+            await daily.daily_figures(conn, date(1970, 1, 1), date(2199, 12, 31))
+        assert await daily.daily_figures(conn, date(1970, 1, 1), date(1970, 1, 1)) == {}
+        assert await daily.daily_figures(conn, date(2199, 12, 31), date(2199, 12, 31)) == {}
     finally:
         await conn.close()
 

@@ -213,3 +213,75 @@ async def test_a_refused_token_is_asked_for_again_and_a_missing_scope_is_named(d
                                        "service knows (unknown or revoked)")
     assert token_form_shown(dom)
     assert all(s == "false" for s, _ in chart_states(dom).values())
+
+
+SIGNAL_RATES = ("fcr_rate", "failure_demand_rate", "flow_efficiency", "abandonment_rate", "occupancy",
+                "waiting_per_contact_s", "service_level")
+#: days the signals' test projects: enough for limits (6 baseline days at least)
+SIGNAL_DAYS = 8
+
+
+def signal_states(dom: str) -> dict[str, dict[str, str]]:
+    """Per <figure data-signal=rate>: its data- attributes, and how many limit and centre
+    lines and signal points its SVG holds."""
+    out = {}
+    for m in re.finditer(r'<figure\b([^>]*data-signal="([^"]+)"[^>]*)>(.*?)</figure>', dom, re.S):
+        attrs = dict(re.findall(r'(data-[\w-]+)="([^"]*)"', m.group(1)))
+        body = m.group(3)
+        attrs["limit_lines"] = str(len(re.findall(r'<line[^>]*class="limit ', body)))
+        attrs["centre_lines"] = str(len(re.findall(r'<line[^>]*class="centre"', body)))
+        attrs["signal_points"] = str(len(re.findall(r'<circle[^>]*class="point signal', body)))
+        attrs["unfinished_points"] = str(len(re.findall(r'<circle[^>]*class="point[^"]* unfinished"', body)))
+        out[m.group(2)] = attrs
+    return out
+
+
+@pytest.fixture
+async def signals_url(infra: Infra) -> AsyncIterator[str]:
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium "
+                    "(apt-get update && apt-get install -y chromium) to run the browser test")
+    store = f"browser_signals_{uuid.uuid4().hex[:10]}"
+    await project_simulated_days(infra.dsn, store, SIGNAL_DAYS)
+    pool = await asyncpg.create_pool(infra.dsn, min_size=1, max_size=4)
+    server = HttpServer(api_routes(Service(pool), guard=GUARD), "127.0.0.1", 0)
+    await server.start()
+    try:
+        end = START + timedelta(days=SIGNAL_DAYS)
+        # a small simulated population: a day with 5 contacts has a value on the charts
+        yield (f"http://127.0.0.1:{server.port}/dashboard?from={START.isoformat()}&to={end.isoformat()}"
+               "&min_contacts=5")
+    finally:
+        await server.stop()
+        await pool.close()
+
+
+async def test_the_signal_charts_are_drawn_with_their_limits(signals_url: str) -> None:
+    states: dict[str, dict[str, str]] = {}
+    dom = ""
+
+    async def drawn() -> bool:
+        nonlocal states, dom
+        dom = await chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
+                             f"{signals_url}#token={VIEWER}")
+        states = signal_states(dom)
+        return set(states) == set(SIGNAL_RATES) and all(
+            s.get("data-drawn") == "true" for r, s in states.items())
+
+    await wait_until(drawn, timeout_s=180, interval_s=1, what="every signal chart drawn")
+    for rate, s in states.items():
+        assert int(s["data-points"]) >= 6, (rate, s)
+        assert s["data-limits"] == "true", (rate, s)
+        assert (s["limit_lines"], s["centre_lines"]) == ("2", "1"), (rate, s)
+        assert s["signal_points"] == s["data-signals"], (rate, s)
+    assert "Signals, not noise" in dom
+    # the last simulated day's emails are still queued: its points are marked not finished
+    assert all(s["unfinished_points"] != "0" for s in states.values()), states
+    assert "day not finished" in dom
+    banner = re.search(r'<p id="unfinished"[^>]*data-open="(\d+)"[^>]*>(.*?)</p>', dom, re.S)
+    assert banner and int(banner.group(1)) > 0, dom[:3000]
+    assert html.unescape(banner.group(2)).startswith(f"Not finished: {banner.group(1)} contact")
+    keep = os.environ.get("LEANCRM_SIGNALS_SCREENSHOT")
+    if keep:
+        await chromium(f"--screenshot={keep}", "--virtual-time-budget=10000", "--window-size=1400,3600",
+                       f"{signals_url}#token={VIEWER}")

@@ -472,3 +472,24 @@ def test_queued_while_an_agent_is_assigned_then_transferred_counts_both_episodes
     assert (f.queue_wait_s, f.handle_s) == (240.0 + 120.0, 240.0 + 60.0)
     assert [(r.subtype, r.quantity) for r in interaction_wastes(f) if r.waste_type == "waiting"] == [
         ("queue", 240.0), ("queue", 120.0)]
+
+
+def test_waiting_since_is_the_start_of_the_episodes_still_open() -> None:
+    """Contacts still waiting (waste.open_interactions): queued since the earliest open
+    queue episode, on hold since the open hold episode; nothing once closed or ended."""
+    from leancrm_waste.domain.interaction import waiting_since
+
+    s = Stream()
+    s.started(t(9, 0))
+    s.add("queued", t(9, 1), queue="billing")
+    assert waiting_since(summarise_interaction(s.events)) == (t(9, 1), None)
+    s.assign(t(9, 5), "a1", "care")
+    assert waiting_since(summarise_interaction(s.events)) == (None, None)
+    s.add("hold_started", t(9, 6))
+    assert waiting_since(summarise_interaction(s.events)) == (None, t(9, 6))
+    s.add("hold_ended", t(9, 8))
+    s.transfer(t(9, 9), "phone", "phone", "a1")                   # re-queues
+    f = summarise_interaction(s.events)
+    assert waiting_since(f) == (t(9, 9), None) and f.queue_wait_s == 240 and f.hold_s == 120
+    s.add("ended", t(9, 20))                                      # closes every episode
+    assert waiting_since(summarise_interaction(s.events)) == (None, None)

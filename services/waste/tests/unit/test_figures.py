@@ -187,3 +187,17 @@ def test_busy_time_split_across_hours_under_the_assigned_team() -> None:
     _, _, busy = interaction(IID, events)
     assert [(b.bucket_start, b.team, b.busy_s) for b in busy] == [
         (at(9, 0), "tech", 600.0), (at(10, 0), "tech", 1200.0)]
+
+
+def test_the_row_says_since_when_an_open_interaction_waits() -> None:
+    """waste.open_interactions: queued_since / on_hold_since of the episodes still open."""
+    queued = [started(at(9, 0)), ev("queued", at(9, 1), queue="billing")]
+    row, ledger, _ = interaction(IID, queued)
+    assert (row.queued_since, row.on_hold_since) == (at(9, 1), None)
+    assert not [w for w in ledger if w.waste_type == "waiting"]  # nothing counted until it ends
+    held = [*queued, ev("agent_assigned", at(9, 3), agent_id="a1", team="care"),
+            ev("hold_started", at(9, 4))]
+    row, _, _ = interaction(IID, held)
+    assert (row.queued_since, row.on_hold_since) == (None, at(9, 4))
+    row, _, _ = interaction(IID, [*held, ev("ended", at(9, 9))])
+    assert (row.queued_since, row.on_hold_since) == (None, None)

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from leancrm_devstack.embedded import die_with_parent, free_port
+from leancrm_devstack.local_database import owner_role
 from leancrm_servicekit.auth import WASTE_READ, new_token, token_sha256
 from leancrm_servicekit.crypto import generate_kek
 
@@ -75,7 +76,10 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
     specs: list[ProcessSpec] = []
     kek = personal_data_kek()
     for service in COMMAND_SERVICES:
-        env = {**base, "LEANCRM_DATABASE_URL": roles[service], **(kek if service == "customers" else {})}
+        # migrations as the schema's owner, the service as its own role (rows only)
+        env = {**base, "LEANCRM_DATABASE_URL": roles[service],
+               "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role(service)],
+               **(kek if service == "customers" else {})}
         port = free_port()
         specs.append(ProcessSpec(
             f"{service}-consumer", CONSUMER, service,
@@ -88,7 +92,8 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         port = free_port()
         specs.append(ProcessSpec(
             f"waste-{n}", PROJECTOR, "waste", (sys.executable, "-m", "leancrm_waste", "serve"),
-            {**base, **kek, "LEANCRM_DATABASE_URL": roles["waste"], "LEANCRM_HTTP_PORT": str(port),
+            {**base, **kek, "LEANCRM_DATABASE_URL": roles["waste"],
+             "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role("waste")], "LEANCRM_HTTP_PORT": str(port),
              "LEANCRM_API_TOKENS": json.dumps([{"name": "chaos-harness", "scopes": [WASTE_READ],
                                                 "sha256": token_sha256(OPERATIONS_TOKEN)}])}, port))
     return specs

@@ -41,6 +41,7 @@ from leancrm_devstack.local_database import (
     DatabaseSetupError,
     apply_init_sql,
     dsn_with,
+    owner_role,
     psql_binary,
 )
 from leancrm_servicekit.auth import PERSONAL_READ, WASTE_READ, new_token, token_sha256
@@ -280,6 +281,7 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
                          "scripts/run still running? Stop it first.")
     stack: EmbeddedStack | None = None
     service_dsn: dict[str, str] = {}
+    migration_dsn: dict[str, str] = {}
     ops_env = env
     if not (env.get("LEANCRM_KAFKA_BOOTSTRAP") and env.get("LEANCRM_DATABASE_URL")):
         stack_dir = workdir / "stack"
@@ -298,6 +300,8 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
             raise SystemExit(f"cannot set up the database: {exc}") from None
         env["LEANCRM_DATABASE_URL"] = dsn_with(stack.postgres.dsn, database=DATABASE)
         service_dsn = {s.name: roles[s.name] for s in services if s.name in roles}
+        # each migrates as its schema's owner, then runs as its own role (rows only)
+        migration_dsn = {s.name: roles[owner_role(s.name)] for s in services if s.name in roles}
         for s in services:
             if s.name not in roles:
                 console.print(f"  [yellow]![/] no role {s.name!r} in deploy/postgres/leancrm-init.sql: "
@@ -305,8 +309,8 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
         ops_env = {**env, "LEANCRM_DATABASE_URL": roles[OPS_ROLE]}
         ops_psql = "psql" if shutil.which("psql") else (psql_binary() or "psql")
         console.print(f"  PostgreSQL: {env['LEANCRM_DATABASE_URL']}\n"
-                      f"              database {DATABASE}, each service as its own role "
-                      "(deploy/postgres/leancrm-init.sql)\n"
+                      f"              database {DATABASE}, each service as its own role, its "
+                      "migrations as its schema's owner (deploy/postgres/leancrm-init.sql)\n"
                       f"  Operations: {ops_psql} '{roles[OPS_ROLE]}'  (the views of schema waste, "
                       "read only)\n"
                       f"  Broker:     {stack.broker.bootstrap}")
@@ -320,7 +324,8 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
         token = new_token()  # for this run only: the waste service is given its hash
         waste_env = run_token_environment(token, env)
         kek_env = personal_data_kek_environment(workdir, env)
-        procs = [start_service(s, {**env, **({"LEANCRM_DATABASE_URL": service_dsn[s.name]}
+        procs = [start_service(s, {**env, **({"LEANCRM_DATABASE_URL": service_dsn[s.name],
+                                              "LEANCRM_MIGRATION_DATABASE_URL": migration_dsn[s.name]}
                                              if s.name in service_dsn else {}),
                                    **(waste_env if s.name == "waste" else {}),
                                    **(kek_env if s.name in PERSONAL_DATA_SERVICES else {})}, logs)

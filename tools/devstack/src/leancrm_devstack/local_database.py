@@ -3,8 +3,10 @@
 `scripts/run` applies `deploy/postgres/leancrm-init.sql` — the very script a production
 database is set up with — to the embedded PostgreSQL, so that on a laptop too each
 service connects as its own role owning only its schema, and operations read the
-waste views as `leancrm_ops`. The embedded server trusts local connections, so the
-roles need no password.
+waste views as `leancrm_ops`, and migrations run as each schema's owner role
+(`<service>_owner`) while the service runs as its own role, which may only read and
+write its rows. The embedded server trusts local connections, so the roles need no
+password.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 DATABASE = "leancrm"
 OPS_ROLE = "leancrm_ops"
 SERVICE_ROLES = ("customers", "interactions", "feedback", "waste")
+
+
+def owner_role(service: str) -> str:
+    """The role owning ``service``'s schema, which runs its migrations."""
+    return f"{service}_owner"
+
+
 #: production's set-up script, as a path inside a checkout of the repository
 INIT_SQL_IN_CHECKOUT = Path("deploy") / "postgres" / "leancrm-init.sql"
 INIT_SQL_VARIABLE = "LEANCRM_INIT_SQL"
@@ -106,8 +115,8 @@ def init_sql_path(start: Path | None = None) -> Path:
 def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str = DATABASE,
                    timeout_s: float = 60.0) -> dict[str, str]:
     """Run ``init_sql`` (by default :func:`init_sql_path`) with psql as the superuser of
-    ``admin_dsn`` (idempotent) and return the DSN of each role: the four services and
-    ``leancrm_ops``."""
+    ``admin_dsn`` (idempotent) and return the DSN of each role: the four services, their
+    owners (``customers_owner``, ...: :func:`owner_role`) and ``leancrm_ops``."""
     init_sql = init_sql or init_sql_path()
     if not init_sql.exists():
         raise DatabaseSetupError(f"{init_sql} is missing: run from a checkout of the repository")
@@ -130,4 +139,4 @@ def apply_init_sql(admin_dsn: str, init_sql: Path | None = None, database: str =
         raise DatabaseSetupError(f"{init_sql.name} failed (psql exit {done.returncode}): "
                                  f"{done.stderr.strip()[-2000:]}")
     return {role: dsn_with(admin_dsn, user=role, database=database)
-            for role in (*SERVICE_ROLES, OPS_ROLE)}
+            for role in (*SERVICE_ROLES, *map(owner_role, SERVICE_ROLES), OPS_ROLE)}

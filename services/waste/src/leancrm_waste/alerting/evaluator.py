@@ -108,7 +108,10 @@ class AlertEvaluator:
     async def prepare(self) -> None:
         """The gauges from the active alerts (the table is made with the store, at start)."""
         async with self.pool.acquire() as conn:
-            await queries.ensure_active_table(conn, self.schema)  # made already: a no-op
+            # made with the store by the migration step, as the schema's owner: the service's
+            # own role may not run even CREATE TABLE IF NOT EXISTS
+            if await conn.fetchval("SELECT to_regclass($1)", f"{self.schema}.{queries.ACTIVE_TABLE}") is None:
+                await queries.ensure_active_table(conn, self.schema)
             self.metrics.show(await queries.active(conn, self.schema))
 
     async def run(self, stop: asyncio.Event) -> None:

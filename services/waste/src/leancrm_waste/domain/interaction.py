@@ -342,3 +342,16 @@ def summarise_ordered(evs: Sequence[Event], interaction_id: str | None = None) -
         identification_events=idents,
         transfer_events=tuple(transfers),
     )
+
+
+def waiting_since(f: InteractionFigures) -> tuple[datetime | None, datetime | None]:
+    """(queued since, on hold since) of an interaction that has not ended: the start of
+    its earliest open queue episode and of its earliest open hold episode (None when it
+    has none, and always None once it has ended). What a contact still waiting has
+    accrued so far is *now* minus these; its closed episodes are in queue_wait_s and
+    hold_s (and the ledger) already, so nothing is counted twice."""
+    if f.ended_at is not None:
+        return None, None
+    queued = [q.start for q in f.queue_episodes if q.end is None]
+    held = [h.start for h in f.hold_episodes if h.end is None]
+    return (min(queued) if queued else None), (min(held) if held else None)

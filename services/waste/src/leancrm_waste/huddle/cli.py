@@ -1,6 +1,7 @@
-"""``python -m leancrm_waste huddle [--day YYYY-MM-DD] [--format text|markdown|json]``:
-the daily huddle report of one UTC day (default: yesterday), read from the public views
-through ``LEANCRM_DATABASE_URL`` (asyncpg)."""
+"""``python -m leancrm_waste huddle [--day YYYY-MM-DD] [--channel C] [--team T]
+[--format text|markdown|json]``: the daily huddle report of one UTC day (default:
+yesterday), of the channels and agent teams chosen, read from the public views through
+``LEANCRM_DATABASE_URL`` (asyncpg)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,25 @@ import typer
 from rich.console import Console
 
 from leancrm_waste.huddle.render import render_json, render_markdown, render_text
-from leancrm_waste.huddle.report import BASELINE_DAYS, build_report
+from leancrm_waste.huddle.report import (
+    COMPARE_WEEKS,
+    LOOKBACK_WEEKS,
+    MIN_CONTACTS,
+    MIN_REASON_CONTACTS,
+    build_report,
+)
+from leancrm_waste.read.catalogue import CHANNELS
 from leancrm_waste.read.costs import cost_table, parse_costs
-from leancrm_waste.read.params import parse_day
-from leancrm_waste.read.views import huddle_figures
+from leancrm_waste.read.daily import (
+    ALL,
+    MAX_DAYS,
+    DailyScope,
+    daily_figures,
+    known_teams,
+    open_now,
+    reasons_by_day,
+)
+from leancrm_waste.read.params import TIME_MIN, parse_day
 from leancrm_waste.settings import CostSettings
 
 
@@ -31,14 +47,67 @@ class Format(StrEnum):
     json = "json"
 
 
-async def load(dsn: str, day: date) -> dict[str, Any]:
-    """The figures of ``day`` and its baseline week, read on one connection."""
+class UnknownTeam(ValueError):
+    """A ``--team`` the read model does not know."""
+
+
+#: days of history read before the day (the signals' charts reach back this far)
+HISTORY_DAYS = 365
+
+
+def window(day: date, baseline: tuple[date, date] | None = None) -> tuple[date, date]:
+    """The first and last day the report reads: a year before ``day`` (or from the
+    stated baseline, when it starts earlier) to ``day``; never before the read model's
+    first day."""
+    first = max(day - timedelta(days=HISTORY_DAYS), TIME_MIN.date())
+    if baseline is not None:
+        first = min(first, baseline[0])
+    return first, max(day, baseline[1]) if baseline is not None else day
+
+
+async def read_figures(conn: asyncpg.Connection, day: date, scope: DailyScope = ALL,
+                       baseline: tuple[date, date] | None = None) -> dict[str, Any]:
+    """Everything the report needs, in one snapshot of the read model."""
+    first, last = window(day, baseline)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        days = await daily_figures(conn, first, last, scope)
+        reason_days = [day] + [day - timedelta(weeks=k) for k in range(1, LOOKBACK_WEEKS + 1)]
+        if baseline is not None:
+            reason_days += [d for d in days if baseline[0] <= d <= baseline[1]]
+        reasons = await reasons_by_day(conn, reason_days, scope)
+        now = await open_now(conn, scope)
+    return {"day": day, "days": days, "reasons": reasons, "open_now": now, "scope": scope}
+
+
+async def load(dsn: str, day: date, scope: DailyScope = ALL,
+               baseline: tuple[date, date] | None = None) -> dict[str, Any]:
+    """The figures of ``day`` and its history, read on one connection; a team the read
+    model does not know is an :class:`UnknownTeam` naming the known ones."""
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         await conn.execute("SET statement_timeout = '120s'")
-        return await huddle_figures(conn, day, BASELINE_DAYS)
+        if scope.teams:
+            known = await known_teams(conn)
+            unknown = [t for t in scope.teams if t not in known]
+            if unknown:
+                raise UnknownTeam(f"unknown team {', '.join(unknown)} (known: "
+                                 f"{', '.join(known) or 'none yet'})")
+        return await read_figures(conn, day, scope, baseline)
     finally:
         await conn.close()
+
+
+def parse_baseline(text: str) -> tuple[date, date]:
+    """``FROM:TO`` (days YYYY-MM-DD, inclusive) → (from, to)."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ValueError("--baseline must be FROM:TO, two days YYYY-MM-DD, e.g. 2026-11-02:2026-11-22")
+    first, last = parse_day(parts[0]), parse_day(parts[1])
+    if last < first:
+        raise ValueError(f"--baseline ends ({last}) before it starts ({first})")
+    if (last - first).days > 2 * HISTORY_DAYS:
+        raise ValueError(f"--baseline spans at most {2 * HISTORY_DAYS} days")
+    return first, last
 
 
 def yesterday(now: datetime | None = None) -> date:
@@ -68,14 +137,43 @@ def huddle(
     target_occupancy: Annotated[float, typer.Option(
         "--target-occupancy", min=0.01, max=1.0, envvar="LEANCRM_TARGET_OCCUPANCY",
         help="Occupancy target (better = closer to it)")] = 0.85,
+    channel: Annotated[list[str] | None, typer.Option(
+        "--channel", help=f"Only these channels (repeatable): {', '.join(CHANNELS)}")] = None,
+    team: Annotated[list[str] | None, typer.Option(
+        "--team", help="Only these agent teams (repeatable)")] = None,
+    min_contacts: Annotated[int, typer.Option(
+        "--min-contacts", min=1, help="A day (and a baseline day) with fewer contacts is not judged")
+    ] = MIN_CONTACTS,
+    min_reason_contacts: Annotated[int, typer.Option(
+        "--min-reason-contacts", min=1, help="Reasons with fewer contacts that day are not ranked")
+    ] = MIN_REASON_CONTACTS,
+    weeks: Annotated[int, typer.Option(
+        "--weeks", min=1, max=LOOKBACK_WEEKS, help="Same weekdays in the comparison baseline")
+    ] = COMPARE_WEEKS,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="A stated baseline FROM:TO (days, inclusive) instead of the same "
+                           "weekdays; also the baseline of the signals' limits")] = None,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", envvar="LEANCRM_DATABASE_URL", show_default=False,
         help="PostgreSQL DSN (default: LEANCRM_DATABASE_URL)")] = None,
 ) -> None:
-    """The daily huddle report: each waste and key rate of a day against the previous seven
-    days' average, the top three wastes by cost in seconds and the worst reasons by
-    failure demand."""
+    """The daily huddle report: each waste per contact and each key rate of a day against
+    the same weekday of recent weeks, signals of the key rates, what is still open, the
+    top three wastes by cost in seconds and the worst reasons by failure demand."""
     the_day = _day(day) or yesterday()
+    unknown = [c for c in channel or [] if c not in CHANNELS]
+    if unknown:
+        raise typer.BadParameter(f"unknown channel {', '.join(unknown)} (known: {', '.join(CHANNELS)})",
+                                 param_hint="--channel")
+    try:
+        stated = parse_baseline(baseline) if baseline else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--baseline") from None
+    first, last = window(the_day, stated)
+    if (last - first).days + 1 > MAX_DAYS:
+        raise typer.BadParameter(f"the report would read {first} to {last}: keep the baseline within "
+                                 f"{MAX_DAYS - HISTORY_DAYS - 1} days of --day", param_hint="--baseline")
+    scope = DailyScope(tuple(dict.fromkeys(channel or [])), tuple(dict.fromkeys(team or [])))
     try:
         costs = cost_table(CostSettings().waste_cost_seconds, parse_costs(",".join(cost or [])))
     except ValueError as exc:
@@ -85,11 +183,15 @@ def huddle(
                    "(or pass --database-url).", err=True)
         raise typer.Exit(2)
     try:
-        figures = asyncio.run(load(database_url, the_day))
+        figures = asyncio.run(load(database_url, the_day, scope, stated))
+    except UnknownTeam as exc:
+        typer.echo(f"Invalid value for '--team': {exc}", err=True)
+        raise typer.Exit(2) from None
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         typer.echo(f"cannot read the waste read model: {exc}", err=True)
         raise typer.Exit(1) from None
-    report = build_report(figures, costs, target_occupancy, top_reasons)
+    report = build_report(figures, costs, target_occupancy, top_reasons, min_contacts=min_contacts,
+                          min_reason_contacts=min_reason_contacts, weeks=weeks, baseline=stated)
     if format is Format.json:
         sys.stdout.write(render_json(report) + "\n")
     elif format is Format.markdown:

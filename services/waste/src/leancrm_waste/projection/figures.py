@@ -22,7 +22,7 @@ from leancrm_waste.domain.capacity import (
     staffed_from,
 )
 from leancrm_waste.domain.events import Event
-from leancrm_waste.domain.interaction import summarise_interaction
+from leancrm_waste.domain.interaction import summarise_interaction, waiting_since
 from leancrm_waste.domain.wastes import interaction_wastes
 from leancrm_waste.projection.rows import (
     AgentPeriodRow,
@@ -56,6 +56,7 @@ def interaction(interaction_id: UUID, events: Sequence[RawEvent]
         value_added_s=f.value_added_s, lead_time_s=f.lead_time_s, reached_agent=f.reached_agent,
         team=f.last_team,
     )
+    row.queued_since, row.on_hold_since = waiting_since(f)
     ledger = [
         LedgerRow(row_key=w.key, interaction_id=interaction_id, waste_type=w.waste_type,
                   subtype=w.subtype, occurred_at=w.occurred_at, customer_id=_id(w.customer_id),

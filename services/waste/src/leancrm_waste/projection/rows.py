@@ -43,6 +43,8 @@ class InteractionRow:
     lead_time_s: float | None
     reached_agent: bool
     team: str | None
+    queued_since: datetime | None = None
+    on_hold_since: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -41,11 +41,19 @@ def _sql(name: str, store: str) -> str:
 
 async def create_store(conn: Conn, store: str, target_occupancy: float,
                        thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
-    """Make ``store`` if missing and write the settings its views read: the target
-    occupancy and the service-level thresholds (replacing what an earlier start wrote)."""
+    """Make ``store`` if missing (as the owner: DDL) and write the settings its views
+    read (:func:`write_settings`)."""
     await conn.execute(_sql("store.sql", store))
+    await write_settings(conn, store, target_occupancy, thresholds)
+
+
+async def write_settings(conn: Conn, store: str, target_occupancy: float,
+                         thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> None:
+    """The settings ``store``'s views read — the target occupancy and the service-level
+    thresholds, replacing what an earlier start wrote: rows the service's runtime role
+    may write, at each start."""
     await conn.execute(
-        f"INSERT INTO {store}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
+        f"INSERT INTO {check_identifier(store)}.settings (singleton, target_occupancy) VALUES (TRUE, $1) "
         "ON CONFLICT (singleton) DO UPDATE SET target_occupancy = excluded.target_occupancy",
         target_occupancy,
     )
@@ -92,20 +100,46 @@ SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'leancrm_ops')
 """
 
 
-async def active_store(conn: Conn, service_schema: str) -> str | None:
+async def ensure_active_table(conn: Conn, service_schema: str) -> None:
+    """The table naming the active store (DDL: the owner's, at migration)."""
     s = check_identifier(service_schema)
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {s}.{ACTIVE_TABLE} ("
         " singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton), store TEXT NOT NULL,"
         " switched_at TIMESTAMPTZ NOT NULL DEFAULT now())"
     )
+
+
+async def active_store(conn: Conn, service_schema: str) -> str | None:
+    """The store the views read, or None before the first migration made one."""
+    s = check_identifier(service_schema)
+    if await conn.fetchval("SELECT to_regclass($1)", f"{s}.{ACTIVE_TABLE}") is None:
+        return None
     value = await conn.fetchval(f"SELECT store FROM {s}.{ACTIVE_TABLE}")
     return str(value) if value is not None else None
+
+
+async def prepare(conn: Conn, service_schema: str, target_occupancy: float,
+                  thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS) -> str:
+    """What migrating the waste service adds to its schema's migrations (as the schema's
+    owner, in their transaction): the active store — made with the views when there is
+    none, brought up to date (its tables and the views) when there is. Returns it."""
+    await ensure_active_table(conn, service_schema)
+    store = await active_store(conn, service_schema)
+    if store is None:
+        store = initial_store_name(service_schema)
+        await create_store(conn, store, target_occupancy, thresholds)
+        await switch_to(conn, service_schema, store)
+    else:
+        await create_store(conn, store, target_occupancy, thresholds)
+        await install_views(conn, store)
+    return store
 
 
 async def switch_to(conn: Conn, service_schema: str, store: str) -> None:
     """Point every view and the projector at ``store``, atomically."""
     s = check_identifier(service_schema)
+    await ensure_active_table(conn, s)
     async with conn.transaction():
         await conn.execute("LOCK TABLE " + f"{s}.{ACTIVE_TABLE}" + " IN EXCLUSIVE MODE")
         await install_views(conn, store)

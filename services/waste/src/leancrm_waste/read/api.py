@@ -56,6 +56,7 @@ from leancrm_waste.read.querystring import (
     check_no_params,
     parse_query_string,
 )
+from leancrm_waste.read.signals import signals_handler, signals_openapi, unfinished_in
 from leancrm_waste.read.views import fetch_view, set_statement_timeout, summary_figures
 from leancrm_waste.settings import CostSettings
 
@@ -221,10 +222,12 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
 
         async def read(conn: Conn) -> dict[str, Any]:
             f = await summary_figures(conn, scope, limits.statement_timeout_s)
-            return shaping.summary(
+            body = shaping.summary(
                 generated_at=f.generated_at, filters=scope.as_json(), days=days_of(scope.time),
                 totals=f.totals, flow=f.flow, capacity=f.capacity, backlog=f.backlog,
                 sentiment=f.sentiment, costs=cost, target_occupancy=target)
+            body["unfinished"] = await unfinished_in(conn, scope)  # honest periods (issue 14)
+            return body
 
         return await _read(service, read, limits)
 
@@ -270,6 +273,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
     ]
     routes += [
         Route("/api/v1/summary", summary, methods=["GET"]),
+        Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),
@@ -345,6 +349,7 @@ def openapi_document() -> dict[str, Any]:
         "responses": {"200": {"description": "generated_at, filters, applies, target_occupancy, "
                                              "cost_seconds, headline, pareto, daily, capacity, "
                                              "backlog, sentiment"}, **errors}}}
+    paths["/api/v1/signals"] = signals_openapi(secured, errors)
     paths["/api/v1/lag"] = {"get": {"summary": "Projector consumer lag per partition", **secured,
                                     "responses": {"200": {"description": "{partitions, total}"},
                                                   "401": errors["401"], "403": errors["403"]}}}

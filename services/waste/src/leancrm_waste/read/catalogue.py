@@ -108,6 +108,11 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
          ("customer_id",), "Customers (name and email are null once forgotten or erased, while "
                            "the projector holds no key for them — personal_data says which — and "
                            "without the scope personal:read).", personal=("name", "email")),
+    View("open_interactions", "started_at", "instant",
+         (F_CHANNEL, F_REASON, F_TEAM, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
+         ("started_at", "interaction_id"),
+         "Interactions not yet ended, one row each, with the waiting accrued so far by those "
+         "still queued or on hold (now)."),
     # service level, demand by type and lead times (contract section 5; issue 14)
     View("service_level_targets", None, None, (F_CHANNEL,), ("channel",),
          "The service-level threshold per channel, in seconds."),

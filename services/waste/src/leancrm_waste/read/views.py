@@ -19,9 +19,6 @@ from leancrm_waste.domain.wastes import WASTE_TYPES
 from leancrm_waste.read.catalogue import _BAND_ORDER, FilterKind, TimeKind
 from leancrm_waste.read.costs import MEASURED_IN_SECONDS
 from leancrm_waste.read.params import (
-    TIME_MAX,
-    TIME_MIN,
-    TIME_RANGE_WORDS,
     Scope,
     TimeRange,
     ViewQuery,
@@ -232,27 +229,3 @@ async def summary_figures(conn: Conn, scope: Scope, statement_timeout_s: float |
         fb = await sentiment(conn, scope)
         now = await conn.fetchval("SELECT now()")
     return SummaryFigures(now, totals, flow, cap, bl, fb)
-
-
-#: the longest baseline of the huddle's figures (a year), so its window stays in the calendar
-MAX_BASELINE_DAYS: Final = 366
-
-
-async def huddle_figures(conn: Conn, day: date, baseline_days: int = 7) -> dict[str, Any]:
-    """The raw daily figures of ``day`` and the ``baseline_days`` days before it, in one
-    snapshot: wastes, flow (all and per reason) and capacity per day. ``day`` lies in
-    [TIME_MIN, TIME_MAX) (:func:`leancrm_waste.read.params.parse_day` gives one) and ``baseline_days`` in
-    0..:data:`MAX_BASELINE_DAYS`; otherwise ValueError."""
-    if not TIME_MIN.date() <= day < TIME_MAX.date():
-        raise ValueError(f"day {day.isoformat()} is out of range: a day must lie {TIME_RANGE_WORDS}")
-    if not 0 <= baseline_days <= MAX_BASELINE_DAYS:
-        raise ValueError(f"baseline_days must be from 0 to {MAX_BASELINE_DAYS}")
-    first = day - timedelta(days=baseline_days)
-    scope = Scope(TimeRange(midnight(first), midnight(day + timedelta(days=1))))
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        wastes = await waste_by_day(conn, first, day)
-        flow = await flow_by_day(conn, scope)
-        reasons = await flow_by_day(conn, scope, by_reason=True)
-        cap = await capacity_by_day(conn, first, day)
-    return {"first": first, "day": day, "wastes": wastes,
-            "flow": {r["day"]: r for r in flow}, "reasons": reasons, "capacity": cap}

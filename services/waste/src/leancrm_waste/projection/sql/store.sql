@@ -183,6 +183,13 @@ CREATE TABLE IF NOT EXISTS {store}.settings (
     target_occupancy DOUBLE PRECISION NOT NULL CHECK (target_occupancy > 0 AND target_occupancy <= 1)
 );
 
+-- Contacts waiting now (contract section 6, waste.open_interactions): the start of an
+-- open interaction's earliest open queue episode and open hold episode, null when
+-- none. Added after the table's first version, so a store made before gets them too.
+ALTER TABLE {store}.interactions
+    ADD COLUMN IF NOT EXISTS queued_since  TIMESTAMPTZ,
+    ADD COLUMN IF NOT EXISTS on_hold_since TIMESTAMPTZ;
+
 -- The service-level threshold per channel (contract section 5), in seconds, as the
 -- settings gave it at the service's last start (LEANCRM_SERVICE_LEVEL_THRESHOLDS over the
 -- defaults); waste.service_level_targets shows it, waste.service_level_hourly uses it.

@@ -9,8 +9,8 @@ CREATE SCHEMA IF NOT EXISTS waste;
 -- repeat_of: the customer's most recent earlier interaction with the same reason
 -- that started at most 7 days before (ties on started_at ordered by interaction_id).
 -- has_repeat: the next such interaction starts within 7 days — exactly when some
--- later interaction's repeat_of points here. Internal columns (team,
--- reached_agent, started_event_id) stay in the store's view.
+-- later interaction's repeat_of points here. Internal columns (reached_agent,
+-- started_event_id) stay in the store's view; team is public (filters by team).
 CREATE OR REPLACE VIEW {store}.interactions_linked AS
 WITH ordered AS (
     SELECT i.*,
@@ -31,7 +31,8 @@ FROM ordered o;
 CREATE OR REPLACE VIEW waste.interactions AS
 SELECT interaction_id, customer_id, channel, reason, started_at, ended_at, status, resolved_by,
        transfers, cross_channel_transfers, identifications, queue_wait_s, hold_s, handle_s,
-       value_added_s, lead_time_s, first_contact_resolution, repeat_of
+       value_added_s, lead_time_s, first_contact_resolution, repeat_of,
+       team  -- the last assigned agent's team (null: none yet); added last, so a replace keeps the others
 FROM {store}.interactions_linked;
 
 CREATE OR REPLACE VIEW waste.capacity_hourly AS
@@ -167,6 +168,22 @@ GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
 SELECT customer_id, segment, name, email, forgotten, personal_data FROM {store}.customers;
+
+-- Open interactions now (contract section 6): the backlog one row each, with the
+-- waiting accrued so far in the episodes still open (live: up to now()), which no
+-- other figure counts until the episode ends.
+CREATE OR REPLACE VIEW waste.open_interactions AS
+SELECT interaction_id, channel, reason, team, started_at,
+       CASE WHEN now() - started_at < interval '1 hour' THEN '<1h'
+            WHEN now() - started_at <= interval '24 hours' THEN '1-24h'
+            ELSE '>24h' END AS age_band,
+       queued_since, on_hold_since,
+       CASE WHEN queued_since IS NOT NULL OR on_hold_since IS NOT NULL THEN
+           coalesce(greatest(0, extract(epoch FROM now() - queued_since)), 0)
+           + coalesce(greatest(0, extract(epoch FROM now() - on_hold_since)), 0)
+       END::double precision AS open_waiting_s
+FROM {store}.interactions
+WHERE ended_at IS NULL AND started_at IS NOT NULL;  -- open: not ended, as waste.backlog
 
 -- Service level and speed of answer, demand by type, lead-time percentiles (contract
 -- section 5, "Service level, demand and lead times"; issue 14). The reference is

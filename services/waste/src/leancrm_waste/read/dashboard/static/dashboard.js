@@ -587,6 +587,7 @@
         getJson("api/v1/lag").catch(() => null),
       ]);
       state.last = data;
+      document.dispatchEvent(new CustomEvent("leancrm:summary", { detail: data })); // signals.js
       syncTeams(data);
       drawAll(data);
       const f = data.filters;
