@@ -147,7 +147,7 @@ async def test_replicas_migrating_a_new_schema_together_apply_each_migration_onc
         "CREATE TABLE runs (n int); INSERT INTO runs VALUES (1);")
     results = await asyncio.gather(*(migrate(infra.dsn, schema_name, [KIT_MIGRATIONS, tmp_path])
                                      for _ in range(4)))
-    assert sorted(len(r) for r in results) == [0, 0, 0, 4]
+    assert sorted(len(r) for r in results) == [0, 0, 0, len(list(KIT_MIGRATIONS.glob("*.sql"))) + 1]
     conn = await asyncpg.connect(infra.dsn)
     try:
         assert await conn.fetchval(f"SELECT count(*) FROM {schema_name}.runs") == 1
