@@ -129,3 +129,22 @@ COMMAND_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
 EVENT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     model.event_type: data for model, data in _EVENTS.items()
 }
+
+#: what a sealed ``personal`` looks like (section 2.8); made up, it opens with no key
+_SEALED: Final[dict[str, Any]] = {
+    "alg": "A256GCM",
+    "nonce": "q83vEjRWeJCrze8S",
+    "ciphertext": "3q2+7wAAAAAAAAAAAAAAAFHFI2e0H0Y5O8cJbVtDm4kqLw8w2XwzF1Y4sZl+uEfNBnX0pOQ=",
+}
+#: event_type → a valid ``data`` of a later schema_version (section 2.8), by version
+EVENT_EXAMPLES_BY_VERSION: Final[dict[str, dict[int, dict[str, Any]]]] = {
+    c.CustomerRegisteredV2.event_type: {2: {
+        "customer_id": CUSTOMER_ID, "segment": "enterprise", "personal": dict(_SEALED)}},
+    c.CustomerDetailsChangedV2.event_type: {2: {"customer_id": CUSTOMER_ID, "personal": dict(_SEALED)}},
+}
+#: the key topic's value (section 2.8); made up
+KEY_EXAMPLE: Final[dict[str, Any]] = {
+    "customer_id": CUSTOMER_ID,
+    "kek_id": "3f9a1c0b7d2e4a51",
+    "wrapped_key": "AAECAwQFBgcICQoLd2h5IGtlZXAgYSBzZWNyZXQgd2hlbiB5b3UgY2FuIHMAAAAAAAAAAAAAAAAAAAAA",
+}

@@ -3,7 +3,8 @@
 ``python -m leancrm_contracts.schemas [OUT_DIR]`` (default: ``contracts/schemas``) writes
 
 * ``event-envelope.json``, ``command-envelope.json``, ``command-result.json``;
-* ``commands/<command_type>.json`` and ``events/<event_type>.json`` (the ``data`` models);
+* ``commands/<command_type>.json`` and ``events/<event_type>.json`` (the ``data`` models;
+  ``events/<event_type>.v<N>.json`` for a later schema_version N, section 2.8);
 * ``asyncapi.json``: every topic of section 1 with its messages.
 
 Output is deterministic (sorted keys, two-space indent, trailing newline); JSON files in
@@ -32,9 +33,9 @@ from .envelope import (
     CommandResult,
     EventEnvelope,
 )
-from .examples import COMMAND_EXAMPLES, EVENT_EXAMPLES
-from .registry import ALL_COMMANDS, ALL_EVENTS, PRODUCER_OF_EVENT
-from .topics import ALERTS, COMMAND_RESULTS, DLQ
+from .examples import COMMAND_EXAMPLES, EVENT_EXAMPLES, EVENT_EXAMPLES_BY_VERSION, KEY_EXAMPLE
+from .registry import ALL_COMMANDS, ALL_EVENTS, EVENT_VERSIONS, PRODUCER_OF_EVENT, SCHEMA_VERSION
+from .topics import ALERTS, COMMAND_RESULTS, CUSTOMERS_KEYS, DLQ
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUT_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
@@ -79,6 +80,10 @@ def render() -> dict[str, str]:
         files[f"events/{event_type}.json"] = dumps(
             _model_schema(model, **{"x-event-type": event_type})
         )
+        for version, later in EVENT_VERSIONS[event_type].items():
+            if version > 1:
+                files[f"events/{event_type}.v{version}.json"] = dumps(_model_schema(
+                    later, **{"x-event-type": event_type, "x-schema-version": version}))
     files["asyncapi.json"] = dumps(asyncapi())
     return dict(sorted(files.items()))
 
@@ -124,7 +129,8 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
         }
     producer = PRODUCER_OF_EVENT[name]
     agent = name.startswith("agent.")
-    data = EVENT_EXAMPLES[name]
+    version = SCHEMA_VERSION[name]
+    data = EVENT_EXAMPLES_BY_VERSION[name][version] if version > 1 else EVENT_EXAMPLES[name]
     stream = str(data.get("agent_id") or data.get("interaction_id") or data.get("feedback_id")
                  or data.get("improvement_id"))
     if producer is Producer.CUSTOMERS:
@@ -132,7 +138,7 @@ def _example_envelope(kind: str, name: str) -> dict[str, Any]:
     return {
         "event_id": "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
         "event_type": name,
-        "schema_version": 1,
+        "schema_version": version,
         "occurred_at": _EXAMPLE_AT,
         "recorded_at": "2026-11-23T09:15:02.245Z",
         "producer": producer.value,
@@ -204,6 +210,8 @@ def asyncapi() -> dict[str, Any]:
         AlertMessage,
         *ALL_COMMANDS.values(),
         *ALL_EVENTS.values(),
+        *(m for versions in EVENT_VERSIONS.values() for v, m in versions.items() if v > 1),
+        customers.CustomerKey,
     ]
     inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in models]
     _, top = models_json_schema(inputs, ref_template="#/components/schemas/{model}")
@@ -231,7 +239,8 @@ def asyncapi() -> dict[str, Any]:
             messages[ct] = _typed_message(
                 "command", ct, "CommandEnvelope", model.__name__, key, model.__doc__
             )
-        for et, model in module.EVENTS.items():
+        for et in module.EVENTS:
+            model = EVENT_VERSIONS[et][SCHEMA_VERSION[et]]  # the version published now
             messages[et] = _typed_message(
                 "event", et, "EventEnvelope", model.__name__, key, model.__doc__
             )
@@ -307,6 +316,31 @@ def asyncapi() -> dict[str, Any]:
         ALERTS,
         "alerts raised and cleared by the waste service's alert rules (contract section 5)",
         list(ALERT_TYPES),
+        "send",
+    )
+
+    for message_type, summary, payload in (
+        (customers.KEY_MESSAGE_TYPE, "a customer's data key, wrapped with the key-encryption key",
+         {"$ref": "#/components/schemas/CustomerKey"}),
+        (customers.KEY_ERASED_MESSAGE_TYPE, "the customer's key is erased (forgotten): a tombstone",
+         {"type": "null", "description": "a null value (tombstone)"}),
+    ):
+        messages[message_type] = {
+            "name": message_type,
+            "title": message_type,
+            "summary": summary,
+            "contentType": CONTENT_TYPE_JSON,
+            "headers": _headers(message_type),
+            "payload": payload,
+            "bindings": _kafka_key("customer_id"),
+        }
+    messages[customers.KEY_MESSAGE_TYPE]["examples"] = [
+        {"headers": _example_headers(customers.KEY_MESSAGE_TYPE), "payload": KEY_EXAMPLE}]
+    add_channel(
+        "customers_keys",
+        CUSTOMERS_KEYS,
+        "each customer's data key, wrapped; compacted; for entitled consumers (contract 2.8)",
+        [customers.KEY_MESSAGE_TYPE, customers.KEY_ERASED_MESSAGE_TYPE],
         "send",
     )
 

@@ -110,7 +110,8 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("customers", None, None,
          (Filter("segment", "segment", "label", what="segment", known="segment"),
           Filter("forgotten", "forgotten", "bool")),
-         ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
+         ("customer_id",), "Customers (name and email are null once forgotten or erased, while "
+                           "the projector holds no key for them — personal_data says which — and "
                            "without the scope personal:read).", personal=("name", "email")),
     View("open_interactions", "started_at", "instant",
          (F_CHANNEL, F_REASON, F_TEAM, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),

@@ -169,7 +169,7 @@ WHERE f.received_at IS NOT NULL
 GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
-SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
+SELECT customer_id, segment, name, email, forgotten, personal_data FROM {store}.customers;
 
 -- Open interactions now (contract section 6): the backlog one row each, with the
 -- waiting accrued so far in the episodes still open (live: up to now()), which no
