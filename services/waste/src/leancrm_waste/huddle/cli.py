@@ -1,14 +1,15 @@
 """``python -m leancrm_waste huddle [--day YYYY-MM-DD] [--channel C] [--team T]
-[--format text|markdown|json]``: the daily huddle report of one UTC day (default:
-yesterday), of the channels and agent teams chosen, read from the public views through
-``LEANCRM_DATABASE_URL`` (asyncpg)."""
+[--format text|markdown|json] [--time-zone ZONE]``: the daily huddle report of one day
+of the business time zone (``LEANCRM_BUSINESS_TIMEZONE``, default UTC; default day:
+yesterday there), of the channels and agent teams chosen, read from the public views
+through ``LEANCRM_DATABASE_URL`` (asyncpg)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -37,6 +38,7 @@ from leancrm_waste.read.daily import (
 )
 from leancrm_waste.read.improvements import judged_improvements
 from leancrm_waste.read.params import TIME_MIN, parse_day
+from leancrm_waste.read.timezone import DEFAULT_ZONE_NAME, SETTING, today_in, zone_named
 from leancrm_waste.settings import CostSettings
 
 
@@ -79,7 +81,8 @@ async def read_figures(conn: asyncpg.Connection, day: date, scope: DailyScope = 
         now = await open_now(conn, scope)
         # every improvement started by the day and not abandoned: running, or adopted and
         # still watched for a fading gain (huddle/improvements.py)
-        judged = await judged_improvements(conn, day, since=TIME_MIN.date(), abandoned=False)
+        judged = await judged_improvements(conn, day, since=TIME_MIN.date(), abandoned=False,
+                                           zone=scope.zone)
     return {"day": day, "days": days, "reasons": reasons, "open_now": now, "scope": scope,
             "improvements": judged}
 
@@ -115,9 +118,9 @@ def parse_baseline(text: str) -> tuple[date, date]:
     return first, last
 
 
-def yesterday(now: datetime | None = None) -> date:
-    """The UTC day before ``now`` (default: the current time)."""
-    return (now or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=1)
+def yesterday(now: datetime | None = None, zone: tzinfo = UTC) -> date:
+    """The day before ``now`` (default: the current time) in ``zone`` (default UTC)."""
+    return today_in(zone, now) - timedelta(days=1)
 
 
 def _day(value: str | None) -> date | None:
@@ -131,7 +134,8 @@ def _day(value: str | None) -> date | None:
 
 def huddle(
     day: Annotated[str | None, typer.Option(
-        "--day", help="UTC day to review, YYYY-MM-DD (default: yesterday)")] = None,
+        "--day", help="Day to review in the business time zone, YYYY-MM-DD (default: yesterday "
+                      "there)")] = None,
     format: Annotated[Format, typer.Option(
         "--format", "-f", help="text (tables), markdown or json")] = Format.text,
     top_reasons: Annotated[int, typer.Option(
@@ -158,6 +162,10 @@ def huddle(
     baseline: Annotated[str | None, typer.Option(
         "--baseline", help="A stated baseline FROM:TO (days, inclusive) instead of the same "
                            "weekdays; also the baseline of the signals' limits")] = None,
+    time_zone: Annotated[str, typer.Option(
+        "--time-zone", envvar=SETTING, show_default=True,
+        help="The business time zone (IANA name, e.g. Europe/Berlin) days are cut in: the waste "
+             "service's, so the huddle's days are the views' and the dashboard's")] = DEFAULT_ZONE_NAME,
     database_url: Annotated[str | None, typer.Option(
         "--database-url", envvar="LEANCRM_DATABASE_URL", show_default=False,
         help="PostgreSQL DSN (default: LEANCRM_DATABASE_URL)")] = None,
@@ -165,7 +173,11 @@ def huddle(
     """The daily huddle report: each waste per contact and each key rate of a day against
     the same weekday of recent weeks, signals of the key rates, what is still open, the
     top three wastes by cost in seconds and the worst reasons by failure demand."""
-    the_day = _day(day) or yesterday()
+    try:
+        zone = zone_named(time_zone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"--time-zone / {SETTING}") from None
+    the_day = _day(day) or yesterday(zone=zone)
     unknown = [c for c in channel or [] if c not in CHANNELS]
     if unknown:
         raise typer.BadParameter(f"unknown channel {', '.join(unknown)} (known: {', '.join(CHANNELS)})",
@@ -178,7 +190,7 @@ def huddle(
     if (last - first).days + 1 > MAX_DAYS:
         raise typer.BadParameter(f"the report would read {first} to {last}: keep the baseline within "
                                  f"{MAX_DAYS - HISTORY_DAYS - 1} days of --day", param_hint="--baseline")
-    scope = DailyScope(tuple(dict.fromkeys(channel or [])), tuple(dict.fromkeys(team or [])))
+    scope = DailyScope(tuple(dict.fromkeys(channel or [])), tuple(dict.fromkeys(team or [])), zone)
     try:
         costs = cost_table(CostSettings().waste_cost_seconds, parse_costs(",".join(cost or [])))
     except ValueError as exc:

@@ -247,7 +247,7 @@ CREATE OR REPLACE VIEW waste.improvements AS
 SELECT improvement_id, title, target, channel, reason, team, starts_on, owner_team,
        expected_direction, expected_size,
        coalesce(outcome, 'running') AS status,
-       (ended_at AT TIME ZONE 'UTC')::date AS ended_on,
+       (ended_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS ended_on,
        outcome_note, started_at, ended_at
 FROM {store}.improvements
 WHERE started_at IS NOT NULL;
