@@ -144,6 +144,7 @@ async def test_the_views_cut_days_at_the_business_zones_midnight(berlin: Berlin)
                                            (date(2026, 11, 17), "chat", 1, 0.0),
                                            (date(2026, 11, 17), "phone", 1, 300.0)]
         assert await conn.fetchval("SELECT day FROM waste.feedback_daily") == date(2026, 11, 17)
+        assert await conn.fetchval("SELECT time_zone FROM waste.business_time_zone") == "Europe/Berlin"
     finally:
         await conn.close()
 
@@ -272,19 +273,29 @@ async def test_the_huddles_day_is_over_at_the_business_zones_midnight(berlin: Be
     assert "Open now (2026-11-18 00:30 Europe/Berlin)" in render_markdown(over)
 
 
-def test_the_huddle_command_takes_the_zone_from_the_setting(berlin: Berlin) -> None:
-    env = {"LEANCRM_DATABASE_URL": berlin.dsn, "LEANCRM_BUSINESS_TIMEZONE": "Europe/Berlin"}
+def test_the_huddle_command_cuts_days_in_the_read_models_zone(berlin: Berlin) -> None:
+    env = {"LEANCRM_DATABASE_URL": berlin.dsn}
     out = run_huddle("--day", "2026-11-17", "--format", "json", "--min-contacts", "1", env=env)
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert (body["day"], body["time_zone"], body["volume"]["contacts"]) == ("2026-11-17", "Europe/Berlin", 2)
+    assert out.stderr == ""
+    # a LEANCRM_BUSINESS_TIMEZONE that is not the read model's: the read model's days, and a note
+    other = run_huddle("--day", "2026-11-17", "--format", "json", "--min-contacts", "1",
+                       env={**env, "LEANCRM_BUSINESS_TIMEZONE": "UTC"})
+    assert json.loads(other.stdout)["time_zone"] == "Europe/Berlin"
+    assert "LEANCRM_BUSINESS_TIMEZONE=UTC is not the read model's time zone Europe/Berlin" in other.stderr
+    # --time-zone chooses another: in UTC the 16th has A and B
     text = run_huddle("--day", "2026-11-16", "--format", "markdown", "--time-zone", "UTC", env=env)
     assert text.returncode == 0, text.stderr
-    assert "(UTC)" in text.stdout and "Contacts: 2." in text.stdout
-    bad = run_huddle("--day", "2026-11-17", env={**env, "LEANCRM_BUSINESS_TIMEZONE": "europe/berlin"})
+    assert "2026 (UTC)" in text.stdout and "Contacts: 2." in text.stdout
+    bad = run_huddle("--day", "2026-11-17", "--time-zone", "europe/berlin", env=env)
     assert bad.returncode == 2 and "did you mean Europe/Berlin" in bad.stderr, bad.stderr
-    helped = run_huddle("--help", env={"COLUMNS": "200"})
-    assert "business time zone" in helped.stdout
+    bad_env = run_huddle("--day", "2026-11-17", env={**env, "LEANCRM_BUSINESS_TIMEZONE": "Mars/Olympus"})
+    assert bad_env.returncode == 2 and "LEANCRM_BUSINESS_TIMEZONE" in bad_env.stderr, bad_env.stderr
+    assert "'Mars/Olympus' is not an IANA time zone name" in bad_env.stderr
+    helped = run_huddle("--help", env={})
+    assert "Day to review in the business time zone" in helped.stdout
 
 
 def test_the_huddles_default_day_is_yesterday_in_the_zone() -> None:
