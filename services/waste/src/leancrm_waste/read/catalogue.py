@@ -17,7 +17,8 @@ from leancrm_waste.domain.wastes import WASTE_TYPES
 
 #: how a filter's values are read: one of ``choices``, a slug, a free label, a UUID, a bool
 FilterKind = Literal["enum", "slug", "label", "uuid", "bool"]
-#: what a view's time column holds: an instant, the start of a UTC hour, a UTC day
+#: what a view's time column holds: an instant, the start of a UTC hour, a day of the
+#: business time zone
 TimeKind = Literal["instant", "hour", "day"]
 
 
