@@ -507,6 +507,7 @@ async def test_the_index_lists_every_endpoint_and_openapi_describes_each_answer(
     assert index["endpoints"] == {**{v: f"/api/v1/{v}" for v in VIEWS}, "summary": "/api/v1/summary",
                                   "breakdown": "/api/v1/breakdown", "signals": "/api/v1/signals",
                                   "improvement_effects": "/api/v1/improvements/effects",
+                                  "demand": "/api/v1/demand", "lead_times": "/api/v1/lead-times",
                                   "lag": "/api/v1/lag",
                                   "openapi": "/api/v1/openapi.json", "dashboard": "/dashboard"}
     doc = await api.get("/api/v1/openapi.json")

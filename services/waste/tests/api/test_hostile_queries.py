@@ -119,7 +119,9 @@ async def views_on_this_store(client: Client) -> None:
     await point_views_at(client.dsn, client.store)
 
 
-TIMED = ["/api/v1/summary", *(f"/api/v1/{n}" for n, v in VIEWS.items() if v.time_column)]
+#: endpoints over a bounded period (at most 92 days), like the summary
+PERIODIC = ("/api/v1/summary", "/api/v1/demand", "/api/v1/lead-times")
+TIMED = [*PERIODIC, *(f"/api/v1/{n}" for n, v in VIEWS.items() if v.time_column)]
 
 
 # --------------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ async def test_the_ends_of_the_allowed_range_are_answered(client: Client) -> Non
                       "from=1969-12-31T23:00:00-01:00", "from=2199-12-31T23:00:00%2B05:00",
                       "from=2199-12-25&to=2199-12-31T23:59:59Z"):
             r = await client.raw(path, query)
-            wide = path == "/api/v1/summary" and query == "from=1970-01-01&to=2199-12-31"  # > 92 days
+            wide = path in PERIODIC and query == "from=1970-01-01&to=2199-12-31"  # > 92 days
             assert r.status_code == (400 if wide else 200), (path, query, r.text[:500])
     # the summary's defaults stay inside the range: from alone runs 7 days, to alone 7 days back
     late = await client.raw("/api/v1/summary", "from=2199-12-30")
@@ -295,7 +297,7 @@ async def test_the_last_page_before_the_bound_has_no_next_offset(client: Client)
 
 KNOWN = sorted({p for v in VIEWS.values() for p in v.params} | {"team", "segment", "period", "by",
                                                                   "waste"})
-ENDPOINTS = sorted({"/api/v1", "/api/v1/summary", "/api/v1/breakdown", "/api/v1/lag", "/api/v1/openapi.json",
+ENDPOINTS = sorted({"/api/v1", *PERIODIC, "/api/v1/breakdown", "/api/v1/lag", "/api/v1/openapi.json",
                     *(f"/api/v1/{n}" for n in VIEWS)})
 
 
@@ -352,7 +354,7 @@ queries_ = st.one_of(
         lambda t: "&".join([f"{t[0]}={encoded(t[1][:50])}"] * t[2])))
 
 PARAMS_OF: dict[str, tuple[str, ...]] = {
-    "/api/v1/summary": ("from", "to", "channel", "reason", "team"),
+    **dict.fromkeys(PERIODIC, ("from", "to", "channel", "reason", "team")),
     **{f"/api/v1/{n}": v.params for n, v in VIEWS.items()}}
 SLUGS = st.from_regex(r"[a-z0-9]{1,8}([_-][a-z0-9]{1,8}){0,2}", fullmatch=True)
 

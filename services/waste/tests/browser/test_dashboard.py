@@ -144,6 +144,18 @@ def chart_states(dom: str) -> dict[str, tuple[str, int]]:
     return out
 
 
+def figure(dom: str, name: str) -> tuple[dict[str, str], str]:
+    """The data- attributes and the inside of <figure data-chart=name>."""
+    m = re.search(rf'<figure\b([^>]*data-chart="{name}"[^>]*)>(.*?)</figure>', dom, re.S)
+    assert m, name
+    return dict(re.findall(r'(data-[\w-]+)="([^"]*)"', m.group(1))), m.group(2)
+
+
+def note_of(body: str) -> str:
+    m = re.search(r'<p class="note">(.*?)</p>', body, re.S)
+    return m.group(1) if m else ""
+
+
 def body_attributes(dom: str) -> dict[str, str]:
     tag = re.search(r"<body\b[^>]*>", dom)
     assert tag, dom[:2000]
@@ -193,6 +205,26 @@ async def test_every_chart_is_drawn_from_real_data(dashboard_url: str, tmp_path:
     # (the signal charts below mark them too: test_the_signal_charts_are_drawn_with_their_limits)
     charts = "".join(re.findall(r'<figure\b[^>]*data-chart="[^"]+"[^>]*>.*?</figure>', dom, re.S))
     assert len(re.findall(r'class="improvement-start"', charts)) == 2 * 3, "improvement starts not marked"
+
+    # demand and lead times cover the whole period of the address (contract section 6.2),
+    # not each reason's latest day: every reason with contacts ended in it has its three
+    # percentiles drawn, and the period's histogram its five buckets
+    period = {"data-from": f"{START.isoformat()}T00:00:00.000Z",
+              "data-to": f"{(START + timedelta(days=DAYS)).isoformat()}T00:00:00.000Z"}
+    last = (START + timedelta(days=DAYS - 1)).isoformat()
+    for name, words in (("demand_by_type", f"Started {START.isoformat()} to {last}: "),
+                        ("lead_times", f"Contacts ended {START.isoformat()} to {last}: ")):
+        attrs, body = figure(dom, name)
+        assert {k: attrs.get(k) for k in period} == period, (name, attrs)
+        assert int(attrs["data-reasons"]) >= 2, (name, attrs)
+        assert html.unescape(note_of(body)).startswith(words), (name, note_of(body))
+    attrs, body = figure(dom, "lead_times")
+    reasons = int(attrs["data-reasons"])
+    assert int(attrs["data-points"]) == 3 * reasons
+    assert len(re.findall(r'<circle[^>]*class="percentile ', body)) == 3 * (reasons + 1)  # and all reasons
+    assert len(re.findall(r'<rect[^>]*class="bucket"', body)) == 5
+    attrs, body = figure(dom, "demand_by_type")
+    assert len(re.findall(r'<rect[^>]*class="failure-demand"', body)) == int(attrs["data-reasons"])
 
     shot = tmp_path / "dashboard.png"
     with contextlib.suppress(FileNotFoundError):

@@ -14,12 +14,21 @@ import asyncpg
 import pytest
 
 from leancrm_devstack.testing import Infra
-from leancrm_waste.domain.demand import demand_daily, lead_time_daily
+from leancrm_waste.domain.demand import (
+    Demand,
+    LeadDistribution,
+    demand_daily,
+    demand_over,
+    lead_time_daily,
+    lead_times_over,
+)
 from leancrm_waste.domain.events import Event
 from leancrm_waste.domain.interaction import InteractionFigures, summarise_interaction
 from leancrm_waste.domain.repeats import InteractionRecord, link_interactions
 from leancrm_waste.domain.service_level import parse_thresholds, service_level_hourly
 from leancrm_waste.projection import stores
+from leancrm_waste.read.distribution import demand_body, lead_times_body
+from leancrm_waste.read.params import Scope, TimeRange
 
 pytestmark = pytest.mark.integration
 
@@ -169,6 +178,53 @@ async def test_the_views_equal_the_reference_and_the_hand_worked_figures(infra: 
         p85_lead_time_s=92.0, p95_lead_time_s=104.0))
     assert leads[(date(2026, 6, 16), "complaint")]["ended_interactions"] == 1  # L ended two days on
     assert store
+
+
+def demand_is(got: dict[str, Any], want: Demand) -> None:
+    assert (got["contacts"], got["value_demand"], got["failure_demand"]) == (
+        want.contacts, want.value_demand, want.failure_demand)
+    assert got["failure_demand_share"] == pytest.approx(want.failure_demand_share, abs=5e-5)
+
+
+def leads_are(got: dict[str, Any], want: LeadDistribution) -> None:
+    assert (got["ended_interactions"], got["histogram"]) == (want.ended_interactions, want.histogram)
+    for k in ("p50_lead_time_s", "p85_lead_time_s", "p95_lead_time_s"):
+        assert got[k] == pytest.approx(getattr(want, k), abs=0.05), k  # rounded to 0.1 s
+
+
+async def test_the_period_endpoints_equal_the_reference(infra: Infra) -> None:
+    """/api/v1/demand and /api/v1/lead-times (contract section 6.2), read as leancrm_ops,
+    equal demand_over and lead_times_over on the same interactions, over a day, two days
+    and with a channel filter."""
+    records = link_interactions(FIGURES)
+    day = datetime(2026, 6, 15, tzinfo=UTC)
+    conn = await asyncpg.connect(infra.dsn)
+    try:
+        await made_store(conn, parse_thresholds(""))
+        await conn.execute("SET ROLE leancrm_ops")
+        for start, end, channels in ((day, day + timedelta(days=1), []),
+                                     (day - timedelta(days=1), day + timedelta(days=2), []),
+                                     (day, day + timedelta(days=2), ["phone", "email"])):
+            scope = Scope(TimeRange(start, end), channels)
+            mine = [r for r in records if not channels or r.figures.channel in channels]
+            demand = await demand_body(conn, scope)
+            want_d = demand_over(mine, start, end)
+            demand_is(demand["total"], want_d.total)
+            assert {r["reason"] for r in demand["by_reason"]} == set(want_d.by_reason)
+            for r in demand["by_reason"]:
+                demand_is(r, want_d.by_reason[r["reason"]])
+            for r in demand["rows"]:
+                demand_is(r, want_d.rows[(r["channel"], r["reason"])])
+            assert len(demand["rows"]) == len(want_d.rows)
+            leads = await lead_times_body(conn, scope)
+            want_l = lead_times_over(mine, start, end)
+            leads_are(leads["overall"], want_l.overall)
+            assert {r["reason"] for r in leads["by_reason"]} == set(want_l.by_reason)
+            for r in leads["by_reason"]:
+                leads_are(r, want_l.by_reason[r["reason"]])
+        await conn.execute("RESET ROLE")
+    finally:
+        await conn.close()
 
 
 async def test_a_new_start_replaces_the_thresholds(infra: Infra) -> None:

@@ -40,6 +40,7 @@ from leancrm_servicekit.logging import get_logger
 from leancrm_waste.read import improvements, shaping
 from leancrm_waste.read.catalogue import VIEWS, View
 from leancrm_waste.read.costs import cost_table
+from leancrm_waste.read.distribution import demand_handler, lead_times_handler
 from leancrm_waste.read.openapi import openapi_document
 from leancrm_waste.read.params import (
     MAX_OFFSET,
@@ -343,6 +344,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         endpoints = {**{name: f"{root}/api/v1/{name}" for name in VIEWS},
                      "summary": f"{root}/api/v1/summary", "breakdown": f"{root}/api/v1/breakdown",
                      "signals": f"{root}/api/v1/signals",
+                     "demand": f"{root}/api/v1/demand", "lead_times": f"{root}/api/v1/lead-times",
                      "improvement_effects": f"{root}/api/v1/improvements/effects",
                      "lag": f"{root}/api/v1/lag", "openapi": f"{root}/api/v1/openapi.json",
                      "dashboard": f"{root}/dashboard"}
@@ -367,6 +369,10 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         Route("/api/v1/signals", signals_handler(lambda r: _read(service, r, limits), guard, target,
                                                           zone)),
         Route("/api/v1/improvements/effects", improvement_effects, methods=["GET"]),
+        Route("/api/v1/demand", demand_handler(lambda r, out: _read(service, r, limits, out or json_body),
+                                               guard, zone, known)),
+        Route("/api/v1/lead-times", lead_times_handler(
+            lambda r, out: _read(service, r, limits, out or json_body), guard, zone, known)),
         Route("/api/v1/lag", lag, methods=["GET"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1", index, methods=["GET"]),

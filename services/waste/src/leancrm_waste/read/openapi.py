@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from leancrm_servicekit.auth import PERSONAL_READ, SCOPES, WASTE_READ
+from leancrm_waste.domain.demand import BUCKET_LABELS, LEAD_TIME_BUCKETS
 from leancrm_waste.domain.wastes import WASTE_TYPES
 from leancrm_waste.read.catalogue import (
     AGE_BANDS,
@@ -22,6 +23,7 @@ from leancrm_waste.read.catalogue import (
     Filter,
     View,
 )
+from leancrm_waste.read.distribution import DEMAND_COLUMNS, LEAD_COLUMNS
 from leancrm_waste.read.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, SUMMARY_MAX_DAYS, TIME_RANGE_WORDS
 from leancrm_waste.read.querystring import MAX_ERRORS, MAX_PARAMS, MAX_VALUES
 from leancrm_waste.read.shaping import FRACTION_DECIMALS, SECONDS_DECIMALS, is_fraction, is_seconds
@@ -317,6 +319,48 @@ def _with_schema(path: dict[str, Any]) -> dict[str, Any]:
     return path
 
 
+def distribution_paths() -> dict[str, Any]:
+    """``/api/v1/demand`` and ``/api/v1/lead-times`` (contract section 6.2,
+    :mod:`leancrm_waste.read.distribution`)."""
+    demand = _obj({c: column_schema(c) for c in DEMAND_COLUMNS[2:]})
+    histogram = _obj({b: {"type": "integer"} for b in BUCKET_LABELS},
+                     "lead times per bucket: " + ", ".join(
+                         f"{label} [{lo:g}, {hi:g}) s" for label, lo, hi in LEAD_TIME_BUCKETS))
+    leads = _obj({"ended_interactions": {"type": "integer"},
+                  **{c: column_schema(c) for c in LEAD_COLUMNS[2:5]}, "histogram": histogram})
+    period = {"from": column_schema("started_at"), "to": column_schema("started_at"),
+              "time_zone": {"type": "string"}, "filters": _FILTERS, "definitions": {"type": "object"}}
+    params = [*_TIME, _PERIOD, *_SCOPE_FILTERS, _FORMAT]
+    return {
+        "/api/v1/demand": {"get": {
+            "summary": "Value and failure demand of the interactions started in the period, per "
+                       "channel and reason, per reason, per channel and in all (contract section 6.2; "
+                       "default: the last 7 days, today included; at most "
+                       f"{SUMMARY_MAX_DAYS} days)", **_SECURED, "parameters": params,
+            "responses": {"200": {"description": "total, by_reason and by_channel (most contacts first) "
+                                                 "and rows per channel and reason",
+                                  "content": {"application/json": {"schema": _obj({
+                                      **period, "total": demand,
+                                      "by_reason": {"type": "array", "items": demand},
+                                      "by_channel": {"type": "array", "items": demand},
+                                      "rows": {"type": "array", "items": demand}})},
+                                      **_csv_content(list(DEMAND_COLUMNS))}},
+                          **_ERRORS}}},
+        "/api/v1/lead-times": {"get": {
+            "summary": "The lead-time distribution of the interactions ended in the period, per reason "
+                       "and overall: p50, p85, p95 (percentile_cont) and a histogram (contract section "
+                       "6.2)", **_SECURED, "parameters": params,
+            "responses": {"200": {"description": "overall and by_reason (longest p85 first); open: the "
+                                                 "contacts of the filters still open (no lead time yet)",
+                                  "content": {"application/json": {"schema": _obj({
+                                      **period, "buckets": _STR_LIST, "overall": leads,
+                                      "by_reason": {"type": "array", "items": leads},
+                                      "open": {"type": "integer"}})},
+                                      **_csv_content(list(LEAD_COLUMNS))}},
+                          **_ERRORS}}},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
     paths: dict[str, Any] = {f"/api/v1/{name}": view_path(view) for name, view in VIEWS.items()}
@@ -343,6 +387,7 @@ def openapi_document() -> dict[str, Any]:
                                                           "unit", "cost_s", "share"])}},
                       **_ERRORS}}}
     paths["/api/v1/signals"] = _with_schema(signals_openapi(_SECURED, _ERRORS))
+    paths.update(distribution_paths())  # contract section 6.2
     paths["/api/v1/improvements/effects"] = {"get": {
         "summary": "Every improvement started by the day and not ended before it, judged by its "
                    "target's XmR chart (contract section 6, waste.improvements)", **_SECURED,

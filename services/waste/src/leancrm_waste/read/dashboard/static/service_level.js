@@ -1,8 +1,11 @@
-// Lean CRM waste walk, issue 14: service level per channel and hour, demand by type per
-// reason, and lead-time percentiles per reason — read from the generic view endpoints
-// (/api/v1/service_level_hourly, demand_daily, lead_time_daily; contract section 6) with
-// the token and the period dashboard.js keeps (sessionStorage and the address), drawn as
-// inline SVG like the rest, refreshed with the page's period and on every control change.
+// Lean CRM waste walk, issue 14: service level per channel and hour (the view
+// /api/v1/service_level_hourly, contract section 6), demand by type per reason and the
+// lead-time distribution per reason over the whole period (/api/v1/demand and
+// /api/v1/lead-times, contract section 6.2: percentiles of days do not combine, so the
+// server takes them over the period's own contacts) with the token and the period
+// dashboard.js keeps (sessionStorage and the address), drawn as inline SVG like the rest,
+// refreshed with the page's period and on every control change. The two period charts
+// carry data-from and data-to (the period the server answered for) and data-reasons.
 // Each chart is a <figure data-chart="name">; drawn with data it carries data-drawn="true"
 // and data-points="<number of data points drawn>".
 // Period and filters: those of the summary dashboard.js last read (its "leancrm:summary"
@@ -26,9 +29,9 @@
   const NOT_BY = {
     service_level: { reason: "not by reason: service level is counted per channel and hour",
       team: "not by team: service level is counted per channel and hour" },
-    demand_by_type: { team: "not by team: demand is counted per channel and reason" },
-    lead_times: { channel: "not by channel: lead times are per reason over every channel",
-      team: "not by team: lead times are per reason over every channel" },
+    // over the period's own contacts (/api/v1/demand, /api/v1/lead-times): cut by every filter
+    demand_by_type: {},
+    lead_times: {},
   };
 
   function h(tag, attrs, parent, text) {
@@ -144,6 +147,39 @@
     return rows;
   }
 
+  // one answer of an endpoint over a period (contract section 6.2); null when refused
+  async function bodyOf(path, params) {
+    let token = null;
+    try { token = window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
+    if (!token) return null;
+    const res = await fetch(`api/v1/${path}?${params}`, { cache: "no-store",
+      headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) return null; // dashboard.js reports access and errors
+    return res.json();
+  }
+
+  // the period and every filter the page has (channel, reason, team) for the period endpoints
+  function periodParams(p) {
+    const page = new URLSearchParams(window.location.search);
+    const q = new URLSearchParams({ from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() });
+    for (const [name, values] of [["channel", p.channels], ["reason", p.reasons || page.getAll("reason")],
+      ["team", p.teams || page.getAll("team")]]) {
+      for (const v of values || []) if (v) q.append(name, v);
+    }
+    return q;
+  }
+
+  function markPeriod(fig, body, reasons) {
+    fig.dataset.from = body.from;
+    fig.dataset.to = body.to;
+    fig.dataset.reasons = String(reasons);
+  }
+  function periodWords(body) {
+    const from = body.from.slice(0, 10);
+    const last = new Date(Date.parse(body.to) - 1).toISOString().slice(0, 10);
+    return from === last ? from : `${from} to ${last}`;
+  }
+
   // ---------------------------------------------------------------- service level per channel and hour
   function drawServiceLevel(fig, rows, p) {
     const hours = [];
@@ -198,63 +234,64 @@
   }
 
   // ---------------------------------------------------------------- demand by type per reason
-  function drawDemand(fig, rows) {
-    const by = new Map();
-    for (const r of rows) {
-      const d = by.get(r.reason) || { value: 0, failure: 0 };
-      d.value += r.value_demand; d.failure += r.failure_demand;
-      by.set(r.reason, d);
-    }
-    const reasons = [...by.keys()].sort((a, b) => (by.get(b).value + by.get(b).failure) - (by.get(a).value + by.get(a).failure));
-    if (!reasons.length) return done(fig, 0);
+  // body: /api/v1/demand over the period (by_reason, most contacts first; total)
+  function drawDemand(fig, body) {
+    const rows = body.by_reason.filter((r) => r.contacts > 0);
+    markPeriod(fig, body, rows.length);
+    if (!rows.length) return done(fig, 0);
     const rowH = 22, m = { l: 120, r: 60, t: 8, b: 30 };
-    const { svg, width } = frame(fig, m.t + rowH * reasons.length + m.b);
+    const { svg, width } = frame(fig, m.t + rowH * rows.length + m.b);
     const left = m.l, right = width - m.r;
-    const max = Math.max(...reasons.map((k) => by.get(k).value + by.get(k).failure), 1);
+    const max = Math.max(...rows.map((r) => r.contacts), 1);
     const x = (v) => left + ((right - left) * v) / max;
-    let value = 0, failure = 0;
-    reasons.forEach((k, j) => {
-      const d = by.get(k), y = m.t + rowH * j;
-      value += d.value; failure += d.failure;
+    rows.forEach((d, j) => {
+      const k = d.reason, y = m.t + rowH * j;
       h("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "label" }, svg, k);
-      tip(h("rect", { x: left, y, width: x(d.value) - left, height: rowH - 4, fill: VALUE }, svg),
-        `${k}: value demand ${d.value}`);
-      tip(h("rect", { x: x(d.value), y, width: x(d.value + d.failure) - x(d.value), height: rowH - 4, fill: FAILURE }, svg),
-        `${k}: failure demand ${d.failure} (${pct(d.failure / (d.value + d.failure))})`);
-      h("text", { x: x(d.value + d.failure) + 4, y: y + rowH / 2 + 3, class: "small" }, svg,
-        pct(d.failure / (d.value + d.failure)));
+      tip(h("rect", { x: left, y, width: x(d.value_demand) - left, height: rowH - 4, fill: VALUE, class: "value-demand" }, svg),
+        `${k}: value demand ${d.value_demand} of ${d.contacts}`);
+      tip(h("rect", { x: x(d.value_demand), y, width: x(d.contacts) - x(d.value_demand), height: rowH - 4, fill: FAILURE,
+        class: "failure-demand" }, svg),
+        `${k}: failure demand ${d.failure_demand} of ${d.contacts} (${pct(d.failure_demand_share)})`);
+      h("text", { x: x(d.contacts) + 4, y: y + rowH / 2 + 3, class: "small" }, svg, pct(d.failure_demand_share));
     });
-    const lg = h("g", { class: "legend" }, svg), ly = m.t + rowH * reasons.length + 10;
+    const lg = h("g", { class: "legend" }, svg), ly = m.t + rowH * rows.length + 10;
     [[VALUE, "value demand"], [FAILURE, "failure demand (a repeat within 7 days)"]].forEach(([c, text], k) => {
       h("rect", { x: left + k * 130, y: ly, width: 12, height: 9, fill: c }, lg);
       h("text", { x: left + k * 130 + 16, y: ly + 8, class: "small" }, lg, text);
     });
-    done(fig, reasons.length, `Over the period: ${value + failure} contacts, failure demand ${pct(failure / Math.max(1, value + failure))}.`);
+    const t = body.total;
+    done(fig, rows.length, `Started ${periodWords(body)}: ${t.contacts} contacts, failure demand ` +
+      `${t.failure_demand} (${pct(t.failure_demand_share)}).`);
   }
 
-  // ---------------------------------------------------------------- lead-time percentiles per reason
-  function drawLeadTimes(fig, rows) {
-    const latest = new Map();
-    for (const r of rows) if (!latest.has(r.reason) || latest.get(r.reason).day < r.day) latest.set(r.reason, r);
-    const reasons = [...latest.keys()].sort((a, b) => latest.get(b).p85_lead_time_s - latest.get(a).p85_lead_time_s);
-    if (!reasons.length) return done(fig, 0);
-    const rowH = 22, m = { l: 120, r: 16, t: 8, b: 46 };
-    const { svg, width } = frame(fig, m.t + rowH * reasons.length + m.b);
-    const left = m.l, right = width - m.r, bottom = m.t + rowH * reasons.length;
+  // ---------------------------------------------------------------- lead-time distribution per reason
+  // body: /api/v1/lead-times over the period (by_reason, p85 longest first; overall; buckets)
+  function drawLeadTimes(fig, body) {
+    const rows = body.by_reason.filter((r) => r.ended_interactions > 0);
+    markPeriod(fig, body, rows.length);
+    if (!rows.length) return done(fig, 0, body.open ? `${body.open} contacts still open: no lead time yet.` : "");
+    const all = { reason: "all reasons", ...body.overall };
+    const lines = rows.length > 1 ? [all, ...rows] : rows;
+    const rowH = 22, histH = 64, m = { l: 120, r: 70, t: 8, b: 46 };
+    const { svg, width } = frame(fig, m.t + rowH * lines.length + m.b + histH);
+    const left = m.l, right = width - m.r, bottom = m.t + rowH * lines.length;
     // a log scale: lead times run from seconds to days
-    const lo = Math.max(1, Math.min(...reasons.map((k) => latest.get(k).p50_lead_time_s || 1)));
-    const hi = Math.max(lo * 10, ...reasons.map((k) => latest.get(k).p95_lead_time_s));
+    const lo = Math.max(1, Math.min(...lines.map((r) => r.p50_lead_time_s || 1)));
+    const hi = Math.max(lo * 10, ...lines.map((r) => r.p95_lead_time_s));
     const x = (v) => left + ((right - left) * (Math.log(Math.max(v, lo)) - Math.log(lo))) / (Math.log(hi) - Math.log(lo));
     let points = 0;
-    reasons.forEach((k, j) => {
-      const r = latest.get(k), y = m.t + rowH * j + rowH / 2;
-      h("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: "label" }, svg, k);
+    lines.forEach((r, j) => {
+      const y = m.t + rowH * j + rowH / 2;
+      h("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: r === all ? "label total" : "label" }, svg, r.reason);
       h("line", { x1: x(r.p50_lead_time_s), x2: x(r.p95_lead_time_s), y1: y, y2: y, stroke: "#bab0ac", "stroke-width": 2 }, svg);
+      const hist = body.buckets.map((b) => `${b} ${r.histogram[b]}`).join(", ");
       for (const [col, name, color] of PCTL) {
-        points++;
-        tip(h("circle", { cx: x(r[col]), cy: y, r: 5, fill: color }, svg),
-          `${k} · ended ${r.day}: ${name} ${duration(r[col])} (${r.ended_interactions} ended)`);
+        if (r !== all) points++;
+        tip(h("circle", { cx: x(r[col]), cy: y, r: 5, fill: color, class: `percentile ${name}` }, svg),
+          `${r.reason}, ended ${periodWords(body)}: ${name} ${duration(r[col])} ` +
+          `(${r.ended_interactions} ended; ${hist})`);
       }
+      h("text", { x: right + 8, y: y + 4, class: "small" }, svg, `${r.ended_interactions} ended`);
     });
     const g = h("g", { class: "axis" }, svg);
     for (const t of [1, 10, 60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400]) {
@@ -267,8 +304,21 @@
       h("circle", { cx: left + k * 70 + 5, cy: bottom + 33, r: 5, fill: color }, lg);
       h("text", { x: left + k * 70 + 14, y: bottom + 37, class: "small" }, lg, name);
     });
-    const days = [...new Set(reasons.map((k) => latest.get(k).day))].sort();
-    done(fig, points, `Per reason, the latest day with ended contacts (${days.length === 1 ? days[0] : days[0] + " to " + days[days.length - 1]}); log scale.`);
+    // the histogram of every reason's lead times in the fixed buckets
+    const hy = bottom + m.b, n = Math.max(1, ...body.buckets.map((b) => body.overall.histogram[b]));
+    const bw = (right - left) / body.buckets.length;
+    h("text", { x: left - 8, y: hy + histH / 2, "text-anchor": "end", class: "label" }, svg, "how many");
+    body.buckets.forEach((b, k) => {
+      const c = body.overall.histogram[b], bh = ((histH - 26) * c) / n;
+      tip(h("rect", { x: left + bw * k + 4, y: hy + histH - 16 - bh, width: bw - 8, height: bh, fill: "#76b7b2",
+        class: "bucket" }, svg), `lead time ${b}: ${c} of ${body.overall.ended_interactions} ended`);
+      h("text", { x: left + bw * k + bw / 2, y: hy + histH - 16 - bh - 3, "text-anchor": "middle", class: "small" }, svg, String(c));
+      h("text", { x: left + bw * k + bw / 2, y: hy + histH - 3, "text-anchor": "middle", class: "small" }, svg, b);
+    });
+    const open = body.open ? ` ${body.open} contacts still open have no lead time yet.` : "";
+    done(fig, points, `Contacts ended ${periodWords(body)}: ${body.overall.ended_interactions}, p50 ` +
+      `${duration(body.overall.p50_lead_time_s)}, p85 ${duration(body.overall.p85_lead_time_s)}, p95 ` +
+      `${duration(body.overall.p95_lead_time_s)}; log scale.${open}`);
   }
 
   // ---------------------------------------------------------------- refresh
@@ -280,14 +330,11 @@
     const base = new URLSearchParams({ from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() });
     const withChannel = new URLSearchParams(base);
     for (const c of p.channels) withChannel.append("channel", c);
-    const withBoth = new URLSearchParams(withChannel);
-    const withReason = new URLSearchParams(base);
-    for (const r of p.reasons) { withBoth.append("reason", r); withReason.append("reason", r); }
     markNotBy(p);
     try {
       const [sl, demand, leads] = await Promise.all([
-        rowsOf("service_level_hourly", withChannel), rowsOf("demand_daily", withBoth),
-        rowsOf("lead_time_daily", withReason)]);
+        rowsOf("service_level_hourly", withChannel), bodyOf("demand", periodParams(p)),
+        bodyOf("lead-times", periodParams(p))]);
       if (mine !== generation) return;
       const safe = (name, fn) => {
         try { fn(); } catch (e) { chart(name).querySelector(".note").textContent = `Cannot draw: ${e.message}`; }
