@@ -47,6 +47,7 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "on_hold_since", "open_waiting_s",
     ),
     "service_level_targets": ("channel", "threshold_s"),
+    "business_time_zone": ("time_zone",),
     "service_level_hourly": (
         "bucket_start", "channel", "threshold_s", "contacts", "offered", "answered",
         "answered_within_threshold", "abandoned_after_threshold", "service_level",
