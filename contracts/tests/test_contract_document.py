@@ -85,3 +85,30 @@ def test_the_alert_messages_are_those_of_the_code() -> None:
     table = section("5.").split("### Alert rules", 1)[1]
     rules = re.findall(r"^\| `([a-z_0-9]+)` \|", table, re.MULTILINE)
     assert rules == list(ALERT_RULES)
+
+
+def test_section_2_8_says_how_personal_data_is_sealed_as_the_code_does() -> None:
+    from uuid import UUID
+
+    from leancrm_contracts import customers
+    from leancrm_contracts.registry import SCHEMA_VERSION
+    from leancrm_contracts.topics import CUSTOMERS_KEYS, KEY_TOPIC_CONFIG
+
+    text = section("2.8")
+    one_line = re.sub(r"\s+", " ", text)
+    assert f"`{CUSTOMERS_KEYS}`" in text
+    assert f"`message_type: {customers.KEY_MESSAGE_TYPE}`" in one_line
+    assert f"`message_type: {customers.KEY_ERASED_MESSAGE_TYPE}`" in one_line
+    assert f"`{customers.SEALED_ALG}`" in text and f'"alg": "{customers.CLEAR_ALG}"' in text
+    some = UUID(int=7)
+    for aad in (customers.personal_associated_data(some, "customer.registered"),
+                customers.key_associated_data(some)):
+        assert aad.decode().replace(str(some), "<customer_id>").replace(
+            "customer.registered", "<event_type>") in text
+    for event_type, version in SCHEMA_VERSION.items():
+        if version > 1:
+            assert f"| `{event_type}` |" in text, event_type
+    assert "2 for `customer.registered` and `customer.details_changed`" in section("2.1")
+    assert "compacted" in section("1.") and KEY_TOPIC_CONFIG["cleanup.policy"] in section("1.")
+    assert set(re.findall(r"`(\w+)`", text.split("**The key topic**")[1].split(" with ")[0])) >= {
+        *customers.CustomerKey.model_fields} - {"customer_id"}

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from leancrm_contracts import examples, registry, schemas, topics
+from leancrm_contracts import customers, examples, registry, schemas, topics
 from leancrm_contracts.alerts import ALERT_TYPES, AlertMessage
 from leancrm_contracts.envelope import CommandEnvelope, CommandResult, EventEnvelope
 from leancrm_contracts.keys import STREAM_FIELD
@@ -51,7 +51,13 @@ def test_one_file_per_message() -> None:
     for event_type in registry.ALL_EVENTS:
         doc = json.loads(files[f"events/{event_type}.json"])
         assert doc["x-event-type"] == event_type
-    assert len(files) == 4 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + 1
+    later = [(t, v) for t, versions in registry.EVENT_VERSIONS.items() for v in versions if v > 1]
+    assert later == [("customer.registered", 2), ("customer.details_changed", 2)]
+    for event_type, version in later:
+        doc = json.loads(files[f"events/{event_type}.v{version}.json"])
+        assert doc["x-event-type"] == event_type and doc["x-schema-version"] == version
+        assert "personal" in doc["properties"] and "name" not in doc["properties"]
+    assert len(files) == 4 + len(registry.ALL_COMMANDS) + len(registry.ALL_EVENTS) + len(later) + 1
     assert json.loads(files["alert-message.json"])["title"] == "AlertMessage"
 
 
@@ -73,6 +79,7 @@ def test_asyncapi_lists_every_topic_and_message() -> None:
         assert set(addresses[topic]["messages"]) == set(messages)
     assert set(addresses[topics.COMMAND_RESULTS]["messages"]) == {"command_result"}
     assert set(addresses[topics.DLQ]["messages"]) == {"dead_letter"}
+    assert set(addresses[topics.CUSTOMERS_KEYS]["messages"]) == {"customer.key", "customer.key_erased"}
     assert set(addresses[topics.ALERTS]["messages"]) == {"alert.raised", "alert.cleared"}
 
 
@@ -100,13 +107,17 @@ def test_asyncapi_examples_validate_against_the_models() -> None:
     for name, message in doc["components"]["messages"].items():
         for example in message.get("examples", []):
             payload = example["payload"]
-            if name == "command_result":
+            if "wrapped_key" in payload:
+                customers.CustomerKey.model_validate(payload)
+            elif name == "command_result":
                 CommandResult.model_validate(payload)
             elif payload.get("event_type") in ALERT_TYPES:
                 assert AlertMessage.model_validate(payload).event_type == name
             elif "event_type" in payload:
                 envelope = EventEnvelope.model_validate(payload)
-                registry.ALL_EVENTS[envelope.event_type].model_validate(envelope.data)
+                assert envelope.schema_version == registry.SCHEMA_VERSION[envelope.event_type]
+                registry.EVENT_VERSIONS[envelope.event_type][envelope.schema_version].model_validate(
+                    envelope.data)
             else:
                 envelope_c = CommandEnvelope.model_validate(payload)
                 registry.ALL_COMMANDS[envelope_c.command_type].model_validate(envelope_c.data)
@@ -133,7 +144,8 @@ def test_the_integrator_sends_every_command_and_receives_its_result_as_the_reply
         assert _resolve(doc, message["correlationId"]["$ref"])["location"] == "$message.payload#/command_id"
     received = {_resolve(doc, op["channel"]["$ref"])["address"]
                 for op in doc["operations"].values() if op["action"] == "receive"}
-    assert received == {*topics.EVENT_TOPICS, topics.COMMAND_RESULTS, topics.DLQ, topics.ALERTS}
+    assert received == {*topics.EVENT_TOPICS, topics.COMMAND_RESULTS, topics.DLQ, topics.ALERTS,
+                        *topics.KEY_TOPICS}
 
 
 def test_every_command_message_binds_its_key_to_its_streams_field() -> None:

@@ -50,8 +50,10 @@ def test_topic_tuples() -> None:
         "crm.command-results.v1",
         "crm.dlq.v1",
         "crm.alerts.v1",
+        "crm.customers.keys.v1",
     ) == topics.ALL_TOPICS
-    assert len(set(topics.ALL_TOPICS)) == 11
+    assert len(set(topics.ALL_TOPICS)) == 12
+    assert topics.KEY_TOPIC_CONFIG["cleanup.policy"] == "compact"
 
 
 @pytest.mark.parametrize(

@@ -281,7 +281,11 @@ def test_kubernetes_secrets_come_from_secret_stores_only() -> None:
 
 
 def test_the_secret_template_verifies_the_database_server() -> None:
-    (database, ca) = [d for d in _manifests(KUBERNETES / "secret.template.yaml") if d["kind"] == "Secret"]
+    secrets = {d["metadata"]["name"]: d for d in _manifests(KUBERNETES / "secret.template.yaml")
+               if d["kind"] == "Secret"}
+    kek = secrets.pop("leancrm-personal-data")  # the key-encryption key (README: crypto-shredding)
+    assert set(kek["stringData"]) == {"kek"}
+    (database, ca) = secrets.values()
     assert set(database["stringData"]) == {*SERVICES, *(f"{s}-owner" for s in SERVICES)}
     for key, dsn in database["stringData"].items():
         assert "sslmode=verify-full" in dsn and "sslrootcert=/etc/leancrm/postgres/ca.pem" in dsn, key

@@ -161,14 +161,16 @@ async def test_a_node_client_registers_a_customer_and_ops_reads_it_with_psql(
     assert event["headers"]["message_type"] == "customer.registered"
     ev = event["value"]
     assert ev["event_type"] == "customer.registered" and ev["producer"] == "customers"
-    assert ev["schema_version"] == 1
+    assert ev["schema_version"] == 2  # personal fields sealed (contract section 2.8)
     assert ev["stream_id"] == customer_id and ev["stream_version"] == 1
     assert ev["customer_id"] == customer_id
     assert ev["causation_id"] == command_id
     assert ev["correlation_id"] == command["correlation_id"]
-    assert ev["data"] == command["data"] == {
+    assert command["data"] == {
         "customer_id": customer_id, "name": "Grace Hopper", "email": "grace@example.com",
         "phone": None, "segment": "business"}
+    assert set(ev["data"]) == {"customer_id", "segment", "personal"}
+    assert ev["data"]["personal"]["alg"] == "A256GCM" and "Grace" not in json.dumps(ev)
     uuid.UUID(ev["event_id"])
 
     assert result["topic"] == RESULTS and result["key"] == command_id

@@ -26,7 +26,7 @@ from . import feedback as f
 from . import improvements as im
 from . import interactions as i
 from .base import CommandData, EventData
-from .registry import PRODUCER_OF_EVENT
+from .registry import PRODUCER_OF_EVENT, SCHEMA_VERSION
 
 CUSTOMER_ID: Final = "5b0c3a52-6f43-4d6c-9d2b-7f0e6a1c2d31"
 INTERACTION_ID: Final = "9e2f4b7a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -147,6 +147,25 @@ EVENT_EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     model.event_type: data for model, data in _EVENTS.items()
 }
 
+#: what a sealed ``personal`` looks like (section 2.8); made up, it opens with no key
+_SEALED: Final[dict[str, Any]] = {
+    "alg": "A256GCM",
+    "nonce": "q83vEjRWeJCrze8S",
+    "ciphertext": "3q2+7wAAAAAAAAAAAAAAAFHFI2e0H0Y5O8cJbVtDm4kqLw8w2XwzF1Y4sZl+uEfNBnX0pOQ=",
+}
+#: event_type → a valid ``data`` of a later schema_version (section 2.8), by version
+EVENT_EXAMPLES_BY_VERSION: Final[dict[str, dict[int, dict[str, Any]]]] = {
+    c.CustomerRegisteredV2.event_type: {2: {
+        "customer_id": CUSTOMER_ID, "segment": "enterprise", "personal": dict(_SEALED)}},
+    c.CustomerDetailsChangedV2.event_type: {2: {"customer_id": CUSTOMER_ID, "personal": dict(_SEALED)}},
+}
+#: the key topic's value (section 2.8); made up
+KEY_EXAMPLE: Final[dict[str, Any]] = {
+    "customer_id": CUSTOMER_ID,
+    "kek_id": "3f9a1c0b7d2e4a51",
+    "wrapped_key": "AAECAwQFBgcICQoLd2h5IGtlZXAgYSBzZWNyZXQgd2hlbiB5b3UgY2FuIHMAAAAAAAAAAAAAAAAAAAAA",
+}
+
 
 # -- envelopes: one consistent history --------------------------------------------------
 
@@ -221,10 +240,13 @@ def example_event(event_type: str) -> dict[str, Any]:
     stream, version, seconds = EVENT_POSITIONS[event_type]
     at = START + timedelta(seconds=seconds)
     producer = PRODUCER_OF_EVENT[event_type].value
+    version_of_schema = SCHEMA_VERSION[event_type]  # the version published now (section 2.8)
+    data = (EVENT_EXAMPLES_BY_VERSION[event_type][version_of_schema] if version_of_schema > 1
+            else EVENT_EXAMPLES[event_type])
     return {
         "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leancrm-example:{event_type}")),
         "event_type": event_type,
-        "schema_version": 1,
+        "schema_version": version_of_schema,
         "occurred_at": example_timestamp(at),
         "recorded_at": example_timestamp(at + _RECORDING_DELAY),
         "producer": producer,
@@ -235,5 +257,5 @@ def example_event(event_type: str) -> dict[str, Any]:
         else CUSTOMER_ID,
         "correlation_id": None,
         "causation_id": example_command_id(_COMMAND_OF_EVENT[event_type]),
-        "data": EVENT_EXAMPLES[event_type],
+        "data": data,
     }

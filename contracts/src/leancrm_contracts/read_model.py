@@ -41,12 +41,13 @@ VIEWS: Final[Mapping[str, tuple[str, ...]]] = {
         "day", "source", "routed_team", "feedback_count", "avg_sentiment", "negative_share",
         "ideas", "idea_votes",
     ),
-    "customers": ("customer_id", "segment", "name", "email", "forgotten"),
+    "customers": ("customer_id", "segment", "name", "email", "forgotten", "personal_data"),
     "open_interactions": (
         "interaction_id", "channel", "reason", "team", "started_at", "age_band", "queued_since",
         "on_hold_since", "open_waiting_s",
     ),
     "service_level_targets": ("channel", "threshold_s"),
+    "business_time_zone": ("time_zone",),
     "service_level_hourly": (
         "bucket_start", "channel", "threshold_s", "contacts", "offered", "answered",
         "answered_within_threshold", "abandoned_after_threshold", "service_level",

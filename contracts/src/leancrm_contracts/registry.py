@@ -43,3 +43,19 @@ def event_topic_for_producer(producer: Producer | str) -> str:
 def command_topic_for_producer(producer: Producer | str) -> str:
     """The command topic a service consumes; ``ValueError`` for an unknown producer."""
     return COMMAND_TOPIC_BY_PRODUCER[Producer(producer)]
+
+#: event_type → schema_version → data model, for every version a consumer reads (the
+#: customers service's personal events have two, section 2.8; every other type one)
+EVENT_VERSIONS: Final[dict[str, dict[int, type[EventData]]]] = {
+    t: customers.VERSIONS.get(t, {1: model}) for t, model in ALL_EVENTS.items()
+}
+#: event_type → the schema_version its producer writes
+SCHEMA_VERSION: Final[dict[str, int]] = {t: max(v) for t, v in EVENT_VERSIONS.items()}
+
+
+def upcast(event_type: str, schema_version: int, data: dict[str, object]) -> dict[str, object]:
+    """The data of any version read in the form of the version written now (only the
+    customers service's events have older versions: :func:`customers.upcast`)."""
+    if event_type in customers.VERSIONS:
+        return customers.upcast(event_type, schema_version, data)
+    return data

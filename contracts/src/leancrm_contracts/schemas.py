@@ -3,7 +3,8 @@
 ``python -m leancrm_contracts.schemas [OUT_DIR]`` (default: ``contracts/schemas``) writes
 
 * ``event-envelope.json``, ``command-envelope.json``, ``command-result.json``;
-* ``commands/<command_type>.json`` and ``events/<event_type>.json`` (the ``data`` models);
+* ``commands/<command_type>.json`` and ``events/<event_type>.json`` (the ``data`` models;
+  ``events/<event_type>.v<N>.json`` for a later schema_version N, section 2.8);
 * ``asyncapi.json``: every topic of section 1 with its messages.
 
 Output is deterministic (sorted keys, two-space indent, trailing newline); JSON files in
@@ -33,8 +34,8 @@ from .envelope import (
     EventEnvelope,
 )
 from .keys import STREAM_FIELD
-from .registry import ALL_COMMANDS, ALL_EVENTS, PRODUCER_OF_EVENT
-from .topics import ALERTS, COMMAND_RESULTS, DLQ
+from .registry import ALL_COMMANDS, ALL_EVENTS, EVENT_VERSIONS, PRODUCER_OF_EVENT, SCHEMA_VERSION
+from .topics import ALERTS, COMMAND_RESULTS, CUSTOMERS_KEYS, DLQ
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUT_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
@@ -71,7 +72,8 @@ _DESCRIPTION: Final = (
     "by the id of the command's stream (section 1.1) with the headers content-type and "
     "message_type (section 2), and RECEIVES one command result per command on "
     "crm.command-results.v1 (the reply of every send operation, matched by command_id), "
-    "the domain events of the event topics, the alerts of crm.alerts.v1, and dead letters. "
+    "the domain events of the event topics, the alerts of crm.alerts.v1, dead letters and, "
+    "when entitled to the key-encryption key, the customers' data keys (section 2.8). "
     "Read results with a consumer group of your own, from its committed offsets, not from "
     "the beginning of the topic "
     "(README, 'Integrating from another system'; leancrm_client in clients/python does it).")
@@ -100,6 +102,10 @@ def render() -> dict[str, str]:
         files[f"events/{event_type}.json"] = dumps(
             _model_schema(model, **{"x-event-type": event_type})
         )
+        for version, later in EVENT_VERSIONS[event_type].items():
+            if version > 1:
+                files[f"events/{event_type}.v{version}.json"] = dumps(_model_schema(
+                    later, **{"x-event-type": event_type, "x-schema-version": version}))
     files["asyncapi.json"] = dumps(asyncapi())
     return dict(sorted(files.items()))
 
@@ -259,6 +265,8 @@ def asyncapi() -> dict[str, Any]:
         AlertMessage,
         *ALL_COMMANDS.values(),
         *ALL_EVENTS.values(),
+        *(m for versions in EVENT_VERSIONS.values() for v, m in versions.items() if v > 1),
+        customers.CustomerKey,
     ]
     inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in models]
     _, top = models_json_schema(inputs, ref_template="#/components/schemas/{model}")
@@ -306,7 +314,8 @@ def asyncapi() -> dict[str, Any]:
                 "messages": [{"$ref": f"#/channels/{commands_channel}/messages/{ct}"}],
                 "reply": results_reply,
             }
-        for et, model in module.EVENTS.items():
+        for et in module.EVENTS:
+            model = EVENT_VERSIONS[et][SCHEMA_VERSION[et]]  # the version published now
             messages[et] = _typed_message("event", et, "EventEnvelope", model.__name__,
                                           model.__doc__)
         add_channel(commands_channel, module.COMMAND_TOPIC,
@@ -383,6 +392,33 @@ def asyncapi() -> dict[str, Any]:
                 "alerts raised and cleared by the waste service's alert rules (contract section 5)",
                 list(ALERT_TYPES))
     receive("alerts", list(ALERT_TYPES), "alerts raised and cleared (contract section 2.7)")
+
+    for message_type, summary, payload in (
+        (customers.KEY_MESSAGE_TYPE, "a customer's data key, wrapped with the key-encryption key",
+         {"$ref": "#/components/schemas/CustomerKey"}),
+        (customers.KEY_ERASED_MESSAGE_TYPE, "the customer's key is erased (forgotten): a tombstone",
+         {"type": "null", "description": "a null value (tombstone)"}),
+    ):
+        messages[message_type] = {
+            "name": message_type,
+            "title": message_type,
+            "summary": summary,
+            "contentType": CONTENT_TYPE_JSON,
+            "headers": _headers(message_type),
+            "payload": payload,
+            "bindings": _kafka_key("customer_id"),
+        }
+    messages[customers.KEY_MESSAGE_TYPE]["examples"] = [
+        {"headers": _example_headers(customers.KEY_MESSAGE_TYPE), "payload": examples.KEY_EXAMPLE,
+         "summary": f"{KEY_PREFIX}{examples.KEY_EXAMPLE['customer_id']}"}]
+    key_types = [customers.KEY_MESSAGE_TYPE, customers.KEY_ERASED_MESSAGE_TYPE]
+    add_channel("customers_keys", CUSTOMERS_KEYS,
+                "each customer's data key, wrapped; compacted; for entitled consumers (contract 2.8)",
+                key_types)
+    receive("customers_keys", key_types,
+            "customers' data keys, only for a consumer entitled to the key-encryption key (its "
+            "secret store gives it): they open the sealed personal fields of customer events "
+            "(section 2.8); on a tombstone (customer.key_erased) delete the key and what it opened")
 
     return {
         "asyncapi": "3.0.0",

@@ -12,8 +12,8 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_servicekit.auth import metrics_guard
 from leancrm_servicekit.bootstrap import Infrastructure, migrate_only, open_infrastructure
-from leancrm_servicekit.commands import CommandHandler, ReadModelHook
+from leancrm_servicekit.commands import CommandHandler, EventSealer, ReadModelHook
 from leancrm_servicekit.decider import Decider
 from leancrm_servicekit.eventstore import EventStore
 from leancrm_servicekit.faults import patiently
@@ -81,6 +81,14 @@ class CommandServiceSpec:
     default_http_port: int
     migrations: Path | None = None
     read_model: ReadModelHook | None = None
+    #: seals what the events must not carry in clear, made from the settings and the pool
+    #: at start-up (the customers service's personal data, contract section 2.8)
+    sealer: Callable[[ServiceSettings, asyncpg.Pool], EventSealer] | None = None
+    #: more topics the service publishes to, with the configuration they are created with
+    #: (the customers service's compacted key topic)
+    extra_topics: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: adds the service's own commands to its command line (given the typer app)
+    cli: Callable[[Any], None] | None = None
 
     @property
     def migration_dirs(self) -> tuple[Path, ...]:
@@ -115,10 +123,11 @@ class CommandService:
         self.pool, self.outbox, self.store = infra.pool, infra.outbox, infra.event_store()
         created = await patiently("the topics", lambda: ensure_topics(
             infra.kafka_bootstrap,
-            [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ],
+            [spec.command_topic, spec.event_topic, COMMAND_RESULTS, DLQ, *spec.extra_topics],
             s.partitions,
             s.replication_factor,
             client_options=infra.kafka_options,
+            configs=spec.extra_topics,
         ), metrics=self.metrics)
         log.info("topics_ready", created=created)
         self.handler = CommandHandler(
@@ -129,6 +138,7 @@ class CommandService:
             store=self.store,
             metrics=self.metrics,
             read_model=spec.read_model,
+            sealer=spec.sealer(s, infra.pool) if spec.sealer is not None else None,
         )
         if s.relay_enabled:
             self.relay = infra.relay()
@@ -338,6 +348,8 @@ def run_service(spec: CommandServiceSpec) -> None:
     dlq, parked = operations_app(spec.name, [spec.command_topic], spec.name)
     app.add_typer(dlq, name="dlq")
     app.add_typer(parked, name="parked")
+    if spec.cli is not None:
+        spec.cli(app)
 
     import sys
 

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from pydantic import BaseModel
@@ -75,6 +75,31 @@ log = get_logger(component="commands")
 
 #: Optional hook that keeps a service's own read state in the commit's transaction.
 ReadModelHook = Callable[[Conn, Sequence[StoredEvent]], Awaitable[None]]
+
+
+class Sealing(Protocol):
+    """One attempt's sealing of new events (contract section 2.8): made by an
+    :class:`EventSealer` for the streams of a batch."""
+
+    def seal(self, event: StoredEvent) -> StoredEvent:
+        """The event as it is stored and published (e.g. its personal fields sealed, a new
+        ``schema_version``); may note keys to create or erase."""
+        ...
+
+    async def save(self, conn: Conn) -> Sequence[OutboxMessage]:
+        """In the commit's transaction: store the keys created, delete those erased; the
+        messages that announce them (queued before the events)."""
+        ...
+
+
+class EventSealer(Protocol):
+    """Seals what a service's events must not carry in clear (the customers service's
+    personal data). The decider and the read-model hook see events as decided, in clear;
+    the event store and the topics only what ``seal`` returns."""
+
+    async def prepare(self, stream_ids: Sequence[str]) -> Sealing:
+        """The keys of these streams, loaded for one attempt at a batch."""
+        ...
 
 
 @dataclass
@@ -131,6 +156,7 @@ class CommandHandler:
         store: EventStore,
         metrics: ServiceMetrics,
         read_model: ReadModelHook | None = None,
+        sealer: EventSealer | None = None,
         max_attempts: int = 20,
     ) -> None:
         self.service = service
@@ -140,6 +166,7 @@ class CommandHandler:
         self.store = store
         self.metrics = metrics
         self.read_model = read_model
+        self.sealer = sealer
         self.max_attempts = max_attempts
         self.last_error: str | None = None  # the current batch's failure, until it goes through
         self._next: dict[tuple[str, int], int] = {}  # next offsets this handler committed
@@ -239,6 +266,8 @@ class CommandHandler:
         streams = await self.store.load_streams(
             self.decider.stream_id(c) for c in commands if c.command_id not in already
         )
+        sealing = await self.sealer.prepare(sorted(streams)) if self.sealer is not None else None
+        clear: list[StoredEvent] = []  # the events as decided, for the service's read model
         states: dict[str, tuple[Any, int, datetime | None]] = {}
         for stream_id, events in streams.items():
             state = self.decider.initial_state()
@@ -305,6 +334,9 @@ class CommandHandler:
                 for new in new_events:
                     version += 1
                     ev = self._stored(cmd, stream_id, version, new, now)
+                    clear.append(ev)
+                    if sealing is not None:
+                        ev = sealing.seal(ev)
                     stored.append(ev)
                     state = self.decider.evolve(state, _recorded(ev))
                     outbox.append(self._event_message(ev))
@@ -336,14 +368,29 @@ class CommandHandler:
             outbox.append(self._result_message(result))
             outcome.results.append(result)
 
+        read_model = self.read_model
+        if sealing is not None:
+            read_model = self._sealed_read_model(sealing, clear)
         try:
-            await self.store.commit(outcome.events, processed, outbox, self.read_model,
+            await self.store.commit(outcome.events, processed, outbox, read_model,
                                     positions=PositionClaim(expected=expected, next=nxt))
         except BaseException:
             self._next.clear()  # read them again from the database
             raise
         self._next.update(nxt)
         return outcome
+
+    def _sealed_read_model(self, sealing: Sealing, clear: Sequence[StoredEvent]) -> ReadModelHook:
+        """In the commit's transaction: the keys saved (their messages queued before the
+        events'), then the service's read model updated from the events as decided."""
+        own = self.read_model
+
+        async def hook(conn: Conn, _stored: Sequence[StoredEvent]) -> None:
+            await self.store.outbox.insert(conn, await sealing.save(conn))
+            if own is not None:
+                await own(conn, clear)
+
+        return hook
 
     async def _positions(self, items: Sequence[tuple[InboundRecord, Decoded]]) -> dict[tuple[str, int], int]:
         """The stored next offsets of the batch's partitions. Those this handler committed

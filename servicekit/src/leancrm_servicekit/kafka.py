@@ -203,8 +203,10 @@ def decode_headers(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str
 async def ensure_topics(
     bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int, *,
     client_options: Mapping[str, Any] | None = None,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """Create the topics that are missing; return the ones created."""
+    """Create the topics that are missing; return the ones created. ``configs``: topic →
+    its configuration (e.g. ``KEY_TOPIC_CONFIG``: compacted), for the ones created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000,
                                 **(client_options or {}))
     await admin.start()
@@ -214,7 +216,8 @@ async def ensure_topics(
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
+            [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor,
+                      topic_configs=dict((configs or {}).get(t, {}))) for t in missing]
         )
         created = []
         for topic, code, *rest in getattr(response, "topic_errors", getattr(response, "topics", [])):

@@ -6,8 +6,8 @@ large, invalid) is *parked* â€” moved, with its reason, to ``parked_messages`` â
 what follows it is published; once the cause is fixed it is replayed into the outbox.
 
 All SQL of the outbox and the parking lot lives in this module; the tables are made by
-``migrations/kit_0001_event_store.sql``, ``kit_0002_nothing_lost.sql`` and
-``kit_0003_relay_positions.sql``.
+``migrations/kit_0001_event_store.sql``, ``kit_0002_nothing_lost.sql``,
+``kit_0003_relay_positions.sql`` and ``kit_0004_tombstones.sql``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from leancrm_servicekit.db import Conn, check_identifier
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
+    """One message to publish; ``value`` None is a tombstone (a compacted topic's delete,
+    e.g. a shredded customer key, contract section 2.8)."""
+
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: tuple[tuple[str, str], ...]
 
 
@@ -69,9 +72,9 @@ ORDER BY m.n
 #: values: a round of 1,000 dead letters of 256 KiB each must not need 256 MB of memory
 _READ = """
 SELECT id, topic, kafka_key, value, headers, created_at FROM (
-    SELECT o.*, sum(octet_length(o.value)) OVER (ORDER BY o.id) AS running
+    SELECT o.*, sum(coalesce(octet_length(o.value), 0)) OVER (ORDER BY o.id) AS running
     FROM (SELECT * FROM outbox ORDER BY id LIMIT $1) o
-) r WHERE running - octet_length(value) < $2 ORDER BY id
+) r WHERE running - coalesce(octet_length(value), 0) < $2 ORDER BY id
 """
 #: bytes of message values the relay takes in one round (at least one message)
 READ_MAX_BYTES = 8 * 1024 * 1024
@@ -128,7 +131,7 @@ def _message(r: asyncpg.Record) -> OutboxMessage:
     return OutboxMessage(
         topic=r["topic"],
         key=bytes(r["kafka_key"]) if r["kafka_key"] is not None else None,
-        value=bytes(r["value"]),
+        value=bytes(r["value"]) if r["value"] is not None else None,
         headers=tuple((h[0], h[1]) for h in json.loads(r["headers"])),
     )
 

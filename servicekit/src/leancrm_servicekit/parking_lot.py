@@ -409,8 +409,8 @@ def operations_app(service: str, consumed_topics: Sequence[str], default_schema:
         console.print(f"[bold]id[/] {p.id} (outbox {p.outbox_id}) · [bold]reason[/] {p.reason} · "
                       f"parked {p.parked_at.isoformat()}\n[bold]error[/] {p.error}\n[bold]topic[/] "
                       f"{p.message.topic} · [bold]key[/] {p.message.key!r}\n[bold]headers[/] "
-                      f"{list(p.message.headers)}\n[bold]value[/] ({len(p.message.value):,} bytes) "
-                      f"{p.message.value[:2000]!r}", highlight=False)
+                      f"{list(p.message.headers)}\n[bold]value[/] ({len(p.message.value or b''):,} bytes) "
+                      f"{(p.message.value or b'')[:2000]!r}", highlight=False)
 
     @parked.command("replay")
     def parked_replay(reason: Annotated[str | None, typer.Option(help="Only this reason")] = None,

@@ -80,10 +80,12 @@ _RELEASE_LEASE = "UPDATE relay_lease SET expires_at = '-infinity' WHERE holder =
 _UNKNOWN_MARGIN = 10
 
 
-def _identity(topic: str, key: bytes | None, value: bytes, headers: Iterable[tuple[str, bytes]]) -> str:
-    """One published message exactly: topic, key, value and headers."""
+def _identity(topic: str, key: bytes | None, value: bytes | None,
+              headers: Iterable[tuple[str, bytes]]) -> str:
+    """One published message exactly: topic, key, value (None: a tombstone) and headers."""
     h = hashlib.sha256()
-    for part in (topic.encode(), b"\x00" if key is None else b"\x01" + key, value,
+    for part in (topic.encode(), b"\x00" if key is None else b"\x01" + key,
+                 b"\x00" if value is None else b"\x01" + value,
                  *(k.encode() + b"\x00" + v for k, v in headers)):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
@@ -203,7 +205,7 @@ class OutboxRelay:
                 self._wake.clear()
                 rows = await self.outbox.read(conn, self.batch_size)
                 read_all = len(rows) < self.batch_size and sum(
-                    len(r.message.value) for r in rows) < READ_MAX_BYTES // 2
+                    len(r.message.value or b"") for r in rows) < READ_MAX_BYTES // 2
                 self.metrics.outbox_backlog.set(len(rows) if read_all else await self.outbox.backlog())
                 if not rows:
                     await _wait_any(stop, self._wake, min(self.poll_interval_s, self.lease_s / 5))
@@ -261,7 +263,7 @@ class OutboxRelay:
         self.metrics.parked.labels(reason=refusal.reason).inc()
         m = refusal.row.message
         log.error("outbox_message_parked", reason=refusal.reason, error=refusal.error,
-                  outbox_id=refusal.row.id, topic=m.topic, value_bytes=len(m.value))
+                  outbox_id=refusal.row.id, topic=m.topic, value_bytes=len(m.value or b""))
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = make_producer(self.bootstrap, **self.producer_options)
@@ -362,7 +364,7 @@ class OutboxRelay:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
                 for records in batch.values():
                     for r in records:
-                        seen[_identity(r.topic, r.key, r.value or b"", list(r.headers or ()))] += 1
+                        seen[_identity(r.topic, r.key, r.value, list(r.headers or ()))] += 1
                 for tp in list(pending):
                     high = consumer.highwater(tp)
                     if high is not None and await consumer.position(tp) >= high:

@@ -12,10 +12,13 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from leancrm_servicekit.crypto import Keyring
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -28,7 +31,8 @@ _TLS_FIELDS = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "k
                "kafka_ssl_key_password_file", "kafka_ssl_check_hostname")
 _OPTIONAL_TEXT = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password",
                   "kafka_sasl_password_file", "kafka_ssl_cafile", "kafka_ssl_certfile",
-                  "kafka_ssl_keyfile", "kafka_ssl_key_password", "kafka_ssl_key_password_file")
+                  "kafka_ssl_keyfile", "kafka_ssl_key_password", "kafka_ssl_key_password_file",
+                  "personal_data_kek", "personal_data_kek_file", "personal_data_previous_keks")
 
 
 class ConfigurationError(Exception):
@@ -162,6 +166,19 @@ class ServiceSettings(BaseSettings):
         default=30.0, ge=3, le=600,
         description="The relay leader's lease: a standby takes over once it expires (at once when "
                     "the leader's database session is gone).")
+    # -- personal data: the key-encryption key (servicekit/crypto.py; README "Erasure
+    # (crypto-shredding)"). Required by the customers service; the waste projector without
+    # it shows personal data as withheld ------------------------------------------------
+    personal_data_kek: SecretStr | None = Field(
+        default=None,
+        description="The key-encryption key that wraps each customer's data key: 32 random bytes "
+                    "as base64 (or personal_data_kek_file). Only entitled services get it.")
+    personal_data_kek_file: Path | None = Field(
+        default=None, description="A file holding LEANCRM_PERSONAL_DATA_KEK (a mounted secret).")
+    personal_data_previous_keks: SecretStr | None = Field(
+        default=None,
+        description="Earlier key-encryption keys, base64, comma-separated: they still unwrap keys "
+                    "wrapped before a rotation, never wrap new ones.")
     gc_gen0_threshold: int = Field(
         default=50_000, ge=0,
         description="Allocations between collections of Python's youngest GC generation "
@@ -216,6 +233,40 @@ class ServiceSettings(BaseSettings):
             raise ValueError("\n  ".join(errors))
         return self
 
+    @model_validator(mode="after")
+    def _check_personal_data_kek(self) -> ServiceSettings:
+        """Read the KEK from its file, and refuse one that is not 32 bytes of base64, naming
+        the variable (never the value)."""
+        from leancrm_servicekit.crypto import Kek
+
+        errors = self._read_secret_file("personal_data_kek", "personal_data_kek_file")
+        if not errors and self.personal_data_kek is not None:
+            try:
+                Kek.from_base64(self.personal_data_kek.get_secret_value())
+            except ValueError as exc:
+                errors.append(f"{self.variable('personal_data_kek')}: {exc}")
+        for n, text in enumerate(_split(self.personal_data_previous_keks), 1):
+            try:
+                Kek.from_base64(text)
+            except ValueError as exc:
+                errors.append(f"{self.variable('personal_data_previous_keks')}, key {n}: {exc}")
+        if self.personal_data_previous_keks is not None and self.personal_data_kek is None:
+            errors.append(f"{self.variable('personal_data_previous_keks')} is set without "
+                          f"{self.variable('personal_data_kek')}: the current key wraps, earlier "
+                          "ones only unwrap")
+        if errors:
+            raise ValueError("\n  ".join(errors))
+        return self
+
+    def personal_data_keyring(self) -> Keyring | None:
+        """The KEKs configured (``None`` when there is none: personal data is withheld)."""
+        from leancrm_servicekit.crypto import Kek, Keyring
+
+        if self.personal_data_kek is None:
+            return None
+        return Keyring.of(Kek.from_base64(self.personal_data_kek.get_secret_value()),
+                          [Kek.from_base64(k) for k in _split(self.personal_data_previous_keks)])
+
     def _read_secret_file(self, secret: str, path_field: str) -> list[str]:
         path: Path | None = getattr(self, path_field)
         if path is None:
@@ -258,6 +309,10 @@ class ServiceSettings(BaseSettings):
     def variable(cls, field: str) -> str:
         """The environment variable of ``field``: ``kafka_bootstrap`` → ``LEANCRM_KAFKA_BOOTSTRAP``."""
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _split(keys: SecretStr | None) -> list[str]:
+    return [k.strip() for k in (keys.get_secret_value() if keys else "").split(",") if k.strip()]
 
 
 def _and(names: list[str]) -> str:

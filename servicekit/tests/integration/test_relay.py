@@ -219,3 +219,32 @@ async def test_a_leader_killed_between_the_ack_and_the_delete_publishes_nothing_
         await read_to_the_end(bootstrap, reader)
         values = sorted(r.value for r in reader.on(TOPIC) if r.value != b"end")
     assert values == sorted([m.value for m in msgs("warm", 12)] + [m.value for m in pending])
+
+
+async def test_a_tombstone_is_published_with_a_null_value_in_order_and_once(
+    infra: Infra, schema_name: str, store: Outbox, bootstrap: str
+) -> None:
+    """A compacted topic's delete (a shredded customer key, contract 2.8) is a record with
+    a null value: the outbox holds it as such, and the relay's look for what it already
+    published tells a tombstone from an empty value."""
+    relay = make_relay(infra, schema_name, store, bootstrap)
+    key = b"customer-1"
+    messages = [OutboxMessage(TOPIC, key, b"", (("message_type", "empty"),)),
+                OutboxMessage(TOPIC, key, b"the key", (("message_type", "customer.key"),)),
+                OutboxMessage(TOPIC, key, None, (("message_type", "customer.key_erased"),))]
+    async with TopicReader(bootstrap, TOPIC) as reader:
+        await store.enqueue(messages)
+        async with running(relay):
+            await wait_until(lambda: len([r for r in reader.on(TOPIC) if r.key == key]) >= 3, 30,
+                             what="the three records")
+            await wait_until(_empty(store), 10, what="an empty outbox")
+        # a new leader that finds the same rows again (a crash before its delete and its
+        # positions) sends none of them twice: the tombstone is recognised as published
+        await store.pool.execute("DELETE FROM relay_positions")
+        await store.enqueue(messages)
+        async with running(make_relay(infra, schema_name, store, bootstrap)):
+            await wait_until(_empty(store), 30, what="the rows dropped as published")
+        await read_to_the_end(bootstrap, reader)
+    records = [r for r in reader.on(TOPIC) if r.key == key]
+    assert [r.value for r in records] == [b"", b"the key", None]
+    assert dict(records[-1].headers)["message_type"] == b"customer.key_erased"

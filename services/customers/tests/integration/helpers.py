@@ -11,6 +11,20 @@ COMMANDS = "crm.customers.commands.v1"
 EVENTS = "crm.customers.events.v1"
 RESULTS = "crm.command-results.v1"
 DLQ = "crm.dlq.v1"
+KEYS = "crm.customers.keys.v1"
+
+
+def opened(event: dict[str, Any], key_record: dict[str, Any]) -> dict[str, Any]:
+    """A version 2 event's data with its personal fields opened, as an entitled consumer
+    (holding the test run's KEK) reads it from the key topic's record."""
+    from leancrm_devstack.testing import TEST_PERSONAL_DATA_KEK
+    from leancrm_servicekit.crypto import Kek, open_personal
+
+    data = dict(event["data"])
+    cid = event["customer_id"]
+    key = Kek.from_base64(TEST_PERSONAL_DATA_KEK).unwrap(cid, key_record["wrapped_key"])
+    return {**{k: v for k, v in data.items() if k != "personal"},
+            **open_personal(key, cid, event["event_type"], data["personal"])}
 
 
 def command(command_type: str, data: dict[str, Any], command_id: str | None = None) -> dict[str, Any]:

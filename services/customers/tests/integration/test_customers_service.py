@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from leancrm_devstack.testing import Infra, TopicReader, wait_until
 from leancrm_servicekit.command_service import CommandService
 
-from .helpers import COMMANDS, DLQ, EVENTS, RESULTS, command, register, send
+from .helpers import COMMANDS, DLQ, EVENTS, KEYS, RESULTS, command, opened, register, send
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ async def test_register_yields_one_event_and_one_accepted_result(
     # command_id and events by customer_id, so once the resend's `duplicate` and the
     # later change's event are in, anything extra the command caused would be too
     marker = command("change_customer_details", {"customer_id": cid, "segment": "vip"})
-    async with TopicReader(bootstrap, EVENTS, RESULTS) as reader:
+    async with TopicReader(bootstrap, EVENTS, RESULTS, KEYS) as reader:
         await send(producer, cmd, key=cid)
         await reader.wait_json(RESULTS, command_id=cmd["command_id"])
         await send(producer, cmd, key=cid)
@@ -37,6 +37,7 @@ async def test_register_yields_one_event_and_one_accepted_result(
         results = await reader.wait_json(RESULTS, count=2, command_id=cmd["command_id"])
         await reader.wait_json(EVENTS, causation_id=marker["command_id"])
         events = reader.json_on(EVENTS, causation_id=cmd["command_id"])
+        (key_record,) = await reader.wait_json(KEYS, customer_id=cid)
     assert [r["status"] for r in results] == ["accepted", "duplicate"]
     assert len(events) == 1
     ev, res = events[0], results[0]
@@ -44,10 +45,13 @@ async def test_register_yields_one_event_and_one_accepted_result(
                        "producer", "stream_id", "stream_version", "customer_id", "correlation_id",
                        "causation_id", "data"}
     assert ev["event_type"] == "customer.registered"
-    assert ev["schema_version"] == 1 and ev["producer"] == "customers"
+    assert ev["schema_version"] == 2 and ev["producer"] == "customers"  # contract 2.8
     assert ev["stream_id"] == cid and ev["stream_version"] == 1 and ev["customer_id"] == cid
     assert ev["correlation_id"] == "corr-1" and ev["causation_id"] == cmd["command_id"]
-    assert ev["data"] == cmd["data"]
+    # the personal fields travel sealed, and open with the key of the key topic
+    assert set(ev["data"]) == {"customer_id", "segment", "personal"}
+    assert b"Ada" not in json.dumps(ev).encode() and b"ada@example" not in json.dumps(ev).encode()
+    assert opened(ev, key_record) == cmd["data"]
     uuid.UUID(ev["event_id"])
     for ts in ("occurred_at", "recorded_at"):
         assert ev[ts].endswith("Z") and datetime.fromisoformat(ev[ts]).utcoffset() is not None

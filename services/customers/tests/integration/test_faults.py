@@ -101,7 +101,8 @@ async def test_relay_killed_between_commit_and_publish_publishes_after_restart(
             # is still there for the next relay
             assert reader.json_on(EVENTS, customer_id=cid) == []
             assert await count(infra.dsn, f"SELECT count(*) FROM {schema_name}.outbox "
-                                          f"WHERE kafka_key = convert_to('{cid}', 'UTF8')") == 1
+                                          f"WHERE kafka_key = convert_to('{cid}', 'UTF8') "
+                                          f"AND topic = '{EVENTS}'") == 1
             procs.append(Proc(["relay"], env, tmp_path / "relay2.log"))
             await reader.wait_json(EVENTS, customer_id=cid, timeout_s=60)
             await reader.wait_json(RESULTS, command_id=cmd["command_id"], timeout_s=30)

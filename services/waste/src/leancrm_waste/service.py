@@ -9,7 +9,7 @@ import time
 import asyncpg
 from starlette.routing import BaseRoute
 
-from leancrm_contracts.topics import ALERTS, DLQ, EVENT_TOPICS
+from leancrm_contracts.topics import ALERTS, CUSTOMERS_KEYS, DLQ, EVENT_TOPICS, KEY_TOPIC_CONFIG
 from leancrm_servicekit.auth import guard_of
 from leancrm_servicekit.bootstrap import Infrastructure, open_infrastructure
 from leancrm_servicekit.faults import is_transient_database_error, patiently
@@ -108,8 +108,13 @@ class WasteService:
         assert self.infra is not None
         infra = self.infra
         await patiently("the topics", lambda: ensure_topics(
-            infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ, ALERTS], self.settings.partitions,
-            self.settings.replication_factor, client_options=infra.kafka_options), metrics=self.metrics)
+            infra.kafka_bootstrap, [*EVENT_TOPICS, DLQ, ALERTS, CUSTOMERS_KEYS], self.settings.partitions,
+            self.settings.replication_factor, client_options=infra.kafka_options,
+            configs={CUSTOMERS_KEYS: KEY_TOPIC_CONFIG}), metrics=self.metrics)
+        if self.settings.personal_data_keyring() is None:
+            log.warning("personal_data_withheld",
+                        hint="no LEANCRM_PERSONAL_DATA_KEK: customers' names and emails sealed since "
+                             "schema_version 2 show as withheld (contract section 2.8)")
         self.relay = self.infra.relay()
         self._relay_task = asyncio.create_task(self.relay.run(self.stop_event))
         self._tasks.append(self._relay_task)
@@ -127,7 +132,7 @@ class WasteService:
 
     async def _run_alerts(self) -> None:
         """The alert rules every few seconds over the active store (contract section 5), their
-        transitions through the outbox on crm.alerts.v1 (section 2.7)."""
+        transitions through the outbox on crm.alerts.v1 (section 2.8)."""
         assert self.infra is not None and self.pool is not None and self.outbox is not None
         config = AlertConfig(parse_alert_thresholds(self.settings.alert_thresholds), self.settings.thresholds)
         self.alerts = AlertEvaluator(

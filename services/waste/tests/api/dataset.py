@@ -134,8 +134,8 @@ class DataSet:
             f"INSERT INTO {store}.idea_votes (feedback_id, voter_customer_id, vote, voted_at, event_id) "
             "VALUES ($1, $2, $3, $4, $5)", self.votes)
         await conn.executemany(
-            f"INSERT INTO {store}.customers (customer_id, segment, name, email, forgotten) "
-            "VALUES ($1, $2, $3, $4, $5)", self.customers)
+            f"INSERT INTO {store}.customers (customer_id, segment, name, email, forgotten, personal_data) "
+            "VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 THEN 'erased' ELSE 'clear' END)", self.customers)
 
 
 def two_weeks(now: datetime) -> DataSet:

@@ -200,7 +200,7 @@ async def test_feedback_and_customers(api: Api) -> None:
     assert [(r["day"], r["source"]) for r in marketing["rows"]] == [("2026-06-14", "tweet")]
     forgotten = await api.get("/api/v1/customers", forgotten="true")
     assert forgotten["rows"] == [{"customer_id": str(uid("customer-B")), "segment": "SMB", "name": None,
-                                  "email": None, "forgotten": True}]
+                                  "email": None, "forgotten": True, "personal_data": "erased"}]
     retail = await api.get("/api/v1/customers", segment="retail")
     assert [r["name"] for r in retail["rows"]] == ["Ada"]
 

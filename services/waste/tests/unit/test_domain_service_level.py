@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -177,3 +178,13 @@ def test_lead_time_percentiles_per_day_of_end_and_reason() -> None:
     crossing = contact("Q7", s("started", t(-10 * 3600)), s("ended", t(15 * 3600)))  # 22 Nov 23:00 → 24 Nov
     assert lead_time_daily(link_interactions([crossing])) == {
         (date(2026, 11, 24), "billing"): LeadTimes(1, 90000.0, 90000.0, 90000.0)}
+
+
+def test_demand_and_lead_times_by_day_of_the_business_time_zone() -> None:
+    # started 22 Nov 23:30 UTC = 23 Nov 00:30 in Berlin; ended 23 Nov 23:10 UTC = 24 Nov 00:10 there
+    late = contact("Z1", s("started", t(-9.5 * 3600)), s("ended", t(14 * 3600 + 600)))
+    berlin = ZoneInfo("Europe/Berlin")
+    assert list(demand_daily(link_interactions([late]))) == [(date(2026, 11, 22), "phone", "billing")]
+    assert list(demand_daily(link_interactions([late]), berlin)) == [(date(2026, 11, 23), "phone", "billing")]
+    assert list(lead_time_daily(link_interactions([late]))) == [(date(2026, 11, 23), "billing")]
+    assert list(lead_time_daily(link_interactions([late]), berlin)) == [(date(2026, 11, 24), "billing")]

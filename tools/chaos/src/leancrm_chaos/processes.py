@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ import httpx
 from leancrm_devstack.embedded import die_with_parent, free_port
 from leancrm_devstack.local_database import owner_role
 from leancrm_servicekit.auth import WASTE_READ, new_token, token_sha256
+from leancrm_servicekit.crypto import generate_kek
 
 from .journal import Journal, wall_time
 
@@ -51,6 +53,13 @@ class ProcessSpec:
     http_port: int | None
 
 
+@functools.cache
+def personal_data_kek() -> dict[str, str]:
+    """The harness's key-encryption key, for the services entitled to personal data (the
+    customers service, the projectors) and the rebuild (contract 2.8): one for the process."""
+    return {"LEANCRM_PERSONAL_DATA_KEK": generate_kek()}
+
+
 def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: int,
                   partitions: int) -> list[ProcessSpec]:
     """The eight processes: consumer and relay of each command service, two projectors."""
@@ -65,10 +74,12 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         "PYTHONUNBUFFERED": "1",
     })
     specs: list[ProcessSpec] = []
+    kek = personal_data_kek()
     for service in COMMAND_SERVICES:
         # migrations as the schema's owner, the service as its own role (rows only)
         env = {**base, "LEANCRM_DATABASE_URL": roles[service],
-               "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role(service)]}
+               "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role(service)],
+               **(kek if service == "customers" else {})}
         port = free_port()
         specs.append(ProcessSpec(
             f"{service}-consumer", CONSUMER, service,
@@ -81,7 +92,7 @@ def service_specs(bootstrap: str, roles: dict[str, str], *, session_timeout_ms: 
         port = free_port()
         specs.append(ProcessSpec(
             f"waste-{n}", PROJECTOR, "waste", (sys.executable, "-m", "leancrm_waste", "serve"),
-            {**base, "LEANCRM_DATABASE_URL": roles["waste"],
+            {**base, **kek, "LEANCRM_DATABASE_URL": roles["waste"],
              "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role("waste")], "LEANCRM_HTTP_PORT": str(port),
              "LEANCRM_API_TOKENS": json.dumps([{"name": "chaos-harness", "scopes": [WASTE_READ],
                                                 "sha256": token_sha256(OPERATIONS_TOKEN)}])}, port))

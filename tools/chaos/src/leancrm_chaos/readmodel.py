@@ -19,7 +19,7 @@ import asyncpg
 from leancrm_devstack.local_database import owner_role
 from leancrm_simulator.figures import Figures
 
-from .processes import COMMAND_SERVICES
+from .processes import COMMAND_SERVICES, personal_data_kek
 
 #: the public views of contract section 6 (backlog's age band moves with the clock, so
 #: it is compared per channel)
@@ -237,7 +237,7 @@ def compare_figures(got: dict[str, float], want: dict[str, float]) -> dict[str, 
 def waste_env(roles: dict[str, str], bootstrap: str, session_timeout_ms: int) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LEANCRM_")}
     # a rebuild makes a schema and replaces views: as the schema's owner
-    return {**base, "LEANCRM_DATABASE_URL": roles["waste"],
+    return {**base, **personal_data_kek(), "LEANCRM_DATABASE_URL": roles["waste"],
             "LEANCRM_MIGRATION_DATABASE_URL": roles[owner_role("waste")],
             "LEANCRM_KAFKA_BOOTSTRAP": bootstrap,
             "LEANCRM_REPLICATION_FACTOR": "1", "LEANCRM_SESSION_TIMEOUT_MS": str(session_timeout_ms)}

@@ -45,6 +45,7 @@ from leancrm_devstack.local_database import (
     psql_binary,
 )
 from leancrm_servicekit.auth import PERSONAL_READ, WASTE_READ, new_token, token_sha256
+from leancrm_servicekit.crypto import generate_kek
 
 console = Console()
 
@@ -114,6 +115,26 @@ def run_token_environment(token: str, env: dict[str, str]) -> dict[str, str]:
         raise SystemExit("LEANCRM_API_TOKENS is set but is not a JSON list of tokens; fix it or unset "
                          "it (scripts/run adds a token of its own)")
     return {"LEANCRM_API_TOKENS": json.dumps([*tokens, entry])}
+
+
+#: the services entitled to personal data: they get the key-encryption key (contract 2.8)
+PERSONAL_DATA_SERVICES = ("customers", "waste")
+KEK_VARIABLES = ("LEANCRM_PERSONAL_DATA_KEK", "LEANCRM_PERSONAL_DATA_KEK_FILE")
+
+
+def personal_data_kek_environment(workdir: Path, env: dict[str, str]) -> dict[str, str]:
+    """What the entitled services are given for the local run's key-encryption key: a
+    file made once in ``workdir`` (owner-only), kept across runs like the database it
+    protects — unless a KEK is configured already, which is used as it is."""
+    if any(env.get(v, "").strip() for v in KEK_VARIABLES):
+        return {}
+    path = workdir / "secrets" / "personal-data-kek"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(generate_kek() + "\n")
+    return {"LEANCRM_PERSONAL_DATA_KEK_FILE": str(path)}
 
 
 def start_service(info: ServiceInfo, env: dict[str, str], logs: Path) -> Process:
@@ -329,10 +350,12 @@ async def main_async(workdir: Path, fresh: bool, traffic: bool, days: int,
         console.print("[bold]Starting services[/] (logs in " + str(logs) + ")")
         token = new_token()  # for this run only: the waste service is given its hash
         waste_env = run_token_environment(token, env)
+        kek_env = personal_data_kek_environment(workdir, env)
         procs = [start_service(s, {**env, **({"LEANCRM_DATABASE_URL": service_dsn[s.name],
                                               "LEANCRM_MIGRATION_DATABASE_URL": migration_dsn[s.name]}
                                              if s.name in service_dsn else {}),
-                                   **(waste_env if s.name == "waste" else {})}, logs)
+                                   **(waste_env if s.name == "waste" else {}),
+                                   **(kek_env if s.name in PERSONAL_DATA_SERVICES else {})}, logs)
                  for s in services]
         await wait_ready(procs)
         started = time.monotonic()

@@ -33,6 +33,7 @@ from leancrm_contracts.envelope import DLQ_HEADERS
 from leancrm_contracts.topics import COMMAND_RESULTS, DLQ
 from leancrm_devstack.embedded import EmbeddedBroker, EmbeddedPostgres
 from leancrm_servicekit.command_service import CommandService, CommandServiceSpec
+from leancrm_servicekit.crypto import generate_kek
 from leancrm_servicekit.settings import ServiceSettings
 
 
@@ -347,14 +348,20 @@ class ServiceHarness:
         return rec
 
 
+#: the key-encryption key of this test run (contract section 2.8): every service a test
+#: starts gets it (also those built from the environment, and the processes tests start),
+#: as the entitled services of one deployment share theirs
+TEST_PERSONAL_DATA_KEK = os.environ.setdefault("LEANCRM_PERSONAL_DATA_KEK", generate_kek())
+
+
 def settings_for_test(service: str, infra: Infra, bootstrap: str, schema: str,
                   **extra: Any) -> ServiceSettings:
     """A service's settings for a test: its own schema and consumer group, any free HTTP
-    port, 3 partitions, a quick outbox poll; ``extra`` overrides."""
+    port, 3 partitions, a quick outbox poll, the run's KEK; ``extra`` overrides."""
     options: dict[str, Any] = {
         "kafka_bootstrap": bootstrap, "database_url": infra.dsn, "db_schema": schema,
         "http_port": 0, "partitions": 3, "consumer_group": f"{service}-{uuid.uuid4().hex[:8]}",
-        "relay_poll_interval_s": 0.2, **extra}
+        "relay_poll_interval_s": 0.2, "personal_data_kek": TEST_PERSONAL_DATA_KEK, **extra}
     return ServiceSettings(**options)
 
 

@@ -77,7 +77,7 @@ def offline_events(commands: Iterable[SimCommand]) -> Iterator[EventMessage]:
             )
             state = spec.decider.evolve(state, _recorded(ev))
             msg = event_message(ev, spec.event_topic, spec.decider.producer)
-            yield EventMessage(msg.topic, msg.key or b"", msg.value,
+            yield EventMessage(msg.topic, msg.key or b"", msg.value or b"",
                                tuple((k, v.encode()) for k, v in msg.headers), ev.event_type)
         states[(spec.name, stream)] = (state, version)
 

@@ -27,10 +27,11 @@ from leancrm_servicekit.decider import (
 
 @dataclass(frozen=True, slots=True)
 class Customer:
+    """What the rules need: whether the customer exists and is forgotten. No personal
+    field: the stored events carry them sealed (contract section 2.8), and no rule reads
+    them."""
+
     customer_id: str | None = None
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
     segment: str | None = None
     forgotten: bool = False
 
@@ -51,18 +52,12 @@ class CustomersDecider:
     def evolve(self, state: Customer, event: RecordedEvent) -> Customer:
         d = event.data
         match event.event_type:
-            case c.CustomerRegistered.event_type:
-                return Customer(
-                    customer_id=str(d["customer_id"]),
-                    name=d.get("name"),
-                    email=d.get("email"),
-                    phone=d.get("phone"),
-                    segment=d.get("segment"),
-                )
+            case c.CustomerRegistered.event_type:  # version 1 or 2: the same clear fields
+                return Customer(customer_id=str(d["customer_id"]), segment=d.get("segment"))
             case c.CustomerDetailsChanged.event_type:
-                return replace(state, **{f: d[f] for f in c.DETAIL_FIELDS if f in d})
+                return replace(state, segment=d.get("segment", state.segment))
             case c.CustomerForgotten.event_type:
-                return replace(state, name=None, email=None, phone=None, forgotten=True)
+                return replace(state, forgotten=True)
             case _:
                 return state
 

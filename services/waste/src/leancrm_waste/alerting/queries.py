@@ -43,17 +43,21 @@ SELECT s.team, (coalesce(b.b, 0) / s.s)::double precision AS occupancy
 FROM staffed s LEFT JOIN busy b USING (team)
 WHERE s.s > 0
 """
-# every complete UTC day's rates over every channel (waste.value_stream_daily's definitions)
+# the business time zone the views cut their days in (contract section 6), from the store
+_ZONE = "(SELECT coalesce((SELECT business_timezone FROM {store}.settings), 'UTC') AS tz) z"
+# every complete day's rates over every channel (waste.value_stream_daily's definitions),
+# days of the business time zone: up to the start of today there
 _DAILY_RATES = """
-SELECT (started_at AT TIME ZONE 'UTC')::date AS day,
+SELECT (started_at AT TIME ZONE z.tz)::date AS day,
        (count(*) FILTER (WHERE first_contact_resolution))::double precision / count(*) AS fcr_rate,
        (count(*) FILTER (WHERE repeat_of IS NOT NULL))::double precision / count(*) AS failure_demand_rate,
        (count(*) FILTER (WHERE status = 'abandoned'))::double precision / count(*) AS abandonment_rate
-FROM {store}.interactions_linked
-WHERE started_at < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+FROM {store}.interactions_linked, """ + _ZONE + """
+WHERE started_at < date_trunc('day', now() AT TIME ZONE z.tz) AT TIME ZONE z.tz
 GROUP BY 1 ORDER BY 1
 """
-_YESTERDAY = "SELECT ((now() AT TIME ZONE 'UTC')::date - 1) AS d, now() AS now"
+# the latest complete day (yesterday in the business time zone) and the database's now
+_YESTERDAY = "SELECT ((now() AT TIME ZONE z.tz)::date - 1) AS d, now() AS now FROM " + _ZONE
 
 
 def _q(sql: str, store: str) -> str:
@@ -65,7 +69,7 @@ async def read_inputs(conn: Conn, store: str,
                       ) -> tuple[AlertInputs, datetime]:
     """The rules' figures now (``daily_rates`` as last read by :func:`read_daily_rates`),
     and the database's now."""
-    clock = await conn.fetchrow(_YESTERDAY)
+    clock = await conn.fetchrow(_q(_YESTERDAY, store))
     assert clock is not None
     aged = {r["channel"]: int(r["n"]) for r in await conn.fetch(_q(_AGED_BACKLOG, store))
             if r["channel"] is not None}

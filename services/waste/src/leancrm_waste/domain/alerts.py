@@ -75,7 +75,7 @@ class AlertInputs:
     occupancy: Mapping[str, float] = field(default_factory=dict)
     #: rate → its daily series over every channel, up to and including ``latest_day``
     daily_rates: Mapping[str, Sequence[tuple[date, float | None]]] = field(default_factory=dict)
-    #: the latest complete UTC day (yesterday)
+    #: the latest complete day of the business time zone (yesterday there)
     latest_day: date | None = None
 
 

@@ -2,10 +2,11 @@
 demand and lead times"): the reference ``waste.demand_daily`` and
 ``waste.lead_time_daily`` are tested against.
 
-- **demand_daily**, per (UTC day of start, channel, reason): failure demand = the
+- **demand_daily**, per (day of start in the business time zone, default UTC,
+  channel, reason): failure demand = the
   interactions that are a repeat (repeat_of set); value demand = contacts − failure
   demand; failure_demand_share = failure demand / contacts.
-- **lead_time_daily**, per (UTC day of *end*, reason), over every channel: the
+- **lead_time_daily**, per (day of *end* in that zone, reason), over every channel: the
   continuous 50th, 85th and 95th percentiles of lead_time_s of the interactions that
   ended that day. A lead time is known only at the end, so it is counted then and
   never changes afterwards.
@@ -27,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from math import inf
 from typing import Final
 
@@ -46,13 +47,14 @@ class Demand:
 DemandKey = tuple[date, str | None, str | None]
 
 
-def demand_daily(records: Iterable[InteractionRecord]) -> dict[DemandKey, Demand]:
-    """(UTC day of start, channel, reason) → value and failure demand."""
+def demand_daily(records: Iterable[InteractionRecord], zone: tzinfo = UTC) -> dict[DemandKey, Demand]:
+    """(day of start in ``zone``, the business time zone, channel, reason) → value and
+    failure demand."""
     groups: dict[DemandKey, list[InteractionRecord]] = defaultdict(list)
     for r in {r.figures.interaction_id: r for r in records}.values():
         f = r.figures
         if f.started_at is not None:
-            groups[(f.started_at.date(), f.channel, f.reason)].append(r)
+            groups[(f.started_at.astimezone(zone).date(), f.channel, f.reason)].append(r)
     out = {}
     for k, rs in groups.items():
         failure = sum(r.repeat_of is not None for r in rs)
@@ -72,13 +74,14 @@ class LeadTimes:
 LeadKey = tuple[date, str | None]
 
 
-def lead_time_daily(records: Iterable[InteractionRecord]) -> dict[LeadKey, LeadTimes]:
-    """(UTC day of end, reason) → lead-time percentiles of the interactions ended then."""
+def lead_time_daily(records: Iterable[InteractionRecord], zone: tzinfo = UTC) -> dict[LeadKey, LeadTimes]:
+    """(day of end in ``zone``, the business time zone, reason) → lead-time percentiles
+    of the interactions ended then."""
     groups: dict[LeadKey, list[float]] = defaultdict(list)
     for r in {r.figures.interaction_id: r for r in records}.values():
         f = r.figures
         if f.ended_at is not None and f.lead_time_s is not None:
-            groups[(f.ended_at.date(), f.reason)].append(f.lead_time_s)
+            groups[(f.ended_at.astimezone(zone).date(), f.reason)].append(f.lead_time_s)
     out = {}
     for k, leads in groups.items():
         p50, p85, p95 = (percentile_cont(leads, p) for p in (0.5, 0.85, 0.95))

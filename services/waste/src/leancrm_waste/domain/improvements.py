@@ -64,7 +64,7 @@ Gain = Literal["holding", "fading"]
 
 @dataclass(frozen=True, slots=True)
 class DailyFigures:
-    """One UTC day's sums over an improvement's scope."""
+    """One day's sums (a day of the business time zone) over an improvement's scope."""
 
     day: date
     contacts: int = 0

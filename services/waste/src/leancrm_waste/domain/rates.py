@@ -2,7 +2,8 @@
 projector's SQL is tested against.
 
 ``value_stream_rates`` — over the interactions given (``waste.value_stream_daily``
-groups them by UTC day of start, channel and reason: ``value_stream_daily``):
+groups them by day of start in the business time zone, channel and reason:
+``value_stream_daily``, default UTC):
 
 - contacts = number of interactions;
 - fcr_rate = first-contact resolutions / contacts;
@@ -30,7 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from math import fsum
 
 from leancrm_waste.domain.capacity import hour_of
@@ -91,13 +92,15 @@ def value_stream_rates(records: Iterable[InteractionRecord]) -> ValueStreamRates
 DayKey = tuple[date, str | None, str | None]
 
 
-def value_stream_daily(records: Iterable[InteractionRecord]) -> dict[DayKey, ValueStreamRates]:
-    """(UTC day of start, channel, reason) → rates over the interactions started then."""
+def value_stream_daily(records: Iterable[InteractionRecord], zone: tzinfo = UTC
+                       ) -> dict[DayKey, ValueStreamRates]:
+    """(day of start in ``zone``, the business time zone, channel, reason) → rates over
+    the interactions started then."""
     groups: dict[DayKey, list[InteractionRecord]] = defaultdict(list)
     for r in _unique(records):
         f = r.figures
         if f.started_at is not None:
-            groups[(f.started_at.date(), f.channel, f.reason)].append(r)
+            groups[(f.started_at.astimezone(zone).date(), f.channel, f.reason)].append(r)
     return {k: value_stream_rates(v) for k, v in groups.items()}
 
 
@@ -113,14 +116,15 @@ class WasteColumns:
     inventory: int = 0
 
 
-def waste_columns_daily(rows: Iterable[WasteRow]) -> dict[DayKey, WasteColumns]:
-    """(UTC day of occurred_at, channel, reason) → the ledger rows of interactions that
-    occurred that day (overproduction rows belong to no interaction and are left out)."""
+def waste_columns_daily(rows: Iterable[WasteRow], zone: tzinfo = UTC) -> dict[DayKey, WasteColumns]:
+    """(day of occurred_at in ``zone``, the business time zone, channel, reason) → the
+    ledger rows of interactions that occurred that day (overproduction rows belong to no
+    interaction and are left out)."""
     unique = {r.key: r for r in rows}
     groups: dict[DayKey, list[WasteRow]] = defaultdict(list)
     for r in unique.values():
         if r.interaction_id is not None:
-            groups[(r.occurred_at.date(), r.channel, r.reason)].append(r)
+            groups[(r.occurred_at.astimezone(zone).date(), r.channel, r.reason)].append(r)
 
     def count(rs: list[WasteRow], waste_type: str) -> int:
         return sum(1 for r in rs if r.waste_type == waste_type)

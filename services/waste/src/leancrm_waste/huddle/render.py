@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from rich import box
@@ -19,6 +19,7 @@ from leancrm_waste.huddle import improvements
 from leancrm_waste.huddle.report import same
 from leancrm_waste.read.costs import MEASURED_IN_SECONDS
 from leancrm_waste.read.shaping import jsonable
+from leancrm_waste.read.timezone import zone_named
 
 ARROWS = {"up": "▲", "down": "▼", "same": "=", None: ""}
 
@@ -135,7 +136,7 @@ def fmt_day(d: date) -> str:
 def title(report: Mapping[str, Any]) -> str:
     day: date = report["day"]
     scope = report["scope"]
-    parts = [f"Huddle — {fmt_day(day)} (UTC)"]
+    parts = [f"Huddle — {fmt_day(day)} ({report.get('time_zone') or 'UTC'})"]
     if scope["channel"]:
         parts.append("channel " + ", ".join(scope["channel"]))
     if scope["team"]:
@@ -199,7 +200,9 @@ OPEN_COLUMNS = ("channel", "<1h", "1-24h", ">24h", "open", "queued or on hold", 
 
 def open_note(report: Mapping[str, Any]) -> str:
     o = report["open_now"]
-    return (f"Open now ({o['at']:%Y-%m-%d %H:%M} UTC): {o['open']:,} contacts; {o['waiting_now']:,} "
+    zone = report.get("time_zone") or "UTC"
+    at = o["at"].astimezone(zone_named(zone)) if isinstance(o["at"], datetime) else o["at"]
+    return (f"Open now ({at:%Y-%m-%d %H:%M} {zone}): {o['open']:,} contacts; {o['waiting_now']:,} "
             f"queued or on hold have waited {fmt_seconds(o['waiting_so_far_s'])} so far, which no "
             "closed figure counts yet.")
 

@@ -1,7 +1,8 @@
 """The daily huddle report as plain data: Lean's morning meeting, from the waste read model.
 
-Fair comparisons (issue 13) and honest days (issue 14). For one UTC day, of the channels
-and agent teams chosen (default: all):
+Fair comparisons (issue 13) and honest days (issue 14). For one day of the business time
+zone (the scope's ``zone``, :mod:`leancrm_waste.read.timezone`; default UTC), of the
+channels and agent teams chosen (default: all):
 
 - **volume beside every count**: the day's contacts (interactions started that day) and
   how many of them are still open, per channel;
@@ -18,7 +19,8 @@ and agent teams chosen (default: all):
   ``min_contacts`` contacts). The report says which;
 - a day is judged only when it can be: **no data** (nothing recorded), **too few
   contacts to judge** (fewer than ``min_contacts``, default :data:`MIN_CONTACTS`), **day
-  not finished** (contacts started that day still open, or the day not over yet: an
+  not finished** (contacts started that day still open, or the day not over yet in the
+  business time zone: an
   open queue episode counts no waiting until it ends, so an unfinished day looks
   better than it is), **no baseline**; otherwise better, worse or the same;
 - the key rates are also judged by **process-behaviour (XmR) charts**
@@ -48,7 +50,6 @@ from leancrm_waste.domain.wastes import WASTE_TYPES
 from leancrm_waste.huddle.improvements import improvements_block
 from leancrm_waste.read.costs import COST_RATIONALE, MEASURED_IN_SECONDS, WASTE_WORDS
 from leancrm_waste.read.daily import DailyScope, DayFigures, OpenNow
-from leancrm_waste.read.params import midnight
 from leancrm_waste.read.shaping import ratio
 from leancrm_waste.read.signals import (
     RATES,
@@ -60,6 +61,7 @@ from leancrm_waste.read.signals import (
     rate_parts,
     verdict_of,
 )
+from leancrm_waste.read.timezone import midnight_in, zone_name
 
 #: a day (or baseline day) with fewer contacts is not judged
 MIN_CONTACTS = 30
@@ -198,7 +200,8 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
     scope: DailyScope = figures.get("scope") or DailyScope()
     open_now: OpenNow | None = figures.get("open_now")
     f = days.get(day) or DayFigures(day)
-    day_over = open_now is None or open_now.at >= midnight(day + timedelta(days=1))
+    # the day is over once its midnight has passed in the business time zone
+    day_over = open_now is None or open_now.at >= midnight_in(day + timedelta(days=1), scope.zone)
     state, state_words = day_state(f, min_contacts, day_over)
     base_days = comparison_days(days, day, min_contacts, weeks, baseline)
     base = [days[d] for d in base_days]
@@ -283,6 +286,7 @@ def build_report(figures: Mapping[str, Any], costs: Mapping[str, float], target:
             f"(found {len(base_days)} in the {LOOKBACK_WEEKS} weeks before)")
     return {
         "day": day,
+        "time_zone": zone_name(scope.zone),
         "scope": {"channel": list(scope.channels) or None, "team": list(scope.teams) or None,
                   "notes": _scope_notes(scope)},
         "has_data": f.has_data,

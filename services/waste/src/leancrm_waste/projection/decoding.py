@@ -2,9 +2,12 @@
 
 Not JSON → DLQ ``undecodable``; an envelope that fails validation → DLQ
 ``invalid_envelope``; an event type the projector does not handle → skipped (forward
-compatible); a newer ``schema_version`` of a handled type → DLQ
-``unsupported_version`` (no upcaster exists yet); data that fails its model → DLQ
-``invalid_data``. Two faults that pass the models but would stop the projector for
+compatible); a ``schema_version`` of a handled type newer than it reads → DLQ
+``unsupported_version``; data that fails the model of its version → DLQ
+``invalid_data``. Data of an older version is upcast to the current one
+(``registry.upcast``: the customers events' version 1, contract section 2.8), here, for
+the live projector and a rebuild alike. A record of the key topic is decoded by
+:func:`decode_key`. Two faults that pass the models but would stop the projector for
 good if written (section 2.4: a bad message never stops a consumer) are dead-lettered
 too: a ``stream_id`` that is not the id of the aggregate the data names (section 2.1;
 the projector keys interactions and agents by it) → ``invalid_envelope``; text
@@ -23,9 +26,10 @@ from uuid import UUID
 from pydantic import ValidationError
 from pydantic_core import from_json
 
+from leancrm_contracts.customers import CustomerKey
 from leancrm_contracts.envelope import EventEnvelope
 from leancrm_contracts.limits import MAX_MESSAGE_BYTES
-from leancrm_contracts.registry import ALL_EVENTS
+from leancrm_contracts.registry import ALL_EVENTS, EVENT_VERSIONS, upcast
 from leancrm_servicekit.inbound import (
     DeadLetter,
     InboundRecord,
@@ -37,7 +41,7 @@ from leancrm_servicekit.inbound import (
 )
 
 #: The highest schema_version of each event type this projector can read.
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSION: dict[str, int] = {t: max(v) for t, v in EVENT_VERSIONS.items()}
 #: What an event type's stream_id must equal (section 2.1: the aggregate's id), by the
 #: part of its type before the dot; True where that id is a UUID.
 STREAM_FIELD: dict[str, tuple[str, bool]] = {
@@ -61,8 +65,42 @@ class Skipped:
 class DecodedEvent:
     record: InboundRecord
     envelope: EventEnvelope
-    data: dict[str, Any]  # the validated data, as JSON
+    data: dict[str, Any]  # the validated data, as JSON, upcast to the current version
     kind: str  # KIND of its event_type
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUpdate:
+    """A record of the key topic: a customer's wrapped key, or its erasure (tombstone)."""
+
+    record: InboundRecord
+    customer_id: UUID
+    key: CustomerKey | None  # None: erased
+
+
+def decode_key(record: InboundRecord) -> KeyUpdate | DeadLetter:
+    """The verdict on one record of the key topic (contract section 2.8); never raises.
+    A null (or empty) value is a tombstone; the record's key names the customer."""
+    try:
+        try:
+            customer_id = UUID((record.key or b"").decode())
+        except ValueError:
+            return DeadLetter(record, "invalid_envelope", "the key of a key record is not a customer_id")
+        if not record.value:
+            return KeyUpdate(record, customer_id, None)
+        if len(record.value) > MAX_MESSAGE_BYTES:
+            return DeadLetter(record, "undecodable", "the value is larger than a message may be")
+        try:
+            key = CustomerKey.model_validate_json(record.value)
+        except ValidationError as exc:
+            if any(err["type"] == "json_invalid" for err in exc.errors()):
+                return DeadLetter(record, "undecodable", f"not UTF-8 JSON: {exc.errors()[0]['msg']}")
+            return DeadLetter(record, "invalid_data", describe_validation_error(exc))
+        if key.customer_id != customer_id:
+            return DeadLetter(record, "invalid_data", "customer_id is not the record's key")
+        return KeyUpdate(record, customer_id, key)
+    except Exception as exc:  # whatever one record does, it is that record's verdict
+        return unforeseen(record, exc)
 
 
 def decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
@@ -91,15 +129,16 @@ def _decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
         check_nesting(record.value, envelope.data, depth=2)  # data is inside the envelope
     except Unreadable as exc:
         return DeadLetter(record, "undecodable", str(exc))
-    model = ALL_EVENTS.get(envelope.event_type)
-    if model is None:
+    versions = EVENT_VERSIONS.get(envelope.event_type)
+    if versions is None:
         return Skipped(record, envelope.event_type)
-    if envelope.schema_version > SUPPORTED_VERSION:
+    model = versions.get(envelope.schema_version)
+    if model is None:
         return DeadLetter(
             record,
             "unsupported_version",
-            f"schema_version {envelope.schema_version} of {envelope.event_type} is newer than "
-            f"{SUPPORTED_VERSION}, the newest this projector reads",
+            f"schema_version {envelope.schema_version} of {envelope.event_type} is not one this "
+            f"projector reads (1 to {SUPPORTED_VERSION[envelope.event_type]})",
         )
     try:
         data = model.model_validate(envelope.data)
@@ -110,7 +149,8 @@ def _decode_event(record: InboundRecord) -> DecodedEvent | Skipped | DeadLetter:
         path, problem = unstorable
         code = "invalid_data" if path.startswith("data.") else "invalid_envelope"
         return DeadLetter(record, code, f"{path}: {problem}")
-    dumped = data.model_dump(mode="json", exclude_unset=True)
+    dumped = upcast(envelope.event_type, envelope.schema_version,
+                    data.model_dump(mode="json", exclude_unset=True))
     kind = KIND[envelope.event_type]
     mismatch = _stream_mismatch(envelope, kind, dumped)
     if mismatch is not None:

@@ -266,6 +266,86 @@ class WasteStore:
             [r.get("email_v", 0) for r in rows],
         )
 
+    # -- personal data (contract section 2.8) ---------------------------------------------
+
+    async def lock_customers(self, conn: Conn, customer_ids: Iterable[UUID]) -> None:
+        """Lock each customer's row of ``personal_keys`` (made when new) for the
+        transaction, in sorted order, as :meth:`lock_streams` does for interactions."""
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return
+        await conn.execute(f"INSERT INTO {self.s}.personal_keys (customer_id) "
+                           "SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING", ids)
+        await conn.execute(f"SELECT FROM {self.s}.personal_keys WHERE customer_id = ANY($1::uuid[]) "
+                           "ORDER BY customer_id FOR UPDATE", ids)
+
+    async def apply_keys(self, conn: Conn, keys: Mapping[UUID, tuple[str, str] | None]) -> None:
+        """Customers' wrapped keys (kek_id, wrapped_key) as the key topic last said; None
+        erases a key for ever."""
+        ids = list(keys)
+        await conn.execute(
+            f"INSERT INTO {self.s}.personal_keys AS k (customer_id, kek_id, wrapped_key, erased) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[]) "
+            "ON CONFLICT (customer_id) DO UPDATE SET "
+            "kek_id = CASE WHEN k.erased OR excluded.erased THEN NULL ELSE excluded.kek_id END, "
+            "wrapped_key = CASE WHEN k.erased OR excluded.erased THEN NULL ELSE excluded.wrapped_key END, "
+            "erased = k.erased OR excluded.erased",
+            ids, [k[0] if (k := keys[i]) else None for i in ids],
+            [k[1] if (k := keys[i]) else None for i in ids], [keys[i] is None for i in ids])
+
+    async def personal_status(self, conn: Conn, customer_ids: Iterable[UUID]
+                              ) -> dict[UUID, tuple[str | None, str | None, bool]]:
+        """customer_id → (kek_id, wrapped_key, erased: key tombstoned or customer forgotten)."""
+        rows = await conn.fetch(
+            "SELECT x.customer_id, k.kek_id, k.wrapped_key, "
+            "coalesce(k.erased, FALSE) OR coalesce(c.forgotten, FALSE) AS erased "
+            f"FROM unnest($1::uuid[]) AS x(customer_id) "
+            f"LEFT JOIN {self.s}.personal_keys k USING (customer_id) "
+            f"LEFT JOIN {self.s}.customers c USING (customer_id)", list(customer_ids))
+        return {r["customer_id"]: (r["kek_id"], r["wrapped_key"], r["erased"]) for r in rows}
+
+    async def pending_personal(self, conn: Conn, customer_ids: Iterable[UUID]
+                               ) -> list[tuple[UUID, int, str, dict[str, Any]]]:
+        """The sealed personal fields waiting for a key: (customer_id, stream_version,
+        event_type, personal)."""
+        rows = await conn.fetch(
+            f"SELECT customer_id, stream_version, event_type, personal FROM {self.s}.personal_pending "
+            "WHERE customer_id = ANY($1::uuid[])", list(customer_ids))
+        return [(r["customer_id"], r["stream_version"], r["event_type"], orjson.loads(r["personal"]))
+                for r in rows]
+
+    async def replace_pending(self, conn: Conn, customer_ids: Iterable[UUID],
+                              pending: Sequence[tuple[UUID, int, str, dict[str, Any]]]) -> None:
+        """These customers' waiting personal fields become ``pending``."""
+        await conn.execute(f"DELETE FROM {self.s}.personal_pending WHERE customer_id = ANY($1::uuid[])",
+                           list(customer_ids))
+        if pending:
+            await conn.execute(
+                f"INSERT INTO {self.s}.personal_pending (customer_id, stream_version, event_type, "
+                "personal) SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[]) "
+                "ON CONFLICT DO NOTHING",
+                [p[0] for p in pending], [p[1] for p in pending], [p[2] for p in pending],
+                [orjson.dumps(p[3]).decode() for p in pending])
+
+    async def settle_personal_data(self, conn: Conn, customer_ids: Iterable[UUID]) -> None:
+        """Each customer's ``personal_data`` from what the store holds: ``erased`` (key
+        tombstoned or forgotten: name and email emptied, and the versions that set them
+        forgotten too, so the row is the same whatever arrived before the erasure),
+        ``withheld`` (sealed fields wait for a key), else ``clear``."""
+        await conn.execute(
+            f"UPDATE {self.s}.customers c SET personal_data = st.state, "
+            "name = CASE WHEN st.state = 'erased' THEN NULL ELSE c.name END, "
+            "email = CASE WHEN st.state = 'erased' THEN NULL ELSE c.email END, "
+            "name_v = CASE WHEN st.state = 'erased' THEN 0 ELSE c.name_v END, "
+            "email_v = CASE WHEN st.state = 'erased' THEN 0 ELSE c.email_v END "
+            "FROM (SELECT c2.customer_id, CASE "
+            "  WHEN c2.forgotten OR coalesce(k.erased, FALSE) THEN 'erased' "
+            f"  WHEN EXISTS (SELECT FROM {self.s}.personal_pending p WHERE p.customer_id = c2.customer_id) "
+            "  THEN 'withheld' ELSE 'clear' END AS state "
+            f"  FROM {self.s}.customers c2 LEFT JOIN {self.s}.personal_keys k USING (customer_id) "
+            "  WHERE c2.customer_id = ANY($1::uuid[])) st "
+            "WHERE c.customer_id = st.customer_id", list(customer_ids))
+
     async def apply_feedback_events(self, conn: Conn, events: Sequence[RawEvent]) -> None:
         """Feedback events of a batch merged per feedback (each event sets its own
         columns, so order does not matter) and votes per voter (the latest vote by

@@ -310,7 +310,7 @@ def api_routes(service: ServesReadModel, *, guard: Guard, limits: ReadLimits | N
         async def read(conn: Conn) -> dict[str, Any]:
             async with conn.transaction(readonly=True):
                 await set_statement_timeout(conn, limits.statement_timeout_s)
-                judged = await improvements.judged_improvements(conn, day)
+                judged = await improvements.judged_improvements(conn, day, zone=zone)
             return {"day": day, "improvements": [improvements.as_json(j) for j in judged]}
 
         return await _read(service, read, limits)

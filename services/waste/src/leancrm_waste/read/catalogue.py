@@ -17,7 +17,8 @@ from leancrm_waste.domain.wastes import WASTE_TYPES
 
 #: how a filter's values are read: one of ``choices``, a slug, a free label, a UUID, a bool
 FilterKind = Literal["enum", "slug", "label", "uuid", "bool"]
-#: what a view's time column holds: an instant, the start of a UTC hour, a UTC day
+#: what a view's time column holds: an instant, the start of a UTC hour, a day of the
+#: business time zone
 TimeKind = Literal["instant", "hour", "day"]
 
 
@@ -110,7 +111,8 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     View("customers", None, None,
          (Filter("segment", "segment", "label", what="segment", known="segment"),
           Filter("forgotten", "forgotten", "bool")),
-         ("customer_id",), "Customers (name and email are null once forgotten, and withheld "
+         ("customer_id",), "Customers (name and email are null once forgotten or erased, while "
+                           "the projector holds no key for them — personal_data says which — and "
                            "without the scope personal:read).", personal=("name", "email")),
     View("open_interactions", "started_at", "instant",
          (F_CHANNEL, F_REASON, F_TEAM, Filter("age_band", "age_band", "enum", AGE_BANDS, "age band")),
@@ -120,6 +122,8 @@ VIEWS: Final[Mapping[str, View]] = {v.name: v for v in (
     # service level, demand by type and lead times (contract section 5; issue 14)
     View("service_level_targets", None, None, (F_CHANNEL,), ("channel",),
          "The service-level threshold per channel, in seconds."),
+    View("business_time_zone", None, None, (), ("time_zone",),
+         "One row: the business time zone (IANA name) the day columns are cut in."),
     View("service_level_hourly", "bucket_start", "hour", (F_CHANNEL,), ("bucket_start", "channel"),
          "Service level (answered within the channel's threshold / offered) and average and 90th-"
          "percentile speed of answer per UTC hour of start and channel."),

@@ -1,10 +1,11 @@
 """The values of a request's parameters, and their bounds.
 
 - ``from`` / ``to``: an RFC 3339 timestamp (``2026-11-30T09:00:00Z``, offsets allowed)
-  or a date (``2026-11-30`` = 00:00 UTC), from 1970-01-01T00:00:00Z up to, not
-  including, 2200-01-01T00:00:00Z (the contract's timestamp bounds). Rows whose time
-  column is in ``[from, to)`` are returned; a day counts as its 00:00 UTC, an hourly
-  bucket as its start.
+  or a date (``2026-11-30`` = its 00:00 in the business time zone,
+  :mod:`leancrm_waste.read.timezone`), from 1970-01-01T00:00:00Z up to, not including,
+  2200-01-01T00:00:00Z (the contract's timestamp bounds). Rows whose time column is in
+  ``[from, to)`` are returned; a day column's day counts as its 00:00 in the business
+  time zone, an hourly bucket as its start.
 - ``channel``, ``reason``, ``team`` and the other filters of a view: one value, several
   comma-separated values or the parameter repeated (any of them matches; at most 100).
 - ``limit`` (1..10,000, default 1,000), ``offset`` (0..1,000,000) and ``order``
@@ -121,7 +122,8 @@ def parse_instant(text: str, zone: tzinfo = UTC) -> datetime:
 
 
 def parse_day(text: str) -> date:
-    """A date YYYY-MM-DD whose 00:00 UTC lies in [:data:`TIME_MIN`, :data:`TIME_MAX`)."""
+    """A date YYYY-MM-DD in [:data:`TIME_MIN`, :data:`TIME_MAX`) (a calendar day: the zone
+    it is a day of is the caller's, the business time zone)."""
     t = text.strip()
     if not _DAY.fullmatch(t):
         raise ValueError("not a date YYYY-MM-DD")
@@ -384,7 +386,8 @@ def scope_of(params: Mapping[str, list[str]], errors: dict[str, str], now: datet
 
 
 def midnight(d: date) -> datetime:
-    """00:00 UTC of day ``d``."""
+    """00:00 UTC of day ``d`` (a day of the business time zone starts at
+    :func:`leancrm_waste.read.timezone.midnight_in`)."""
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 

@@ -133,6 +133,30 @@ CREATE TABLE IF NOT EXISTS {store}.customers (
     email_v     INTEGER NOT NULL DEFAULT 0
 );
 
+-- Personal data (contract section 2.8): clear (what the events say), withheld (sealed
+-- fields wait for a key this projector can use), erased (key shredded or forgotten).
+ALTER TABLE {store}.customers ADD COLUMN IF NOT EXISTS personal_data TEXT NOT NULL DEFAULT 'clear';
+
+-- The customers' data keys from crm.customers.keys.v1, as published: wrapped with the
+-- key-encryption key, unwrapped only in memory. erased: the key's tombstone arrived (for
+-- ever: what it sealed is never opened again, whatever arrives later).
+CREATE TABLE IF NOT EXISTS {store}.personal_keys (
+    customer_id UUID PRIMARY KEY,
+    kek_id      TEXT,
+    wrapped_key TEXT,
+    erased      BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+-- Sealed personal fields no key has opened yet (a key that has not arrived, no KEK):
+-- ciphertext only; opened and deleted when the key comes, deleted when it is erased.
+CREATE TABLE IF NOT EXISTS {store}.personal_pending (
+    customer_id    UUID NOT NULL,
+    stream_version INTEGER NOT NULL,
+    event_type     TEXT NOT NULL,
+    personal       JSONB NOT NULL,
+    PRIMARY KEY (customer_id, stream_version)
+);
+
 CREATE TABLE IF NOT EXISTS {store}.feedback (
     feedback_id     UUID PRIMARY KEY,
     customer_id     UUID,

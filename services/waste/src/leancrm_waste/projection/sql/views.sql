@@ -169,7 +169,7 @@ WHERE f.received_at IS NOT NULL
 GROUP BY 1, f.source, f.routed_team;
 
 CREATE OR REPLACE VIEW waste.customers AS
-SELECT customer_id, segment, name, email, forgotten FROM {store}.customers;
+SELECT customer_id, segment, name, email, forgotten, personal_data FROM {store}.customers;
 
 -- Open interactions now (contract section 6): the backlog one row each, with the
 -- waiting accrued so far in the episodes still open (live: up to now()), which no
@@ -192,6 +192,11 @@ WHERE ended_at IS NULL AND started_at IS NOT NULL;  -- open: not ended, as waste
 -- leancrm_waste.domain.service_level and leancrm_waste.domain.demand.
 CREATE OR REPLACE VIEW waste.service_level_targets AS
 SELECT channel, threshold_s FROM {store}.service_level_targets;
+
+-- The business time zone the day columns are cut in (one row; UTC when a store has no
+-- settings row yet), so a reader of the views (the huddle) cuts its days where they do.
+CREATE OR REPLACE VIEW waste.business_time_zone AS
+SELECT coalesce((SELECT business_timezone FROM {store}.settings), 'UTC') AS time_zone;
 
 CREATE OR REPLACE VIEW waste.service_level_hourly AS
 WITH counted AS (
@@ -283,7 +288,7 @@ CREATE OR REPLACE VIEW waste.improvements AS
 SELECT improvement_id, title, target, channel, reason, team, starts_on, owner_team,
        expected_direction, expected_size,
        coalesce(outcome, 'running') AS status,
-       (ended_at AT TIME ZONE 'UTC')::date AS ended_on,
+       (ended_at AT TIME ZONE (SELECT business_timezone FROM {store}.settings))::date AS ended_on,
        outcome_note, started_at, ended_at
 FROM {store}.improvements
 WHERE started_at IS NOT NULL;
