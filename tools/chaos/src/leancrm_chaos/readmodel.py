@@ -39,7 +39,7 @@ class StoredEvent:
 
 @dataclass
 class DatabaseSnapshot:
-    #: event_id → the stored event, over the three command services' stores
+    #: event_id → the stored event, over the command services' stores
     events: dict[str, StoredEvent] = field(default_factory=dict)
     #: event ids in the active store's seen_events
     seen: set[str] = field(default_factory=set)

@@ -1,7 +1,7 @@
 """Settling after the fault window: wait, with a deadline, until the system is at rest.
 
 At rest means: every process runs, every HTTP service answers /ready with 200, every
-outbox (the three command services' and the projector's, for its dead letters) is
+outbox (the command services' and the projector's, for its dead letters) is
 empty, every command consumer group has committed up to the high watermark of its
 command topic, the projector's stored offsets are at the high watermark of every event
 partition (and its /api/v1/lag says 0), the harness has read every topic to its end,

@@ -124,8 +124,9 @@ KEK_VARIABLES = ("LEANCRM_PERSONAL_DATA_KEK", "LEANCRM_PERSONAL_DATA_KEK_FILE")
 
 def personal_data_kek_environment(workdir: Path, env: dict[str, str]) -> dict[str, str]:
     """What the entitled services are given for the local run's key-encryption key: a
-    file made once in ``workdir`` (owner-only), kept across runs like the database it
-    protects — unless a KEK is configured already, which is used as it is."""
+    file made once in ``workdir`` (owner-only) and kept across runs, so that a database
+    kept with ``--no-fresh`` still opens — unless a KEK is configured already, which is
+    used as it is."""
     if any(env.get(v, "").strip() for v in KEK_VARIABLES):
         return {}
     path = workdir / "secrets" / "personal-data-kek"
