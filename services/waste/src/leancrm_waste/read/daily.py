@@ -84,7 +84,9 @@ class DayFigures:
 ALL: Final = DailyScope()
 
 
-class _Where:
+class Where:
+    """A WHERE clause built with numbered parameters (``$1``, ``$2``, ...) and their values."""
+
     def __init__(self) -> None:
         self.clauses: list[str] = []
         self.args: list[Any] = []
@@ -123,7 +125,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
     def of(d: date) -> DayFigures:
         return out.setdefault(d, DayFigures(d))
 
-    w = _Where()
+    w = Where()
     window = f"started_at >= {w.arg(start, '::timestamptz')} AND started_at < {w.arg(end, '::timestamptz')}"
     w.any_of("channel", scope.channels)
     w.any_of("team", scope.teams)
@@ -147,7 +149,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
         if r["open"]:
             f.open_by_channel[r["channel"] or "unknown"] = int(r["open"])
 
-    w = _Where()
+    w = Where()
     window = (f"occurred_at >= {w.arg(start, '::timestamptz')} "
               f"AND occurred_at < {w.arg(end, '::timestamptz')}")
     w.any_of("channel", scope.channels)
@@ -159,7 +161,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
         of(r["day"]).wastes[r["waste_type"]] = float(r["quantity"] or 0)
 
     if not scope.channels:
-        w = _Where()
+        w = Where()
         window = (f"bucket_start >= {w.arg(start, '::timestamptz')} "
                   f"AND bucket_start < {w.arg(end, '::timestamptz')}")
         w.any_of("team", scope.teams)
@@ -172,7 +174,7 @@ async def daily_figures(conn: Conn, first: date, last: date, scope: DailyScope =
             f.staffed_s, f.busy_s = float(r["staffed_s"] or 0), float(r["busy_s"] or 0)
             f.overproduction_s = float(r["overproduction_s"] or 0)
     if not scope.teams:
-        w = _Where()
+        w = Where()
         window = (f"bucket_start >= {w.arg(start, '::timestamptz')} "
                   f"AND bucket_start < {w.arg(end, '::timestamptz')}")
         w.any_of("channel", scope.channels)
@@ -191,7 +193,7 @@ async def reasons_by_day(conn: Conn, days: Sequence[date], scope: DailyScope = A
     """Per day of ``days`` and reason: contacts and failure demand."""
     if not days:
         return []
-    w = _Where()
+    w = Where()
     day_list = w.arg(sorted(set(days)), "::date[]")
     tz = w.arg(zone_name(scope.zone), "::text")
     w.any_of("channel", scope.channels)
@@ -225,7 +227,7 @@ class OpenNow:
 async def open_now(conn: Conn, scope: DailyScope = ALL) -> OpenNow:
     """The open contacts now, per channel and age band, and the live waiting of those
     still queued or on hold (``waste.open_interactions``)."""
-    w = _Where()
+    w = Where()
     w.any_of("channel", scope.channels)
     w.any_of("team", scope.teams)
     backlog = await conn.fetch(
@@ -259,7 +261,7 @@ async def unfinished(conn: Conn, start: datetime | None, end: datetime | None,
     and teams in scope and are still open now, per channel, with the waiting accrued so
     far by those still queued or on hold (``waste.open_interactions``, live). A period
     with any is not finished: its closed figures leave that waiting out."""
-    w = _Where()
+    w = Where()
     if start is not None:
         w.clauses.append(f"started_at >= {w.arg(start, '::timestamptz')}")
     if end is not None:

@@ -42,6 +42,7 @@ from leancrm_waste.domain.demand import (
     demand_table,
 )
 from leancrm_waste.read.catalogue import SUMMARY_PARAMS
+from leancrm_waste.read.daily import Where
 from leancrm_waste.read.params import Scope, parse_format, scope_of
 from leancrm_waste.read.querystring import BadRequest, check_query, parse_query_string
 from leancrm_waste.read.shaping import csv_text
@@ -63,28 +64,8 @@ def parse_period(items: Iterable[tuple[str, str]], where: str, zone: tzinfo = UT
     return scope_of(params, errors, now, DEFAULT_DAYS, zone), fmt
 
 
-class _Where:
-    """The period's and filters' WHERE clause over waste.interactions."""
-
-    def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self.args: list[Any] = []
-
-    def arg(self, value: Any, cast: str) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}{cast}"
-
-    def any_of(self, column: str, values: list[str]) -> None:
-        if values:
-            self.clauses.append(f"{column} = ANY({self.arg(values, '::text[]')})")
-
-    @property
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) or "TRUE"
-
-
-def _filters(scope: Scope) -> _Where:
-    w = _Where()
+def _filters(scope: Scope) -> Where:
+    w = Where()
     w.any_of("channel", scope.channels)
     w.any_of("reason", scope.reasons)
     w.any_of("team", scope.teams)
