@@ -94,8 +94,9 @@ async def project_simulated_days(dsn: str, store: str, days: int = DAYS, zone: s
     return len(records)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def dashboard_url(infra: Infra) -> AsyncIterator[str]:
+    """One projected store and API server for the module's tests: they only read it."""
     if not HAVE_CHROMIUM:
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium "
                     "(apt-get update && apt-get install -y chromium) to run the browser test")
