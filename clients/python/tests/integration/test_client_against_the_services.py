@@ -8,16 +8,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from leancrm_client import LeanCrmClient, ResultTimeout, build_command
 from leancrm_contracts import customers
 from leancrm_contracts import interactions as m
-from leancrm_devstack.testing import Infra
-from leancrm_servicekit.command_service import CommandService
-from leancrm_servicekit.settings import ServiceSettings
+from leancrm_devstack.testing import Infra, running_services
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +24,8 @@ async def services(infra: Infra, bootstrap: str) -> AsyncIterator[None]:
     from leancrm_customers.app import SPEC as CUSTOMERS
     from leancrm_interactions.app import SPEC as INTERACTIONS
 
-    tag = uuid.uuid4().hex[:8]
-    common: dict[str, Any] = {"kafka_bootstrap": bootstrap, "database_url": infra.dsn,
-                              "http_port": 0, "partitions": 3, "relay_poll_interval_s": 0.2}
-    running = [CommandService(spec, ServiceSettings(db_schema=f"{spec.name[:4]}_{tag}",
-                                                    consumer_group=f"{spec.name}-{tag}", **common))
-               for spec in (CUSTOMERS, INTERACTIONS)]
-    for s in running:
-        await s.start()
-    yield
-    for s in running:
-        await s.stop()
+    async with running_services((CUSTOMERS, INTERACTIONS), infra, bootstrap):
+        yield
 
 
 async def test_accepted_rejected_invalid_and_duplicate(services: None, bootstrap: str) -> None:

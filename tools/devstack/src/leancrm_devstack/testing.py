@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -363,6 +363,22 @@ def settings_for_test(service: str, infra: Infra, bootstrap: str, schema: str,
         "http_port": 0, "partitions": 3, "consumer_group": f"{service}-{uuid.uuid4().hex[:8]}",
         "relay_poll_interval_s": 0.2, "personal_data_kek": TEST_PERSONAL_DATA_KEK, **extra}
     return ServiceSettings(**options)
+
+
+@contextlib.asynccontextmanager
+async def running_services(specs: Sequence[CommandServiceSpec], infra: Infra,
+                           bootstrap: str) -> AsyncIterator[list[CommandService]]:
+    """Start the command services of ``specs`` in this process, each on a fresh schema and
+    consumer group (:func:`settings_for_test`); stop them afterwards."""
+    async with contextlib.AsyncExitStack() as stack:
+        started: list[CommandService] = []
+        for spec in specs:
+            service = CommandService(spec, settings_for_test(spec.name, infra, bootstrap,
+                                                             f"t_{uuid.uuid4().hex[:12]}"))
+            await service.start()
+            stack.push_async_callback(service.stop)
+            started.append(service)
+        yield started
 
 
 @contextlib.asynccontextmanager
