@@ -11,5 +11,6 @@ Modules:
   capacity     hour splitting, staffed/busy seconds per (UTC hour, team), occupancy, overproduction
   rates        value_stream_daily rates, hourly sums, backlog age bands
   signals      XmR process-behaviour charts: limits and detection rules over a daily rate
+  assignments  the name=value,... splitting the thresholds and costs share
   improvements an improvement's effect: signal on the expected side, holding or fading
 """

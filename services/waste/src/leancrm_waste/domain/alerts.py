@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final
 
+from leancrm_waste.domain.assignments import assignments
 from leancrm_waste.domain.signals import xmr_chart
 
 RULES: Final = ("backlog_aged", "queue_wait_p90", "occupancy_high", "rate_signal")
@@ -41,11 +42,8 @@ def parse_alert_thresholds(text: str) -> dict[str, float | None]:
     """``'backlog_aged=10,occupancy_high=0.9,rate_signal=off'`` over the defaults: rule →
     threshold, None for a rule switched off. ``ValueError`` naming the bad part."""
     out: dict[str, float | None] = {**DEFAULT_THRESHOLDS, "rate_signal": 0.0}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        rule, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or rule not in RULES:
+    for part, rule, value in assignments(text):
+        if value is None or rule not in RULES:
             raise ValueError(f"alert threshold {part!r}: expected <rule>=<number> or <rule>=off with a "
                              f"rule of {', '.join(RULES)}")
         if value == "off":

@@ -28,6 +28,7 @@ from datetime import datetime
 from math import floor, fsum
 from typing import Final
 
+from leancrm_waste.domain.assignments import assignments
 from leancrm_waste.domain.capacity import hour_of
 from leancrm_waste.domain.repeats import InteractionRecord
 
@@ -46,11 +47,8 @@ def parse_thresholds(text: str, defaults: Mapping[str, float] = DEFAULT_THRESHOL
     """``'phone=30,chat=120'`` over ``defaults``; ``channel=off`` removes a channel's
     threshold. ``ValueError`` naming the bad part for anything else."""
     out = dict(defaults)
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        channel, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or channel not in CHANNELS:
+    for part, channel, value in assignments(text):
+        if value is None or channel not in CHANNELS:
             raise ValueError(f"service-level threshold {part!r}: expected <channel>=<seconds> with a "
                              f"channel of {', '.join(CHANNELS)}")
         if value == "off":

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Final
 
+from leancrm_waste.domain.assignments import assignments
 from leancrm_waste.domain.wastes import WASTE_TYPES
 
 #: What each waste means at the front office, in the words of the post.
@@ -58,12 +59,8 @@ MEASURED_IN_SECONDS: Final = frozenset({"waiting", "overproduction"})
 def parse_costs(text: str) -> dict[str, float]:
     """``"over_processing=45, defects=420"`` → ``{"over_processing": 45.0, ...}``."""
     out: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or name not in WASTE_TYPES:
+    for part, name, value in assignments(text):
+        if value is None or name not in WASTE_TYPES:
             raise ValueError(f"{part!r}: expected <waste_type>=<seconds> with a waste type of "
                              f"{', '.join(sorted(set(WASTE_TYPES) - MEASURED_IN_SECONDS))}")
         if name in MEASURED_IN_SECONDS:
@@ -71,7 +68,7 @@ def parse_costs(text: str) -> dict[str, float]:
         try:
             seconds = float(value)
         except ValueError:
-            raise ValueError(f"{part!r}: {value.strip()!r} is not a number of seconds") from None
+            raise ValueError(f"{part!r}: {value!r} is not a number of seconds") from None
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"{part!r}: seconds must be 0 or more")
         out[name] = seconds
